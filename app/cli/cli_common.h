@@ -1,0 +1,23 @@
+// Shared pieces of the `swd` subcommands.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+namespace swd::cli {
+
+// Every subcommand registers itself on the root app. Its callback runs the command and returns the
+// process exit code (0 ok, 2 bad input, 1 internal); exceptions are mapped by main().
+using CommandAction = std::function<int()>;
+void setAction(CLI::App* command, CommandAction action);
+
+void addPresetsCommand(CLI::App& app);
+void addScheduleCommand(CLI::App& app);
+void addCheckGoldenCommand(CLI::App& app);
+
+// The exit code chosen by the subcommand that ran (set by setAction's wrapper).
+int& commandExitCode();
+
+}  // namespace swd::cli

@@ -1,0 +1,69 @@
+# Third-party packages. Every workaround for Debian bookworm is explained in
+# docs/build-environment.md (summary of ../shared/spec/build-environment.md).
+
+# libtorch: Debian's 1.13 (CI) or a user's 2.x with CUDA (-DCMAKE_PREFIX_PATH=/path/to/libtorch).
+find_package(Torch REQUIRED)
+message(STATUS "swd: libtorch ${Torch_VERSION} at ${TORCH_INSTALL_PREFIX}")
+
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(Threads REQUIRED)
+
+# OpenImageIO: Debian's exported target names /usr/include/opencv4, which libopenimageio-dev does not
+# install; CMake then refuses the target. Drop include directories that do not exist.
+find_package(OpenImageIO CONFIG REQUIRED)
+foreach(_prop INTERFACE_INCLUDE_DIRECTORIES INTERFACE_SYSTEM_INCLUDE_DIRECTORIES)
+    get_target_property(_dirs OpenImageIO::OpenImageIO ${_prop})
+    if(_dirs)
+        set(_kept "")
+        foreach(_d IN LISTS _dirs)
+            if(EXISTS "${_d}")
+                list(APPEND _kept "${_d}")
+            endif()
+        endforeach()
+        set_target_properties(OpenImageIO::OpenImageIO PROPERTIES ${_prop} "${_kept}")
+    endif()
+endforeach()
+
+# libpng: PNG text chunks as iTXt (OIIO writes Latin-1 tEXt, which mangles non-ASCII prompts).
+find_package(PNG REQUIRED)
+
+# sentencepiece: no CMake config in Debian. It must never be linked into a process that links libtorch
+# (two protobuf copies crash at start-up); core/text/spm_module is a dlopen()ed MODULE instead.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SentencePiece REQUIRED IMPORTED_TARGET sentencepiece)
+
+# CLI11 (header only).
+find_package(CLI11 CONFIG QUIET)
+if(NOT CLI11_FOUND)
+    find_path(SWD_CLI11_INCLUDE CLI/CLI.hpp REQUIRED)
+    add_library(CLI11::CLI11 INTERFACE IMPORTED)
+    target_include_directories(CLI11::CLI11 INTERFACE ${SWD_CLI11_INCLUDE})
+endif()
+
+# Qt 6 for the GUI and the test suites. Qt Charts needs libqt6opengl6-dev on Debian (not a dependency
+# of qt6-charts-dev). QT_NO_KEYWORDS is set on every Qt target: Qt's `slots` macro breaks libtorch headers.
+set(_swd_qt_components "")
+if(SWD_BUILD_TESTS)
+    list(APPEND _swd_qt_components Core Test)
+endif()
+if(SWD_BUILD_GUI)
+    list(APPEND _swd_qt_components Core Gui Widgets Charts Concurrent Svg)
+endif()
+if(_swd_qt_components)
+    list(REMOVE_DUPLICATES _swd_qt_components)
+    find_package(Qt6 6.4 REQUIRED COMPONENTS ${_swd_qt_components})
+    set(CMAKE_AUTOMOC ON)
+    set(CMAKE_AUTORCC ON)
+endif()
+function(swd_qt_target target)
+    target_compile_definitions(${target} PRIVATE QT_NO_KEYWORDS)
+endfunction()
+
+# clang for the libFuzzer target (optional).
+if(SWD_FUZZ)
+    find_program(SWD_CLANG NAMES clang++ clang++-14)
+    if(SWD_CLANG)
+        message(STATUS "swd: libFuzzer target with ${SWD_CLANG}")
+    endif()
+endif()

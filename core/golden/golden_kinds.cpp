@@ -1,0 +1,12 @@
+#include "golden/golden_kinds.h"
+
+namespace swd {
+
+const std::vector<GoldenKind>& goldenKinds() {
+    static const std::vector<GoldenKind> kinds = {
+        {"scheduler", "flow-matching sigma grids and the Euler step", &checkSchedulerCase},
+    };
+    return kinds;
+}
+
+}  // namespace swd

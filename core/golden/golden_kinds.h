@@ -1,0 +1,11 @@
+// The checker of each golden kind, one file each (check_<kind>.cpp). Add a kind here and in
+// golden_kinds.cpp.
+#pragma once
+
+#include "golden/golden_case.h"
+
+namespace swd {
+
+void checkSchedulerCase(const GoldenCase& c, GoldenReport& report);
+
+}  // namespace swd

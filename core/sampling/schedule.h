@@ -1,0 +1,76 @@
+// Schedule: what one generation runs, step by step: the latent side (scale) and noise level (sigma)
+// of every step, the sampler, guidance and T5 length. SwD schedules grow the scale; full-resolution
+// schedules keep it constant. Presets are JSON files of this shape (see presets/ and the README).
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace swd {
+
+enum class ModelFamily { Any, SD35Medium, SD35Large, SD3Medium };
+enum class SamplerKind { ScaleWise, FlowEuler };
+
+const char* modelFamilyId(ModelFamily family);       // "sd3.5-medium"
+const char* modelFamilyName(ModelFamily family);     // "SD3.5 Medium"
+std::optional<ModelFamily> modelFamilyFromId(const std::string& id);
+const char* samplerId(SamplerKind sampler);           // "scale-wise" | "flow-euler"
+std::optional<SamplerKind> samplerFromId(const std::string& id);
+
+// The largest latent side the family's positional-embedding table covers: 2 x pos_embed_max_size
+// (patch 2): Medium 384 -> 768, Large and SD3 Medium 192 -> 384. 0 for Any (no limit known).
+int maxLatentSide(ModelFamily family);
+
+struct Schedule {
+    std::string id;           // file stem of the preset, e.g. "swd-2b-6step"
+    std::string name;         // shown to users
+    std::string description;
+    ModelFamily family = ModelFamily::Any;
+    SamplerKind sampler = SamplerKind::ScaleWise;
+    std::vector<int> scales;     // latent side of each step (image side = 8 x scale)
+    std::vector<double> sigmas;  // noise level at each step, then the final 0: scales.size() + 1 values
+    double guidance = 1.0;       // classifier-free guidance scale; CFG runs only when > 1
+    int t5Length = 512;          // T5 tokens in the context (SwD trained with 512; the SD3 pipeline uses 256)
+    std::string adapter;         // the LoRA a preset needs, e.g. "yresearch/swd-medium-6-steps" ("" = base)
+    std::string compareWith;     // id of the full-resolution preset this one is compared against
+    // Generator form of full-resolution presets ("steps", "shift", "scale" in JSON): the sigmas are
+    // flowMatchSigmas(steps, shift) and every step runs at one scale. Kept so a preset saves back as it was.
+    std::optional<int> steps;
+    std::optional<double> shift;
+
+    int stepCount() const { return static_cast<int>(scales.size()); }
+    double timestep(int step) const { return sigmas.at(static_cast<std::size_t>(step)) * 1000.0; }
+    int finalScale() const { return scales.empty() ? 0 : scales.back(); }
+};
+
+// One problem found by validate(): which field and entry, and what is wrong with it.
+struct ScheduleIssue {
+    std::string field;  // "scales", "sigmas", "guidance", "t5_length", "steps"
+    int index = -1;     // entry of the list, or -1 for the whole field
+    std::string message;
+
+    std::string toString() const;
+};
+
+struct ScheduleLimits {
+    int maxLatentSide = 0;  // 0: use the schedule's family (no limit when Any)
+    int patchSize = 2;
+};
+
+// Every problem with the schedule, in field order; empty when it can run.
+std::vector<ScheduleIssue> validateSchedule(const Schedule& schedule, const ScheduleLimits& limits = {});
+
+// JSON (the preset format). fromJson throws BadInput naming `label` and the field; it does not
+// validate the numbers (validateSchedule does), so an editor can load a broken preset and show why.
+Schedule scheduleFromJson(const nlohmann::json& json, const std::string& label);
+nlohmann::json scheduleToJson(const Schedule& schedule);
+Schedule loadScheduleFile(const std::string& path);
+void saveScheduleFile(const Schedule& schedule, const std::string& path);
+
+// A full-resolution flow-matching schedule: `steps` steps at one scale, diffusers' sigma grid.
+Schedule makeFullResolutionSchedule(int steps, double shift, int scale, double guidance, int t5Length);
+
+}  // namespace swd

@@ -1,0 +1,208 @@
+// core/sampling: schedules, their validation messages, presets, the flow-matching sigma grid.
+#include "core/test_util.h"
+#include "golden/golden_case.h"
+#include "sampling/flow_match.h"
+#include "sampling/preset_library.h"
+#include "sampling/schedule.h"
+
+#include <QtTest>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+using namespace swd;
+
+namespace {
+
+Schedule swd6() {
+    Schedule s;
+    s.name = "test";
+    s.family = ModelFamily::SD35Medium;
+    s.scales = {32, 48, 64, 80, 96, 128};
+    s.sigmas = {1.0, 0.9454, 0.8959, 0.7904, 0.7371, 0.6022, 0.0};
+    return s;
+}
+
+bool hasIssue(const std::vector<ScheduleIssue>& issues, const std::string& field, int index,
+              const std::string& fragment) {
+    for (const auto& i : issues)
+        if (i.field == field && i.index == index && i.message.find(fragment) != std::string::npos) return true;
+    return false;
+}
+
+std::string describe(const std::vector<ScheduleIssue>& issues) {
+    std::string s;
+    for (const auto& i : issues) s += i.toString() + "; ";
+    return s;
+}
+
+}  // namespace
+
+class TestCoreSampling : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void flowMatchSigmasMatchHandComputedValues() {
+        // README of the golden data: 4 steps, shift 3 -> timesteps 1000, 857.69, 602.15, 8.93.
+        const auto s = flowMatchSigmas(4, 3.0);
+        QCOMPARE(s.size(), std::size_t(5));
+        QVERIFY(std::abs(s[0] * 1000 - 1000.0) < 1e-9);
+        QVERIFY(std::abs(s[1] * 1000 - 857.6923) < 1e-3);
+        QVERIFY(std::abs(s[2] * 1000 - 602.1505) < 1e-3);
+        QVERIFY(std::abs(s[3] * 1000 - 8.9286) < 1e-3);
+        QCOMPARE(s[4], 0.0);
+        // One step: just sigma 1.
+        QCOMPARE(flowMatchSigmas(1, 3.0), (std::vector<double>{1.0, 0.0}));
+        // shift 1 is the identity: a linear grid from 1 to 0.001.
+        const auto linear = flowMatchSigmas(10, 1.0);
+        QVERIFY(std::abs(linear[9] - 0.001) < 1e-12);
+    }
+
+    void swdSigmasAreThe28StepGrid() {
+        // The SwD README values are grid points (4 decimals) of the 28-step shift-3 grid.
+        const auto grid = flowMatchGridSigmas({0, 4, 7, 12, 14, 18, 28});
+        const std::vector<double> readme = {1.0, 0.9454, 0.8959, 0.7904, 0.7371, 0.6022, 0.0};
+        for (std::size_t i = 0; i < grid.size(); ++i) QVERIFY(std::abs(grid[i] - readme[i]) < 5e-5);
+    }
+
+    void schedulerGoldenCase() {
+        const auto report = runGoldenCase(swd::test::goldenDir("scheduler"));
+        QVERIFY2(report.passed(), formatGoldenReport(report).c_str());
+        QVERIFY(report.runs.size() >= 12);
+    }
+
+    void eulerStepIsFloat32() {
+        const at::Tensor x = at::ones({2}), v = at::full({2}, 2.0);
+        const at::Tensor y = flowEulerStep(x, v, 1.0, 0.75);
+        QCOMPARE(y.scalar_type(), at::kFloat);
+        QCOMPARE(y[0].item<float>(), 0.5f);  // 1 + (0.75 − 1)·2
+    }
+
+    void validScheduleHasNoIssues() {
+        QVERIFY2(validateSchedule(swd6()).empty(), describe(validateSchedule(swd6())).c_str());
+    }
+
+    void validationMessages() {
+        Schedule s = swd6();
+        s.sigmas.pop_back();
+        auto issues = validateSchedule(s);
+        QVERIFY2(hasIssue(issues, "sigmas", -1, "needs 7 values (one per step plus the final 0), found 6"),
+                 describe(issues).c_str());
+        QVERIFY2(hasIssue(issues, "sigmas", 5, "the last sigma must be 0"), describe(issues).c_str());
+
+        s = swd6();
+        s.scales = {32, 47, 40, 800, 96, 128};
+        s.sigmas = {1.0, 0.95, 0.95, std::nan(""), 1.5, 0.6, 0.0};
+        issues = validateSchedule(s);
+        QVERIFY2(hasIssue(issues, "scales", 1, "must be a multiple of 2"), describe(issues).c_str());
+        QVERIFY2(hasIssue(issues, "scales", 2, "smaller than the previous step's 47"), describe(issues).c_str());
+        QVERIFY2(hasIssue(issues, "scales", 3, "exceeds 768 latent pixels"), describe(issues).c_str());
+        QVERIFY2(hasIssue(issues, "sigmas", 2, "must strictly decrease"), describe(issues).c_str());
+        QVERIFY2(hasIssue(issues, "sigmas", 3, "not a finite number"), describe(issues).c_str());
+        QVERIFY2(hasIssue(issues, "sigmas", 4, "outside [0, 1]"), describe(issues).c_str());
+
+        s = swd6();
+        s.scales.clear();
+        s.sigmas = {0.0};
+        issues = validateSchedule(s);
+        QVERIFY2(hasIssue(issues, "scales", -1, "at least one step"), describe(issues).c_str());
+
+        s = swd6();
+        s.scales[0] = -32;
+        s.guidance = -1;
+        s.t5Length = 1000;
+        issues = validateSchedule(s);
+        QVERIFY(hasIssue(issues, "scales", 0, "must be positive"));
+        QVERIFY(hasIssue(issues, "guidance", -1, ">= 0"));
+        QVERIFY(hasIssue(issues, "t5_length", -1, "between 1 and 512"));
+
+        // Large's positional table covers 384 latent px; an explicit limit overrides the family's.
+        s = swd6();
+        s.family = ModelFamily::SD35Large;
+        s.scales.back() = 400;
+        QVERIFY(hasIssue(validateSchedule(s), "scales", 5, "exceeds 384"));
+        QVERIFY(!hasIssue(validateSchedule(s, {1024, 2}), "scales", 5, "exceeds"));
+    }
+
+    void builtinPresetsAreTheIssueTables() {
+        const auto lib = PresetLibrary::builtin();
+        QCOMPARE(lib.all().size(), std::size_t(7));
+        for (const auto& s : lib.all()) QVERIFY2(validateSchedule(s).empty(), (s.id + ": " + describe(validateSchedule(s))).c_str());
+
+        const Schedule& m6 = lib.get("swd-2b-6step");
+        QCOMPARE(m6.scales, (std::vector<int>{32, 48, 64, 80, 96, 128}));
+        QCOMPARE(m6.sigmas, (std::vector<double>{1.0, 0.9454, 0.8959, 0.7904, 0.7371, 0.6022, 0.0}));
+        QCOMPARE(m6.sampler, SamplerKind::ScaleWise);
+        QCOMPARE(m6.family, ModelFamily::SD35Medium);
+        QCOMPARE(m6.adapter, std::string("yresearch/swd-medium-6-steps"));
+        QCOMPARE(lib.get("SwD 2B 4-step").scales, (std::vector<int>{32, 64, 96, 128}));
+        QCOMPARE(lib.get("swd-2b-4step").sigmas, (std::vector<double>{1.0, 0.9454, 0.7904, 0.6022, 0.0}));
+        QCOMPARE(lib.get("swd-2b-4step-card").scales, (std::vector<int>{64, 80, 96, 128}));
+        QCOMPARE(lib.get("swd-2b-4step-card").sigmas, (std::vector<double>{1.0, 0.8959, 0.7371, 0.6022, 0.0}));
+        QCOMPARE(lib.get("swd-8b-6step").sigmas, m6.sigmas);
+        QCOMPARE(lib.get("swd-8b-6step").family, ModelFamily::SD35Large);
+        QCOMPARE(lib.get("swd-8b-4step").scales, (std::vector<int>{64, 80, 96, 128}));
+
+        const Schedule& mf = lib.get("sd35-medium-full");
+        QCOMPARE(mf.stepCount(), 40);
+        QCOMPARE(mf.guidance, 4.5);
+        QCOMPARE(mf.sampler, SamplerKind::FlowEuler);
+        QCOMPARE(mf.scales, std::vector<int>(40, 128));
+        QCOMPARE(mf.sigmas, flowMatchSigmas(40, 3.0));
+        const Schedule& lf = lib.get("sd35-large-full");
+        QCOMPARE(lf.stepCount(), 28);
+        QCOMPARE(lf.guidance, 3.5);
+        QCOMPARE(m6.compareWith, std::string("sd35-medium-full"));
+        SWD_EXPECT_ERROR(lib.get("nope"), "unknown preset 'nope'", "swd-2b-6step");
+    }
+
+    void jsonRoundTrip() {
+        const auto lib = PresetLibrary::builtin();
+        for (const auto& s : lib.all()) {
+            const Schedule back = scheduleFromJson(scheduleToJson(s), "round trip");
+            QCOMPARE(back.scales, s.scales);
+            QCOMPARE(back.sigmas, s.sigmas);
+            QCOMPARE(back.guidance, s.guidance);
+            QCOMPARE(back.t5Length, s.t5Length);
+            QCOMPARE(back.adapter, s.adapter);
+            QCOMPARE(back.steps.has_value(), s.steps.has_value());
+        }
+        // The generator form stays a generator form when saved.
+        QVERIFY(scheduleToJson(lib.get("sd35-large-full")).contains("steps"));
+        QVERIFY(!scheduleToJson(lib.get("sd35-large-full")).contains("sigmas"));
+    }
+
+    void jsonErrorsNameTheField() {
+        SWD_EXPECT_ERROR(scheduleFromJson(nlohmann::json::parse(R"({"scales":[32],"sigmas":[1,0]})"), "x.json"),
+                         "x.json", "missing field \"name\"");
+        SWD_EXPECT_ERROR(
+            scheduleFromJson(nlohmann::json::parse(R"({"name":"a","scales":"32","sigmas":[1,0]})"), "x.json"),
+            "field \"scales\" has the wrong type");
+        SWD_EXPECT_ERROR(
+            scheduleFromJson(nlohmann::json::parse(R"({"name":"a","model":"sdxl","scales":[32],"sigmas":[1,0]})"),
+                             "x.json"),
+            "unknown model \"sdxl\"");
+        SWD_EXPECT_ERROR(
+            scheduleFromJson(nlohmann::json::parse(R"({"name":"a","sampler":"ddim","scales":[32],"sigmas":[1,0]})"),
+                             "x.json"),
+            "unknown sampler \"ddim\"");
+    }
+
+    void userPresetFolder() {
+        swd::test::ScratchDir dir;
+        Schedule mine = swd6();
+        mine.id = "swd-2b-6step";  // replaces the built-in of the same id
+        mine.name = "My 6-step";
+        saveScheduleFile(mine, dir.file("swd-2b-6step.json").string());
+        swd::test::writeBytes(dir.file("broken.json"), "{ not json");
+        auto lib = PresetLibrary::builtin();
+        lib.addFolder(dir.path());
+        QCOMPARE(lib.all().size(), std::size_t(7));
+        QCOMPARE(lib.get("swd-2b-6step").name, std::string("My 6-step"));
+        QCOMPARE(lib.loadErrors().size(), std::size_t(1));
+        QVERIFY(lib.loadErrors()[0].find("broken.json") != std::string::npos);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCoreSampling)
+#include "tst_core_sampling.moc"
