@@ -16,6 +16,7 @@ void setAction(CLI::App* command, CommandAction action);
 void addPresetsCommand(CLI::App& app);
 void addScheduleCommand(CLI::App& app);
 void addCheckGoldenCommand(CLI::App& app);
+void addBenchCommand(CLI::App& app);
 
 // The exit code chosen by the subcommand that ran (set by setAction's wrapper).
 int& commandExitCode();

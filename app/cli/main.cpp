@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     swd::cli::addPresetsCommand(app);
     swd::cli::addScheduleCommand(app);
     swd::cli::addCheckGoldenCommand(app);
+    swd::cli::addBenchCommand(app);
 
     app.parse_complete_callback([&] { swd::configureRuntime({threads, true}); });
     try {

@@ -131,6 +131,24 @@ TensorStore TensorStore::openFolder(const fs::path& folder) {
                   folder.string());
 }
 
+TensorStore TensorStore::fromTensors(std::map<std::string, at::Tensor> tensors, const std::string& origin) {
+    auto data = std::make_shared<Data>();
+    data->origin = origin;
+    data->memoryInfos.reserve(tensors.size());
+    for (auto& [name, t] : tensors) {
+        TensorInfo info;
+        info.name = name;
+        info.dtype = scalarTypeToStDtype(t.scalar_type());
+        info.shape = t.sizes().vec();
+        info.end = static_cast<std::uint64_t>(t.numel()) * static_cast<std::uint64_t>(t.element_size());
+        data->memoryInfos.push_back(std::move(info));
+        data->entries[name] = Entry{nullptr, &data->memoryInfos.back(), std::move(t)};
+    }
+    TensorStore store;
+    store.m_data = std::move(data);
+    return store;
+}
+
 TensorStore TensorStore::withPrefix(const std::string& prefix) const {
     TensorStore view = *this;
     view.m_prefix = m_prefix + prefix;
@@ -183,13 +201,13 @@ const TensorInfo& TensorStore::info(const std::string& name) const {
 const fs::path& TensorStore::fileOf(const std::string& name) const {
     const Entry* e = findEntry(name);
     if (!e) throwBadInput("{}: has no tensor '{}'", describe(), m_prefix + name);
-    return e->file->path();
+    return e->file ? e->file->path() : m_data->origin;
 }
 
 at::Tensor TensorStore::get(const std::string& name) const {
     const Entry* e = findEntry(name);
     if (!e) throwBadInput("{}: has no tensor '{}'", describe(), m_prefix + name);
-    return e->file->tensor(*e->info);
+    return e->file ? e->file->tensor(*e->info) : e->tensor;
 }
 
 at::Tensor TensorStore::get(const std::string& name, at::IntArrayRef expectedShape) const {
@@ -197,9 +215,9 @@ at::Tensor TensorStore::get(const std::string& name, at::IntArrayRef expectedSha
     if (!e) throwBadInput("{}: has no tensor '{}'", describe(), m_prefix + name);
     if (at::IntArrayRef(e->info->shape) != expectedShape)
         throwBadInput("{}: tensor '{}' has shape {}, expected {} (is this the right model?)",
-                      e->file->path().string(), e->info->name, shapeToString(e->info->shape),
-                      shapeToString(expectedShape));
-    return e->file->tensor(*e->info);
+                      e->file ? e->file->path().string() : m_data->origin.string(), e->info->name,
+                      shapeToString(e->info->shape), shapeToString(expectedShape));
+    return e->file ? e->file->tensor(*e->info) : e->tensor;
 }
 
 std::vector<fs::path> TensorStore::files() const {

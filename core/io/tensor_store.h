@@ -29,6 +29,10 @@ public:
     // (a non-variant file is preferred over .fp16 / .bf16 variants).
     static TensorStore openFolder(const std::filesystem::path& folder);
 
+    // An in-memory store (tests, random-weight models for benchmarks, converted checkpoints).
+    // `origin` names it in messages.
+    static TensorStore fromTensors(std::map<std::string, at::Tensor> tensors, const std::string& origin);
+
     // A view whose names are the names under `prefix` with the prefix removed.
     TensorStore withPrefix(const std::string& prefix) const;
     const std::string& prefix() const { return m_prefix; }
@@ -56,13 +60,15 @@ public:
 
 private:
     struct Entry {
-        std::shared_ptr<SafetensorsFile> file;
+        std::shared_ptr<SafetensorsFile> file;  // null for in-memory tensors
         const TensorInfo* info = nullptr;
+        at::Tensor tensor;  // in-memory tensors
     };
     struct Data {
         std::filesystem::path origin;
         std::vector<std::shared_ptr<SafetensorsFile>> files;
         std::map<std::string, Entry> entries;
+        std::vector<TensorInfo> memoryInfos;  // infos of in-memory tensors (entries point here)
     };
 
     const Entry* findEntry(const std::string& name) const;
