@@ -7,5 +7,6 @@
 namespace swd {
 
 void checkSchedulerCase(const GoldenCase& c, GoldenReport& report);
+void checkVaeCase(const GoldenCase& c, GoldenReport& report);
 
 }  // namespace swd

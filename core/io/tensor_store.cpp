@@ -14,10 +14,6 @@ namespace swd {
 
 namespace fs = std::filesystem;
 
-std::string shapeToString(at::IntArrayRef shape) {
-    return fmt::format("[{}]", fmt::join(shape, ", "));
-}
-
 namespace {
 
 bool endsWith(const std::string& s, const std::string& suffix) {

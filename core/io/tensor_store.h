@@ -4,6 +4,7 @@
 #pragma once
 
 #include "io/safetensors.h"
+#include "util/tensor_text.h"
 
 #include <ATen/ATen.h>
 
@@ -76,7 +77,5 @@ private:
     std::shared_ptr<const Data> m_data;
     std::string m_prefix;
 };
-
-std::string shapeToString(at::IntArrayRef shape);
 
 }  // namespace swd

@@ -3,7 +3,9 @@
 #include "golden/golden_case.h"
 #include "sampling/flow_match.h"
 #include "sampling/preset_library.h"
+#include "sampling/samplers.h"
 #include "sampling/schedule.h"
+#include "sampling/seeded_noise.h"
 
 #include <QtTest>
 
@@ -28,6 +30,18 @@ bool hasIssue(const std::vector<ScheduleIssue>& issues, const std::string& field
     for (const auto& i : issues)
         if (i.field == field && i.index == index && i.message.find(fragment) != std::string::npos) return true;
     return false;
+}
+
+// A schedule with the golden SwD case's scales and sigmas (the sigmas the reference stored).
+Schedule goldenSwdSchedule(const GoldenCase& c, const TensorStore& out) {
+    Schedule s;
+    s.name = c.name();
+    s.sampler = SamplerKind::ScaleWise;
+    s.scales = c.json().at("scales").get<std::vector<int>>();
+    const at::Tensor sig = out.get("sigmas").to(at::kDouble);
+    for (int64_t i = 0; i < sig.numel(); ++i) s.sigmas.push_back(sig[i].item<double>());
+    s.guidance = c.json().at("cfg_scale").get<double>();
+    return s;
 }
 
 std::string describe(const std::vector<ScheduleIssue>& issues) {
@@ -76,6 +90,180 @@ private Q_SLOTS:
         const at::Tensor y = flowEulerStep(x, v, 1.0, 0.75);
         QCOMPARE(y.scalar_type(), at::kFloat);
         QCOMPARE(y[0].item<float>(), 0.5f);  // 1 + (0.75 − 1)·2
+    }
+
+    // The scale-wise sampler against SwD's own FlowMatchingSolver.sampling: the golden model outputs and
+    // noises are injected, so every other number (x0, upscale, re-noising, CFG mix) is ours.
+    void scaleWiseSamplerMatchesSwd_data() {
+        QTest::addColumn<QString>("caseName");
+        for (const char* c : {"swd_3scale", "swd_6scale", "swd_4scale_repeat_cfg4.5"}) QTest::newRow(c) << QString(c);
+    }
+    void scaleWiseSamplerMatchesSwd() {
+        QFETCH(QString, caseName);
+        const GoldenCase c = GoldenCase::load(swd::test::goldenDir(caseName.toStdString()));
+        const TensorStore out = c.file("outputs.safetensors");
+        const Tolerance tol = c.tolerance();
+        const Schedule schedule = goldenSwdSchedule(c, out);
+        GoldenReport report;
+
+        SamplerInputs in;
+        in.schedule = &schedule;
+        in.initialNoise = out.get("initial_noise");
+        in.positive = {out.get("prompt_embeds"), out.get("pooled_prompt_embeds")};
+        if (schedule.guidance > 1.0) {
+            in.guidance.scale = schedule.guidance;
+            in.guidance.negative = {out.get("uncond_prompt_embeds"), out.get("uncond_pooled_prompt_embeds")};
+            in.guidance.batched = false;  // SwD makes two calls
+        }
+        int step = 0;
+        in.model = [&](const at::Tensor& x, const at::Tensor& t, const Conditioning& cond) {
+            const std::string p = "step" + std::to_string(step) + ".";
+            report.check(p + "latent_in", x, out.get(p + "latent_in"), tol);
+            report.check(p + "timestep", t, out.get(p + "timestep"), {1e-3, 0});
+            const bool uncond = in.guidance.negative.context.defined() &&
+                                cond.context.data_ptr() == in.guidance.negative.context.data_ptr();
+            return out.get(p + (uncond ? "model_out_uncond" : "model_out"));
+        };
+        int noiseIndex = 0;
+        in.noise = [&](at::IntArrayRef shape) {
+            const at::Tensor n = out.get("step" + std::to_string(noiseIndex++) + ".noise");
+            if (n.sizes() != shape) qFatal("noise shape mismatch");
+            return n;
+        };
+        in.observer = [&](const StepRecord& r) {
+            const std::string p = "step" + std::to_string(r.index) + ".";
+            report.check(p + "x0", r.x0, out.get(p + "x0"), tol);
+            if (out.has(p + "guided")) report.check(p + "guided", r.guided, out.get(p + "guided"), tol);
+            if (out.has(p + "x0_upscaled")) report.check(p + "x0_upscaled", r.x0Upscaled, out.get(p + "x0_upscaled"), tol);
+            if (out.has(p + "renoised")) report.check(p + "renoised", r.latentOut, out.get(p + "renoised"), tol);
+            QCOMPARE(r.x0Upscaled.defined(), out.has(p + "x0_upscaled"));  // no resize when the scale repeats
+            ++step;
+        };
+        const SamplingResult result = sampleScaleWise(in);
+        QVERIFY(!result.cancelled);
+        QCOMPARE(result.completedSteps, schedule.stepCount());
+        report.check("final_latent", result.latent, out.get("final_latent"), tol);
+        QVERIFY2(report.passed(), formatGoldenReport(report).c_str());
+        QVERIFY(report.runs.size() >= static_cast<std::size_t>(3 * schedule.stepCount() + 1));
+    }
+
+    // The flow-Euler sampler against diffusers' StableDiffusion3Pipeline (CFG as one batch [neg, pos]).
+    void flowEulerSamplerMatchesPipeline_data() {
+        QTest::addColumn<QString>("caseName");
+        for (const char* c : {"pipeline_cfg1", "pipeline_cfg4.5"}) QTest::newRow(c) << QString(c);
+    }
+    void flowEulerSamplerMatchesPipeline() {
+        QFETCH(QString, caseName);
+        const GoldenCase c = GoldenCase::load(swd::test::goldenDir(caseName.toStdString()));
+        const TensorStore out = c.file("outputs.safetensors");
+        const TensorStore inputs = c.file("inputs.safetensors");
+        const Tolerance tol = c.tolerance();
+        const auto& call = c.json().at("call");
+        const int steps = call.at("num_inference_steps").get<int>();
+        Schedule schedule = makeFullResolutionSchedule(steps, 3.0, 8, call.at("guidance_scale").get<double>(), 256);
+        GoldenReport report;
+        report.check("sigmas", at::tensor(schedule.sigmas, at::kDouble), out.get("sigmas"), tol);
+
+        SamplerInputs in;
+        in.schedule = &schedule;
+        in.initialNoise = inputs.get("latents");
+        in.positive = {out.get("prompt_embeds"), out.get("pooled_prompt_embeds")};
+        if (schedule.guidance > 1.0) {
+            in.guidance.scale = schedule.guidance;
+            in.guidance.negative = {out.get("negative_prompt_embeds"), out.get("negative_pooled_prompt_embeds")};
+        }
+        int step = 0;
+        in.model = [&](const at::Tensor& x, const at::Tensor& t, const Conditioning& cond) {
+            const std::string p = "step" + std::to_string(step) + ".";
+            if (out.has(p + "transformer_in.hidden_states")) {
+                report.check(p + "transformer_in.hidden_states", x, out.get(p + "transformer_in.hidden_states"), tol);
+                report.check(p + "transformer_in.timestep", t, out.get(p + "transformer_in.timestep"), {1e-3, 0});
+            }
+            if (schedule.guidance > 1.0)
+                report.checkCondition(p + "cfg_batch_of_2", cond.context.size(0) == 2, "CFG must batch [neg, pos]");
+            return out.get(p + "transformer_out");
+        };
+        in.observer = [&](const StepRecord& r) {
+            const std::string p = "step" + std::to_string(r.index) + ".";
+            report.check(p + "latents_before", r.latentIn, out.get(p + "latents_before"), tol);
+            report.check(p + "guided_velocity", r.guided, out.get(p + "guided_velocity"), tol);
+            report.check(p + "latents_after", r.latentOut, out.get(p + "latents_after"), tol);
+            ++step;
+        };
+        const SamplingResult result = sampleFlowEuler(in);
+        QCOMPARE(result.completedSteps, steps);
+        report.check("final_latents", result.latent, out.get("final_latents"), tol);
+        QVERIFY2(report.passed(), formatGoldenReport(report).c_str());
+    }
+
+    // libtorch's CPU generator with the same seed and draw order reproduces the reference's noises exactly.
+    void seededNoiseReproducesTheReference() {
+        const GoldenCase c = GoldenCase::load(swd::test::goldenDir("swd_6scale"));
+        const TensorStore out = c.file("outputs.safetensors");
+        const auto scales = c.json().at("scales").get<std::vector<int>>();
+        SeededNoise noise(c.json().at("seed").get<std::uint64_t>());
+        noise.draw({1, 16, scales.back(), scales.back()});  // the reference's unused first draw
+        QVERIFY(at::equal(noise.draw({1, 16, scales[0], scales[0]}), out.get("initial_noise")));
+        for (std::size_t i = 0; i + 1 < scales.size(); ++i) {
+            const at::Tensor expected = out.get("step" + std::to_string(i) + ".noise");
+            QVERIFY(at::equal(noise.draw(expected.sizes()), expected));
+        }
+        const GoldenCase p = GoldenCase::load(swd::test::goldenDir("pipeline_cfg1"));
+        SeededNoise pipelineNoise(p.json().at("seed_for_latents").get<std::uint64_t>());
+        QVERIFY(at::equal(pipelineNoise.draw({1, 16, 8, 8}), p.file("inputs.safetensors").get("latents")));
+    }
+
+    void batchNoiseUsesOneSeedPerImage() {
+        SeededNoise batch(100, 3);
+        QCOMPARE(batch.imageSeeds(), (std::vector<std::uint64_t>{100, 101, 102}));
+        const at::Tensor all = batch.draw({3, 16, 4, 4});
+        SeededNoise third(102);
+        QVERIFY(at::equal(all[2].unsqueeze(0), third.draw({1, 16, 4, 4})));
+    }
+
+    void cancelReturnsTheFinishedSteps() {
+        Schedule s = swd6();
+        s.scales = {4, 6, 8};
+        s.sigmas = {1.0, 0.9, 0.5, 0.0};
+        SamplerInputs in;
+        in.schedule = &s;
+        in.initialNoise = at::zeros({1, 16, 4, 4});
+        in.positive = {at::zeros({1, 4, 8}), at::zeros({1, 8})};
+        in.model = [](const at::Tensor& x, const at::Tensor&, const Conditioning&) { return at::ones_like(x); };
+        in.noise = [](at::IntArrayRef shape) { return at::zeros(shape); };
+        int finished = 0;
+        in.observer = [&](const StepRecord&) { ++finished; };
+        in.cancelled = [&] { return finished == 2; };
+        const SamplingResult r = sampleScaleWise(in);
+        QVERIFY(r.cancelled);
+        QCOMPARE(r.completedSteps, 2);
+        QCOMPARE(r.latent.sizes().vec(), (std::vector<int64_t>{1, 16, 6, 6}));  // step 1's x0, at its scale
+        // x0 of step 1: x = 0.9·0 + 0.1·upscale(−1) = −0.1, then x0 = −0.1 − 0.9·1 = −1.0
+        QVERIFY(at::allclose(r.latent, at::full({1, 16, 6, 6}, -1.0f)));
+
+        // Cancelled between the two CFG passes: the step is not counted.
+        s.guidance = 3.0;
+        in.guidance.scale = 3.0;
+        in.guidance.batched = false;
+        in.guidance.negative = in.positive;
+        int calls = 0;
+        in.model = [&](const at::Tensor& x, const at::Tensor&, const Conditioning&) { ++calls; return at::ones_like(x); };
+        finished = 0;
+        in.cancelled = [&] { return calls == 1; };
+        const SamplingResult r2 = sampleScaleWise(in);
+        QVERIFY(r2.cancelled);
+        QCOMPARE(r2.completedSteps, 0);
+        QVERIFY(!r2.latent.defined());
+    }
+
+    void flowEulerRejectsGrowingScales() {
+        Schedule s = swd6();
+        s.sampler = SamplerKind::FlowEuler;
+        SamplerInputs in;
+        in.schedule = &s;
+        in.initialNoise = at::zeros({1, 16, 32, 32});
+        in.model = [](const at::Tensor& x, const at::Tensor&, const Conditioning&) { return x; };
+        SWD_EXPECT_ERROR(sampleFlowEuler(in), "runs at one scale", "step 1 has scale 48");
     }
 
     void validScheduleHasNoIssues() {

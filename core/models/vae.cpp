@@ -1,0 +1,733 @@
+#include "models/vae.h"
+
+#include "models/attention.h"
+#include "models/vae_keys.h"
+#include "util/error.h"
+
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace swd {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNormEps = 1e-6;  // every GroupNorm of diffusers' Encoder / Decoder
+
+std::string joinLimited(const std::vector<std::string>& items, std::size_t limit = 24) {
+    std::string out;
+    for (std::size_t i = 0; i < items.size() && i < limit; ++i) out += (i ? ", " : "") + items[i];
+    if (items.size() > limit) out += fmt::format(", ... and {} more", items.size() - limit);
+    return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// VaeConfig
+
+VaeConfig VaeConfig::fromJson(const fs::path& configJson) {
+    const std::string label = configJson.string();
+    std::ifstream in(configJson);
+    if (!in) throwBadInput("{}: cannot open the VAE config", label);
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::parse_error& e) {
+        throwBadInput("{}: not valid JSON: {}", label, e.what());
+    }
+    if (!j.is_object()) throwBadInput("{}: a VAE config must be a JSON object", label);
+    const std::string cls = j.value("_class_name", std::string("AutoencoderKL"));
+    if (cls != "AutoencoderKL")
+        throwBadInput("{}: _class_name is '{}', expected 'AutoencoderKL' (the SD3 VAE); tiny decoders "
+                      "(AutoencoderTiny) load as TAESD previews instead",
+                      label, cls);
+    VaeConfig c;
+    try {
+        auto intField = [&](const char* key, int fallback) {
+            return j.contains(key) && !j[key].is_null() ? j[key].get<int>() : fallback;
+        };
+        for (const char* required : {"block_out_channels", "latent_channels", "layers_per_block"})
+            if (!j.contains(required))
+                throwBadInput("{}: has no \"{}\" (is this a diffusers vae/config.json?)", label, required);
+        c.blockOutChannels = j.at("block_out_channels").get<std::vector<int>>();
+        c.latentChannels = j.at("latent_channels").get<int>();
+        c.layersPerBlock = j.at("layers_per_block").get<int>();
+        c.inChannels = intField("in_channels", 3);
+        c.outChannels = intField("out_channels", 3);
+        c.normNumGroups = intField("norm_num_groups", 32);
+        c.midBlockAttention = j.value("mid_block_add_attention", true);
+        c.scalingFactor = j.contains("scaling_factor") && !j["scaling_factor"].is_null()
+                              ? j["scaling_factor"].get<double>()
+                              : 0.18215;  // diffusers' default
+        c.shiftFactor = j.contains("shift_factor") && !j["shift_factor"].is_null() ? j["shift_factor"].get<double>()
+                                                                                  : 0.0;
+        const std::string act = j.value("act_fn", std::string("silu"));
+        if (act != "silu") throwUnsupported("{}: act_fn '{}' is not supported (the SD3 VAE uses silu)", label, act);
+        // diffusers defaults both to true when absent.
+        for (const char* key : {"use_quant_conv", "use_post_quant_conv"})
+            if (!j.contains(key) || (j[key].is_boolean() && j[key].get<bool>()))
+                throwUnsupported("{}: {} is true (or absent, which diffusers reads as true): quant convs belong "
+                                 "to SD1/SDXL-style VAEs; the SD3 VAE has none (set it to false if the weights "
+                                 "have no quant_conv tensors)",
+                                 label, key);
+        for (const char* key : {"latents_mean", "latents_std"})
+            if (j.contains(key) && !j[key].is_null())
+                throwUnsupported("{}: {} is set; per-channel latent statistics are not supported (SD3 uses "
+                                 "scaling_factor and shift_factor)",
+                                 label, key);
+        auto checkTypes = [&](const char* key, const char* expected) {
+            if (!j.contains(key)) return;
+            for (const auto& t : j[key])
+                if (t.get<std::string>() != expected)
+                    throwUnsupported("{}: {} contains '{}'; only {} is supported", label, key, t.get<std::string>(),
+                                     expected);
+            if (j[key].size() != c.blockOutChannels.size())
+                throwBadInput("{}: {} has {} entries but block_out_channels has {}", label, key, j[key].size(),
+                              c.blockOutChannels.size());
+        };
+        checkTypes("down_block_types", "DownEncoderBlock2D");
+        checkTypes("up_block_types", "UpDecoderBlock2D");
+    } catch (const nlohmann::json::exception& e) {
+        throwBadInput("{}: a field has the wrong type: {}", label, e.what());
+    }
+    c.validate(label);
+    return c;
+}
+
+VaeConfig VaeConfig::fromWeights(const TensorStore& store) {
+    const TensorStore weights = vaeWeightsView(store);
+    const VaeLayout layout = detectVaeLayout(weights);
+    const bool ldm = layout == VaeLayout::Ldm;
+    VaeConfig c;
+    const auto convIn = weights.info("decoder.conv_in.weight").shape;
+    const auto convOut = weights.info("decoder.conv_out.weight").shape;
+    if (convIn.size() != 4 || convOut.size() != 4)
+        throwBadInput("{}: decoder.conv_in / conv_out weights must be 4-D convolutions", weights.describe());
+    c.latentChannels = static_cast<int>(convIn[1]);
+    c.outChannels = static_cast<int>(convOut[0]);
+    const auto levels = weights.children(ldm ? "decoder.up." : "decoder.up_blocks.");
+    if (levels.empty()) throwBadInput("{}: no decoder up blocks", weights.describe());
+    const int n = static_cast<int>(levels.size());
+    c.blockOutChannels.assign(static_cast<std::size_t>(n), 0);
+    for (int i = 0; i < n; ++i) {
+        // diffusers up_blocks.i is LDM up.(n-1-i); its output channels are block_out_channels[n-1-i].
+        const std::string base = ldm ? fmt::format("decoder.up.{}.block.", n - 1 - i)
+                                     : fmt::format("decoder.up_blocks.{}.resnets.", i);
+        const auto shape = weights.info(base + "0.conv1.weight").shape;
+        c.blockOutChannels[static_cast<std::size_t>(n - 1 - i)] = static_cast<int>(shape[0]);
+        if (i == 0) {
+            const int resnets = static_cast<int>(weights.children(base).size());
+            c.layersPerBlock = resnets - 1;
+        }
+    }
+    c.midBlockAttention = weights.has(ldm ? "decoder.mid.attn_1.norm.weight"
+                                          : "decoder.mid_block.attentions.0.group_norm.weight");
+    if (weights.has("encoder.conv_in.weight")) c.inChannels = static_cast<int>(weights.info("encoder.conv_in.weight").shape[1]);
+    c.validate(weights.describe());
+    return c;
+}
+
+void VaeConfig::validate(const std::string& origin) const {
+    if (blockOutChannels.empty() || blockOutChannels.size() > 8)
+        throwBadInput("{}: block_out_channels must have 1 to 8 entries, found {}", origin, blockOutChannels.size());
+    if (latentChannels < 1 || inChannels < 1 || outChannels < 1 || layersPerBlock < 1 || normNumGroups < 1)
+        throwBadInput("{}: latent_channels, in/out_channels, layers_per_block and norm_num_groups must be "
+                      "positive (found {}, {}/{}, {}, {})",
+                      origin, latentChannels, inChannels, outChannels, layersPerBlock, normNumGroups);
+    for (int ch : blockOutChannels)
+        if (ch < 1 || ch % normNumGroups != 0)
+            throwBadInput("{}: block_out_channels {} are not all multiples of norm_num_groups {} (GroupNorm needs "
+                          "that); if the weights come without a config.json, pass the VAE's config.json",
+                          origin, fmt::join(blockOutChannels, ", "), normNumGroups);
+    if (!(scalingFactor > 0.0)) throwBadInput("{}: scaling_factor must be positive, found {}", origin, scalingFactor);
+}
+
+bool VaeConfig::operator==(const VaeConfig& o) const {
+    return inChannels == o.inChannels && outChannels == o.outChannels && latentChannels == o.latentChannels &&
+           blockOutChannels == o.blockOutChannels && layersPerBlock == o.layersPerBlock &&
+           normNumGroups == o.normNumGroups && midBlockAttention == o.midBlockAttention &&
+           scalingFactor == o.scalingFactor && shiftFactor == o.shiftFactor;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tiles
+
+std::vector<TileSpan> planTiles(int64_t length, int tile, int overlap) {
+    if (tile < 1 || overlap < 0 || overlap >= tile)
+        throwBadInput("VAE tiling: the tile ({}) must be at least 1 latent pixel and the overlap ({}) between 0 "
+                      "and tile − 1",
+                      tile, overlap);
+    if (length <= tile) return {{0, std::max<int64_t>(length, 0)}};
+    const int64_t n = (length - overlap + (tile - overlap) - 1) / (tile - overlap);
+    const int64_t size = (length + (n - 1) * overlap + n - 1) / n;
+    std::vector<TileSpan> spans;
+    for (int64_t i = 0; i < n; ++i) spans.push_back({i * (length - size) / (n - 1), size});
+    return spans;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Weights
+
+namespace {
+
+struct Conv {
+    at::Tensor w, b;
+};
+struct Norm {
+    at::Tensor w, b;
+};
+struct Resnet {
+    Norm norm1, norm2;
+    Conv conv1, conv2, shortcut;  // shortcut.w undefined when in == out
+};
+struct Attn {
+    Norm norm;
+    at::Tensor wqkv, bqkv, wo, bo;  // q, k, v stacked: [3C, C]
+};
+struct Upsample {
+    Conv conv;   // the 3x3 conv after nearest x2 (plain path)
+    Conv fused;  // [4C, C, 2, 2]: the four output parities of upsample + conv on the small input
+};
+struct Level {
+    std::vector<Resnet> resnets;
+    bool hasSampler = false;
+    Conv down;   // encoder: the stride-2 conv
+    Upsample up; // decoder
+};
+struct Mid {
+    Resnet first, second;
+    bool hasAttention = false;
+    Attn attn;
+};
+struct Coder {
+    Conv convIn, convOut;
+    Mid mid;
+    std::vector<Level> levels;
+    Norm normOut;
+};
+
+// Reads parameters by their diffusers name from either layout, collecting every problem so that one
+// error lists them all.
+class WeightReader {
+public:
+    WeightReader(const TensorStore& store, VaeLayout layout, const VaeConfig& config, at::ScalarType dtype,
+                 at::Device device, bool channelsLast)
+        : m_store(store)
+        , m_layout(layout)
+        , m_config(config)
+        , m_dtype(dtype)
+        , m_device(device)
+        , m_channelsLast(channelsLast) {
+        for (const auto& [name, shape] : vaeParameterShapes(config, true)) m_shapes[name] = shape;
+    }
+
+    // The tensor as the model uses it: on the device, in the compute dtype, convolution weights in
+    // channels-last layout; undefined when it is missing or misshaped (recorded).
+    at::Tensor get(const std::string& diffusersName) {
+        const at::Tensor raw = getFloat(diffusersName);
+        if (!raw.defined()) return raw;
+        at::Tensor t = raw.to(m_device, m_dtype);
+        if (m_channelsLast && t.dim() == 4) t = t.contiguous(at::MemoryFormat::ChannelsLast);
+        return t;
+    }
+
+    // The tensor in fp32 on the CPU, in the diffusers shape (for weights that are combined first).
+    at::Tensor getFloat(const std::string& diffusersName) {
+        const auto shapeIt = m_shapes.find(diffusersName);
+        if (shapeIt == m_shapes.end()) throwInternal("VAE loader asked for an unknown parameter {}", diffusersName);
+        const std::vector<int64_t>& expected = shapeIt->second;
+        const std::string source =
+            m_layout == VaeLayout::Ldm ? vaeLdmName(diffusersName, m_config.numLevels()) : diffusersName;
+        m_used.insert(source);
+        if (!m_store.has(source)) {
+            m_missing.push_back(source);
+            return {};
+        }
+        const auto& found = m_store.info(source).shape;
+        const bool matrix = isVaeAttentionMatrix(diffusersName);
+        const bool ok = found == expected ||
+                        (matrix && found == std::vector<int64_t>{expected[0], expected[1], 1, 1});
+        if (!ok) {
+            m_wrongShape.push_back(fmt::format("{} {} (expected {}{})", source, shapeToString(found),
+                                               shapeToString(expected),
+                                               matrix ? fmt::format(" or [{}, {}, 1, 1]", expected[0], expected[1])
+                                                      : ""));
+            return {};
+        }
+        at::Tensor t = m_store.get(source);
+        if (matrix) t = t.reshape({expected[0], expected[1]});
+        if (t.scalar_type() != at::kFloat) t = t.to(at::kFloat);
+        return t;
+    }
+
+    // Names under `prefix` are allowed without being read (e.g. "encoder." when loading the decoder only).
+    void ignorePrefix(const std::string& prefix) { m_ignored.push_back(prefix); }
+
+    // Throws one BadInput listing every missing, misshaped and unexpected tensor.
+    void finish() const {
+        std::vector<std::string> unexpected;
+        for (const auto& name : m_store.names()) {
+            if (m_used.count(name)) continue;
+            bool ignored = false;
+            for (const auto& p : m_ignored) ignored = ignored || name.compare(0, p.size(), p) == 0;
+            if (!ignored) unexpected.push_back(name);
+        }
+        if (m_missing.empty() && m_wrongShape.empty() && unexpected.empty()) return;
+        std::string msg = fmt::format(
+            "{}: the VAE weights ({} names) do not fit the architecture (latent_channels {}, block_out_channels "
+            "[{}], layers_per_block {}, mid-block attention {}):",
+            m_store.describe(), vaeLayoutName(m_layout), m_config.latentChannels,
+            fmt::join(m_config.blockOutChannels, ", "), m_config.layersPerBlock,
+            m_config.midBlockAttention ? "yes" : "no");
+        if (!m_missing.empty())
+            msg += fmt::format(" missing {} tensor(s): {};", m_missing.size(), joinLimited(m_missing));
+        if (!m_wrongShape.empty())
+            msg += fmt::format(" wrong shape: {};", joinLimited(m_wrongShape));
+        if (!unexpected.empty())
+            msg += fmt::format(" unexpected {} tensor(s): {};", unexpected.size(), joinLimited(unexpected));
+        bool quant = false;
+        for (const auto& u : unexpected) quant = quant || u.find("quant_conv") != std::string::npos;
+        if (quant)
+            msg += " quant_conv tensors belong to SD1/SDXL-style VAEs (4 latent channels); SD3 needs its own "
+                   "16-channel VAE;";
+        msg += " check that this is an SD3 / SD3.5 VAE and that its config.json belongs to these weights";
+        throw Error(ErrorKind::BadInput, msg);
+    }
+
+private:
+    const TensorStore& m_store;
+    VaeLayout m_layout;
+    const VaeConfig& m_config;
+    at::ScalarType m_dtype;
+    at::Device m_device;
+    bool m_channelsLast;
+    std::map<std::string, std::vector<int64_t>> m_shapes;
+    std::set<std::string> m_used;
+    std::vector<std::string> m_missing, m_wrongShape, m_ignored;
+};
+
+Conv readConv(WeightReader& r, const std::string& name, bool bias = true) {
+    return {r.get(name + ".weight"), bias ? r.get(name + ".bias") : at::Tensor()};
+}
+
+Norm readNorm(WeightReader& r, const std::string& name) {
+    return {r.get(name + ".weight"), r.get(name + ".bias")};
+}
+
+Resnet readResnet(WeightReader& r, const std::string& name, bool shortcut) {
+    Resnet res;
+    res.norm1 = readNorm(r, name + ".norm1");
+    res.conv1 = readConv(r, name + ".conv1");
+    res.norm2 = readNorm(r, name + ".norm2");
+    res.conv2 = readConv(r, name + ".conv2");
+    if (shortcut) res.shortcut = readConv(r, name + ".conv_shortcut");
+    return res;
+}
+
+Mid readMid(WeightReader& r, const std::string& side, bool attention, at::ScalarType dtype, at::Device device) {
+    Mid m;
+    m.first = readResnet(r, side + "mid_block.resnets.0", false);
+    m.second = readResnet(r, side + "mid_block.resnets.1", false);
+    m.hasAttention = attention;
+    if (attention) {
+        const std::string a = side + "mid_block.attentions.0.";
+        m.attn.norm = readNorm(r, a + "group_norm");
+        std::vector<at::Tensor> w, b;
+        for (const char* p : {"to_q", "to_k", "to_v"}) {
+            w.push_back(r.getFloat(a + p + ".weight"));
+            b.push_back(r.getFloat(a + p + ".bias"));
+        }
+        const bool complete = std::all_of(w.begin(), w.end(), [](const at::Tensor& t) { return t.defined(); }) &&
+                              std::all_of(b.begin(), b.end(), [](const at::Tensor& t) { return t.defined(); });
+        if (complete) {
+            m.attn.wqkv = at::cat(w, 0).to(device, dtype);
+            m.attn.bqkv = at::cat(b, 0).to(device, dtype);
+        }
+        m.attn.wo = r.get(a + "to_out.0.weight");
+        m.attn.bo = r.get(a + "to_out.0.bias");
+    }
+    return m;
+}
+
+// Nearest x2 followed by a 3x3 conv (pad 1) equals, for each output parity (a, b), a 2x2 conv of the small
+// input padded by 1: output row 2i+a sees input rows {i−1, i} (a = 0) or {i, i+1} (a = 1), and the 3x3 taps
+// that land on the same input pixel add up. Rows of the 3x3 kernel per (parity, tap):
+// a = 0: tap 0 <- {0}, tap 1 <- {1, 2};  a = 1: tap 0 <- {0, 1}, tap 1 <- {2}.
+// One conv with the four parities' kernels stacked gives [B, 4C, H+1, W+1]; parity (a, b) is its
+// window at offset (a, b). 16 instead of 36 multiply-adds per output pixel and channel pair.
+Conv fuseUpsampleConv(const at::Tensor& w3, const at::Tensor& b, at::ScalarType dtype, at::Device device,
+                      bool channelsLast) {
+    static const std::vector<int> taps[2][2] = {{{0}, {1, 2}}, {{0, 1}, {2}}};
+    const int64_t cout = w3.size(0), cin = w3.size(1);
+    std::vector<at::Tensor> parts;
+    for (int a = 0; a < 2; ++a) {
+        for (int bb = 0; bb < 2; ++bb) {
+            at::Tensor k = at::zeros({cout, cin, 2, 2}, w3.options());
+            for (int t = 0; t < 2; ++t)
+                for (int u = 0; u < 2; ++u)
+                    for (int ky : taps[a][t])
+                        for (int kx : taps[bb][u]) k.select(2, t).select(2, u).add_(w3.select(2, ky).select(2, kx));
+            parts.push_back(k);
+        }
+    }
+    Conv c;
+    c.w = at::cat(parts, 0).to(device, dtype);
+    if (channelsLast) c.w = c.w.contiguous(at::MemoryFormat::ChannelsLast);
+    c.b = b.repeat({4}).to(device, dtype);
+    return c;
+}
+
+}  // namespace
+
+struct Sd3Vae::Weights {
+    Coder decoder;
+    Coder encoder;
+    bool hasEncoder = false;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Loading
+
+Sd3Vae::Sd3Vae() = default;
+Sd3Vae::~Sd3Vae() = default;
+
+bool Sd3Vae::hasEncoder() const {
+    return m_w && m_w->hasEncoder;
+}
+
+std::unique_ptr<Sd3Vae> Sd3Vae::load(const TensorStore& store, at::ScalarType dtype, at::Device device,
+                                     const VaeLoadOptions& options) {
+    if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
+        throwBadInput("{}: VAE compute dtype {} is not supported (use float32 or bfloat16)", store.describe(),
+                      c10::toString(dtype));
+    if (dtype == at::kHalf && device.is_cpu())
+        throwUnsupported("{}: float16 has no CPU kernels in this libtorch; load the VAE as bfloat16 or float32 on "
+                         "the CPU (fp16 weights are converted)",
+                         store.describe());
+    const TensorStore weights = vaeWeightsView(store);
+    const VaeLayout layout = detectVaeLayout(weights);
+
+    VaeConfig config;
+    if (options.config) {
+        config = *options.config;
+        config.validate(weights.describe());
+    } else {
+        // A diffusers vae/ folder carries its config.json beside the weights.
+        std::optional<fs::path> json;
+        if (weights.prefix().empty())
+            for (const auto& f : weights.files()) {
+                const fs::path candidate = f.parent_path() / "config.json";
+                std::error_code ec;
+                if (fs::exists(candidate, ec)) {
+                    json = candidate;
+                    break;
+                }
+            }
+        config = json ? VaeConfig::fromJson(*json) : VaeConfig::fromWeights(weights);
+    }
+
+    auto vae = std::unique_ptr<Sd3Vae>(new Sd3Vae());
+    vae->m_config = config;
+    vae->m_dtype = dtype;
+    vae->m_device = device;
+    vae->m_options = options;
+    vae->m_origin = weights.describe();
+    vae->m_w = std::make_unique<Weights>();
+
+    WeightReader r(weights, layout, config, dtype, device, options.channelsLast);
+    const int levels = config.numLevels();
+    const auto& ch = config.blockOutChannels;
+    const int top = ch.back();
+
+    Coder& d = vae->m_w->decoder;
+    d.convIn = readConv(r, "decoder.conv_in");
+    d.mid = readMid(r, "decoder.", config.midBlockAttention, dtype, device);
+    int prev = top;
+    for (int i = 0; i < levels; ++i) {
+        const int cout = ch[static_cast<std::size_t>(levels - 1 - i)];
+        const std::string block = "decoder.up_blocks." + std::to_string(i);
+        Level level;
+        for (int j = 0; j <= config.layersPerBlock; ++j) {
+            level.resnets.push_back(readResnet(r, block + ".resnets." + std::to_string(j), prev != cout));
+            prev = cout;
+        }
+        if (i < levels - 1) {
+            level.hasSampler = true;
+            const std::string name = block + ".upsamplers.0.conv";
+            if (options.fusedUpsample) {
+                const at::Tensor w = r.getFloat(name + ".weight"), b = r.getFloat(name + ".bias");
+                if (w.defined() && b.defined())
+                    level.up.fused = fuseUpsampleConv(w, b, dtype, device, options.channelsLast);
+            } else {
+                level.up.conv = readConv(r, name);
+            }
+        }
+        d.levels.push_back(std::move(level));
+    }
+    d.normOut = readNorm(r, "decoder.conv_norm_out");
+    d.convOut = readConv(r, "decoder.conv_out");
+
+    if (options.withEncoder) {
+        Coder& e = vae->m_w->encoder;
+        e.convIn = readConv(r, "encoder.conv_in");
+        int cin = ch[0];
+        for (int i = 0; i < levels; ++i) {
+            const int cout = ch[static_cast<std::size_t>(i)];
+            const std::string block = "encoder.down_blocks." + std::to_string(i);
+            Level level;
+            for (int j = 0; j < config.layersPerBlock; ++j) {
+                level.resnets.push_back(readResnet(r, block + ".resnets." + std::to_string(j), cin != cout));
+                cin = cout;
+            }
+            if (i < levels - 1) {
+                level.hasSampler = true;
+                level.down = readConv(r, block + ".downsamplers.0.conv");
+            }
+            e.levels.push_back(std::move(level));
+        }
+        e.mid = readMid(r, "encoder.", config.midBlockAttention, dtype, device);
+        e.normOut = readNorm(r, "encoder.conv_norm_out");
+        e.convOut = readConv(r, "encoder.conv_out");
+        vae->m_w->hasEncoder = true;
+    } else {
+        r.ignorePrefix("encoder.");
+    }
+    r.finish();
+    return vae;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Forward
+
+namespace {
+
+struct Ctx {
+    int groups;
+    bool channelsLast;
+};
+
+at::Tensor conv(const at::Tensor& x, const Conv& c, int64_t stride, int64_t pad) {
+    return at::conv2d(x, c.w, c.b, {stride, stride}, {pad, pad});
+}
+
+// GroupNorm followed by SiLU (in place on the normalised copy).
+at::Tensor normSilu(const at::Tensor& x, const Norm& n, const Ctx& ctx) {
+    at::Tensor h = at::group_norm(x, ctx.groups, n.w, n.b, kNormEps);
+    return at::silu_(h);
+}
+
+at::Tensor resnet(const at::Tensor& x, const Resnet& r, const Ctx& ctx) {
+    at::Tensor h = conv(normSilu(x, r.norm1, ctx), r.conv1, 1, 1);
+    h = conv(normSilu(h, r.norm2, ctx), r.conv2, 1, 1);
+    if (r.shortcut.w.defined()) return h.add_(conv(x, r.shortcut, 1, 0));
+    return h.add_(x);
+}
+
+// diffusers Attention with one head over the h·w positions, then the residual.
+at::Tensor attention(const at::Tensor& x, const Attn& a, const Ctx& ctx) {
+    const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+    const at::Tensor h = at::group_norm(x, ctx.groups, a.norm.w, a.norm.b, kNormEps);
+    const at::Tensor tokens = h.permute({0, 2, 3, 1}).reshape({B, H * W, C});  // free in channels-last
+    const at::Tensor qkv = at::linear(tokens, a.wqkv, a.bqkv);
+    auto head = [&](int64_t i) { return qkv.narrow(2, i * C, C).unsqueeze(1).contiguous(); };
+    at::Tensor o = scaledDotProductAttention(head(0), head(1), head(2)).squeeze(1);
+    o = at::linear(o, a.wo, a.bo).view({B, H, W, C}).permute({0, 3, 1, 2});
+    if (!ctx.channelsLast) o = o.contiguous();
+    return o.add_(x);
+}
+
+at::Tensor mid(const at::Tensor& x, const Mid& m, const Ctx& ctx) {
+    at::Tensor h = resnet(x, m.first, ctx);
+    if (m.hasAttention) h = attention(h, m.attn, ctx);
+    return resnet(h, m.second, ctx);
+}
+
+at::Tensor upsample(const at::Tensor& x, const Upsample& u, const Ctx& ctx) {
+    const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
+    if (!u.fused.w.defined()) {
+        at::Tensor up = at::upsample_nearest2d(x, {2 * H, 2 * W});
+        if (ctx.channelsLast) up = up.contiguous(at::MemoryFormat::ChannelsLast);
+        return conv(up, u.conv, 1, 1);
+    }
+    const int64_t C = u.fused.w.size(0) / 4;
+    const at::Tensor o = conv(x, u.fused, 1, 1);  // [B, 4C, H+1, W+1]
+    at::Tensor out = at::empty({B, C, 2 * H, 2 * W},
+                               x.options().memory_format(ctx.channelsLast ? at::MemoryFormat::ChannelsLast
+                                                                          : at::MemoryFormat::Contiguous));
+    if (ctx.channelsLast) {
+        const at::Tensor dst = out.permute({0, 2, 3, 1}).view({B, H, 2, W, 2, C});
+        const at::Tensor src = o.permute({0, 2, 3, 1});
+        for (int a = 0; a < 2; ++a)
+            for (int b = 0; b < 2; ++b)
+                dst.select(2, a).select(3, b).copy_(
+                    src.slice(1, a, a + H).slice(2, b, b + W).narrow(3, (2 * a + b) * C, C));
+    } else {
+        const at::Tensor dst = out.view({B, C, H, 2, W, 2});
+        for (int a = 0; a < 2; ++a)
+            for (int b = 0; b < 2; ++b)
+                dst.select(3, a).select(4, b).copy_(
+                    o.narrow(1, (2 * a + b) * C, C).slice(2, a, a + H).slice(3, b, b + W));
+    }
+    return out;
+}
+
+}  // namespace
+
+void Sd3Vae::checkLatent(const at::Tensor& latent, const char* what) const {
+    if (!latent.defined()) throwBadInput("VAE {}: no latent given", what);
+    if (latent.dim() != 4 || latent.size(1) != m_config.latentChannels)
+        throwBadInput("VAE {} ({}): expected a latent [batch, {}, height, width], got {}{}", what, m_origin,
+                      m_config.latentChannels, shapeToString(latent.sizes()),
+                      latent.dim() == 4 && latent.size(1) == 4 ? " (4 channels: an SD1/SDXL latent?)" : "");
+    if (latent.size(0) < 1 || latent.size(2) < 1 || latent.size(3) < 1)
+        throwBadInput("VAE {} ({}): the latent {} is empty", what, m_origin, shapeToString(latent.sizes()));
+    if (!at::isFloatingType(latent.scalar_type()))
+        throwBadInput("VAE {} ({}): the latent must be floating point, got {}", what, m_origin,
+                      c10::toString(latent.scalar_type()));
+}
+
+at::Tensor Sd3Vae::decode(const at::Tensor& vaeLatent) {
+    checkLatent(vaeLatent, "decode");
+    c10::InferenceMode guard;
+    const Ctx ctx{m_config.normNumGroups, m_options.channelsLast};
+    const Coder& d = m_w->decoder;
+    at::Tensor x = vaeLatent.to(m_device, m_dtype);
+    if (ctx.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    x = conv(x, d.convIn, 1, 1);
+    x = mid(x, d.mid, ctx);
+    for (const Level& level : d.levels) {
+        for (const Resnet& r : level.resnets) x = resnet(x, r, ctx);
+        if (level.hasSampler) x = upsample(x, level.up, ctx);
+    }
+    x = conv(normSilu(x, d.normOut, ctx), d.convOut, 1, 1);
+    return x.to(at::kFloat).contiguous();
+}
+
+std::pair<at::Tensor, at::Tensor> Sd3Vae::encode(const at::Tensor& image) {
+    if (!hasEncoder())
+        throwBadInput("VAE encode ({}): the VAE was loaded without its encoder (VaeLoadOptions::withEncoder)",
+                      m_origin);
+    const int f = m_config.downsampleFactor();
+    if (!image.defined() || image.dim() != 4 || image.size(1) != m_config.inChannels)
+        throwBadInput("VAE encode ({}): expected an image [batch, {}, height, width] in [-1, 1], got {}", m_origin,
+                      m_config.inChannels, image.defined() ? shapeToString(image.sizes()) : "nothing");
+    if (image.size(0) < 1 || image.size(2) < f || image.size(3) < f || image.size(2) % f != 0 ||
+        image.size(3) % f != 0)
+        throwBadInput("VAE encode ({}): image height and width must be positive multiples of {} (the VAE's "
+                      "downsampling factor), got {}x{}; crop or pad the image",
+                      m_origin, f, image.size(2), image.size(3));
+    if (!at::isFloatingType(image.scalar_type()))
+        throwBadInput("VAE encode ({}): the image must be floating point in [-1, 1], got {}", m_origin,
+                      c10::toString(image.scalar_type()));
+    c10::InferenceMode guard;
+    const Ctx ctx{m_config.normNumGroups, m_options.channelsLast};
+    const Coder& e = m_w->encoder;
+    at::Tensor x = image.to(m_device, m_dtype);
+    if (ctx.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    x = conv(x, e.convIn, 1, 1);
+    for (const Level& level : e.levels) {
+        for (const Resnet& r : level.resnets) x = resnet(x, r, ctx);
+        if (level.hasSampler) {
+            // diffusers Downsample2D: pad right and bottom by one, then a 3x3 stride-2 conv without padding.
+            x = at::constant_pad_nd(x, {0, 1, 0, 1});
+            if (ctx.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+            x = conv(x, level.down, 2, 0);
+        }
+    }
+    x = mid(x, e.mid, ctx);
+    x = conv(normSilu(x, e.normOut, ctx), e.convOut, 1, 1).to(at::kFloat);
+    const int64_t L = m_config.latentChannels;
+    at::Tensor mean = x.narrow(1, 0, L).contiguous();
+    at::Tensor logvar = x.narrow(1, L, L).clamp(-30.0, 20.0).contiguous();
+    return {mean, logvar};
+}
+
+namespace {
+
+// Blend weights of one tile along one axis: a linear ramp over the overlap with each neighbour.
+at::Tensor tileRamp(const std::vector<TileSpan>& spans, std::size_t i, int64_t factor) {
+    const int64_t n = spans[i].size * factor;
+    std::vector<float> w(static_cast<std::size_t>(n), 1.0f);
+    if (i > 0) {
+        const int64_t ov = (spans[i - 1].start + spans[i - 1].size - spans[i].start) * factor;
+        for (int64_t p = 0; p < std::min(ov, n); ++p)
+            w[static_cast<std::size_t>(p)] = std::min(w[static_cast<std::size_t>(p)],
+                                                      static_cast<float>((p + 0.5) / static_cast<double>(ov)));
+    }
+    if (i + 1 < spans.size()) {
+        const int64_t ov = (spans[i].start + spans[i].size - spans[i + 1].start) * factor;
+        for (int64_t q = 0; q < std::min(ov, n); ++q) {
+            const auto p = static_cast<std::size_t>(n - 1 - q);
+            w[p] = std::min(w[p], static_cast<float>((q + 0.5) / static_cast<double>(ov)));
+        }
+    }
+    return at::tensor(w);
+}
+
+}  // namespace
+
+at::Tensor Sd3Vae::decodeTiled(const at::Tensor& vaeLatent, const TilingOptions& tiling) {
+    checkLatent(vaeLatent, "decode");
+    const int64_t h = vaeLatent.size(2), w = vaeLatent.size(3);
+    const bool tile = tiling.mode == TilingOptions::Mode::Always ||
+                      (tiling.mode == TilingOptions::Mode::Auto && h * w > tiling.autoAboveLatentPixels);
+    if (!tile) return decode(vaeLatent);
+    const auto rows = planTiles(h, tiling.tileLatent, tiling.overlapLatent);
+    const auto cols = planTiles(w, tiling.tileLatent, tiling.overlapLatent);
+    if (rows.size() == 1 && cols.size() == 1) return decode(vaeLatent);
+
+    c10::InferenceMode guard;
+    const int64_t f = m_config.downsampleFactor();
+    const auto fopts = at::TensorOptions().dtype(at::kFloat).device(m_device);
+    at::Tensor out = at::zeros({vaeLatent.size(0), m_config.outChannels, h * f, w * f}, fopts);
+    at::Tensor weight = at::zeros({1, 1, h * f, w * f}, fopts);
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+        const at::Tensor wy = tileRamp(rows, r, f).to(m_device);
+        for (std::size_t c = 0; c < cols.size(); ++c) {
+            const at::Tensor wx = tileRamp(cols, c, f).to(m_device);
+            const at::Tensor part = vaeLatent.slice(2, rows[r].start, rows[r].start + rows[r].size)
+                                        .slice(3, cols[c].start, cols[c].start + cols[c].size);
+            const at::Tensor img = decode(part);
+            const at::Tensor mask = wy.unsqueeze(1) * wx.unsqueeze(0);
+            const int64_t y0 = rows[r].start * f, x0 = cols[c].start * f;
+            out.slice(2, y0, y0 + img.size(2)).slice(3, x0, x0 + img.size(3)).add_(img * mask);
+            weight.slice(2, y0, y0 + img.size(2)).slice(3, x0, x0 + img.size(3)).add_(mask);
+        }
+    }
+    return out.div_(weight);
+}
+
+at::Tensor Sd3Vae::toVaeLatent(const at::Tensor& diffusionLatent) const {
+    return diffusionLatent.to(at::kFloat) / m_config.scalingFactor + m_config.shiftFactor;
+}
+
+at::Tensor Sd3Vae::toDiffusionLatent(const at::Tensor& vaeLatent) const {
+    return (vaeLatent.to(at::kFloat) - m_config.shiftFactor) * m_config.scalingFactor;
+}
+
+at::Tensor Sd3Vae::decodeToImage(const at::Tensor& diffusionLatent, const TilingOptions& tiling) {
+    checkLatent(diffusionLatent, "decode");
+    c10::InferenceMode guard;
+    const at::Tensor x = decodeTiled(toVaeLatent(diffusionLatent), tiling);
+    return (x / 2 + 0.5).clamp_(0.0, 1.0);
+}
+
+at::Tensor imageToUint8Hwc(const at::Tensor& image01) {
+    if (!image01.defined() || image01.dim() != 4 || image01.size(1) != 3)
+        throwBadInput("imageToUint8Hwc: expected an image [batch, 3, height, width] in [0, 1], got {}",
+                      image01.defined() ? shapeToString(image01.sizes()) : "nothing");
+    c10::InferenceMode guard;
+    at::Tensor x = image01.to(at::kCPU, at::kFloat) * 255.0f;
+    return x.round_().clamp_(0.0, 255.0).to(at::kByte).permute({0, 2, 3, 1}).contiguous();
+}
+
+}  // namespace swd

@@ -1,0 +1,130 @@
+// The SD3 / SD3.5 VAE: diffusers' AutoencoderKL with 16 latent channels, no quant convs and a mid-block
+// attention (spec/sd35-architecture.md §4). Decoder for every final image and full-VAE preview, encoder
+// for img2img, tiled decoding for large images. Weights come from a diffusers `vae/` folder or from the
+// `first_stage_model.*` tensors of a single-file checkpoint (LDM names, see vae_keys.h).
+#pragma once
+
+#include "io/tensor_store.h"
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace swd {
+
+// diffusers `vae/config.json` (the fields the architecture depends on). Defaults are SD3's.
+struct VaeConfig {
+    int inChannels = 3;
+    int outChannels = 3;
+    int latentChannels = 16;
+    std::vector<int> blockOutChannels = {128, 256, 512, 512};
+    int layersPerBlock = 2;
+    int normNumGroups = 32;
+    bool midBlockAttention = true;
+    double scalingFactor = 1.5305;
+    double shiftFactor = 0.0609;
+
+    // The SD3 / SD3.5 VAE (identical for Medium and Large).
+    static VaeConfig sd3() { return {}; }
+    // Reads a diffusers AutoencoderKL config.json; rejects architectures this class does not implement
+    // (quant convs, other block types or activations) with a message naming the field.
+    static VaeConfig fromJson(const std::filesystem::path& configJson);
+    // Derives channels, levels and layers per block from the tensor shapes (either key layout).
+    // norm_num_groups, scaling and shift are not in the weights: SD3's values are used.
+    static VaeConfig fromWeights(const TensorStore& weights);
+
+    int numLevels() const { return static_cast<int>(blockOutChannels.size()); }
+    // Pixels per latent pixel: 2^(levels − 1) (8 for SD3).
+    int downsampleFactor() const { return 1 << (numLevels() - 1); }
+    // Throws BadInput naming `origin` when the numbers cannot describe a working model.
+    void validate(const std::string& origin) const;
+    bool operator==(const VaeConfig& other) const;
+};
+
+// How a decode is split into tiles. Each tile is decoded on its own (GroupNorm statistics and the
+// mid-block attention see only the tile, as in diffusers' tiled_decode) and overlapping tiles are
+// blended with linear ramps, so memory is bounded by the tile size and seams stay invisible on
+// smooth content.
+struct TilingOptions {
+    enum class Mode { Auto, Always, Never };
+    Mode mode = Mode::Auto;
+    int tileLatent = 64;     // largest tile side in latent pixels (64 = 512 px for SD3)
+    int overlapLatent = 16;  // smallest overlap between neighbouring tiles, latent pixels
+    // Auto tiles only latents with more than this many pixels (default: above 1024x1024 px).
+    int64_t autoAboveLatentPixels = 128 * 128;
+
+    static TilingOptions never() { return {Mode::Never}; }
+    static TilingOptions always(int tile = 64, int overlap = 16) { return {Mode::Always, tile, overlap}; }
+};
+
+// One tile span along an axis: [start, start + size) in latent pixels.
+struct TileSpan {
+    int64_t start = 0;
+    int64_t size = 0;
+};
+// Splits `length` into the fewest tiles of at most `tile` pixels that overlap by at least `overlap`,
+// all of one size and evenly spaced; one span when length <= tile.
+std::vector<TileSpan> planTiles(int64_t length, int tile, int overlap);
+
+struct VaeLoadOptions {
+    std::optional<VaeConfig> config;  // empty: config.json beside the weights, else fromWeights()
+    bool withEncoder = true;          // false: skip (and allow absent) encoder tensors; txt2img needs none
+    bool channelsLast = true;         // NHWC activations (faster oneDNN convolutions)
+    bool fusedUpsample = true;        // nearest x2 + 3x3 conv computed as one 2x2 conv on the small input
+};
+
+class Sd3Vae {
+public:
+    // Loads from diffusers names, LDM names, or a whole single-file checkpoint (the "first_stage_model."
+    // or "vae." prefix is found). Missing, unexpected or misshaped tensors are one error listing them.
+    // dtype: kFloat (golden parity) or kBFloat16 (fast CPU path); fp16 only on CUDA.
+    static std::unique_ptr<Sd3Vae> load(const TensorStore& weights, at::ScalarType dtype = at::kFloat,
+                                        at::Device device = at::kCPU, const VaeLoadOptions& options = {});
+    ~Sd3Vae();
+    Sd3Vae(const Sd3Vae&) = delete;
+    Sd3Vae& operator=(const Sd3Vae&) = delete;
+
+    // Raw decoder: VAE latent [B, C, h, w] -> image [B, 3, 8h, 8w] in about [-1, 1], fp32 on the device.
+    at::Tensor decode(const at::Tensor& vaeLatent);
+    // Same, tile by tile when `tiling` says so (see TilingOptions).
+    at::Tensor decodeTiled(const at::Tensor& vaeLatent, const TilingOptions& tiling);
+    // Encoder: image [B, 3, H, W] in [-1, 1] (H, W multiples of 8) -> (mean, logvar) [B, C, H/8, W/8]
+    // in fp32; logvar clamped to [-30, 20] like diffusers' DiagonalGaussianDistribution.
+    std::pair<at::Tensor, at::Tensor> encode(const at::Tensor& image);
+    // What the pipeline does after sampling: decode(z / scaling + shift), then clamp(x / 2 + 0.5, 0, 1).
+    // Input is the diffusion-space latent; output [B, 3, 8h, 8w] fp32 in [0, 1].
+    at::Tensor decodeToImage(const at::Tensor& diffusionLatent, const TilingOptions& tiling = {});
+
+    // Diffusion space <-> VAE space with this config's scaling and shift.
+    at::Tensor toVaeLatent(const at::Tensor& diffusionLatent) const;
+    at::Tensor toDiffusionLatent(const at::Tensor& vaeLatent) const;
+
+    const VaeConfig& config() const { return m_config; }
+    at::ScalarType dtype() const { return m_dtype; }
+    at::Device device() const { return m_device; }
+    bool hasEncoder() const;
+    // Where the weights came from, for messages.
+    const std::string& origin() const { return m_origin; }
+
+private:
+    struct Weights;
+    Sd3Vae();
+    void checkLatent(const at::Tensor& latent, const char* what) const;
+
+    VaeConfig m_config;
+    at::ScalarType m_dtype = at::kFloat;
+    at::Device m_device = at::kCPU;
+    VaeLoadOptions m_options;
+    std::string m_origin;
+    std::unique_ptr<Weights> m_w;
+};
+
+// [B, 3, H, W] in [0, 1] -> [B, H, W, 3] uint8 on the CPU, round(255 x) (diffusers' numpy_to_pil).
+at::Tensor imageToUint8Hwc(const at::Tensor& image01);
+
+}  // namespace swd
