@@ -17,6 +17,9 @@ void addPresetsCommand(CLI::App& app);
 void addScheduleCommand(CLI::App& app);
 void addCheckGoldenCommand(CLI::App& app);
 void addBenchCommand(CLI::App& app);
+void addInspectCommand(CLI::App& app);
+void addModelsCommand(CLI::App& app);
+void addBenchVaeCommand(CLI::App& bench);
 
 // The exit code chosen by the subcommand that ran (set by setAction's wrapper).
 int& commandExitCode();

@@ -9,6 +9,7 @@ void addBenchCommand(CLI::App& app) {
         "bench", "Measure speed and peak memory: the whole pipeline, or one component with random weights");
     bench->require_subcommand(1);
     // Each component adds its subcommand here.
+    addBenchVaeCommand(*bench);
 }
 
 }  // namespace swd::cli

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
     swd::cli::addScheduleCommand(app);
     swd::cli::addCheckGoldenCommand(app);
     swd::cli::addBenchCommand(app);
+    swd::cli::addInspectCommand(app);
+    swd::cli::addModelsCommand(app);
 
     app.parse_complete_callback([&] { swd::configureRuntime({threads, true}); });
     try {

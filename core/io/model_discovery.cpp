@@ -150,6 +150,7 @@ std::optional<TensorStore> openStore(const fs::path& path, FoundModel& m, const 
         return TensorStore::open(path);
     } catch (const Error& e) {
         m.problems.push_back(where.empty() ? std::string(e.what()) : fmt::format("{}: {}", where, e.what()));
+        m.unreadable = true;
     }
     return std::nullopt;
 }
@@ -220,6 +221,7 @@ FoundModel identifyPipeline(const fs::path& dir, const ScanContext& ctx) {
         const std::string cls = index.is_object() ? index.value("_class_name", std::string()) : std::string();
         if (!cls.empty() && cls.find("StableDiffusion3") == std::string::npos) {
             m.kind = FoundKind::Unrecognised;
+            m.unrelated = true;
             m.problems.push_back(fmt::format("{}: a diffusers {} folder, not an SD3 / SD3.5 model", dir.string(), cls));
             return m;
         }
@@ -246,6 +248,7 @@ FoundModel identifyPipeline(const fs::path& dir, const ScanContext& ctx) {
         const auto dangling = danglingLinksIn(sub, ctx);
         if (!dangling.empty()) {
             m.problems.insert(m.problems.end(), dangling.begin(), dangling.end());
+            m.unreadable = true;
             continue;
         }
         const auto store = openStore(sub, m, "");
@@ -293,8 +296,10 @@ FoundModel identifyAdapterFolder(const fs::path& dir, const ScanContext& ctx) {
     m.loraFile = weights;
     if (!pathExists(weights)) {
         const auto dangling = danglingLink(weights, ctx);
-        if (!dangling.empty()) m.problems.push_back(dangling);
-        else if (pathExists(dir / "adapter_model.bin"))
+        if (!dangling.empty()) {
+            m.problems.push_back(dangling);
+            m.unreadable = true;
+        } else if (pathExists(dir / "adapter_model.bin"))
             m.problems.push_back(fmt::format("{}: holds adapter_model.bin only; swd reads .safetensors: convert it "
                                              "(e.g. save it again with PEFT's save_pretrained(safe_serialization=True))",
                                              dir.string()));
@@ -326,6 +331,7 @@ FoundModel identifyComponentFolder(const fs::path& dir, const ScanContext& ctx) 
     const auto dangling = danglingLinksIn(dir, ctx);
     if (!dangling.empty()) {
         m.problems = dangling;
+        m.unreadable = true;
         return m;
     }
     const auto store = openStore(dir, m, "");
@@ -338,6 +344,7 @@ FoundModel identifyComponentFolder(const fs::path& dir, const ScanContext& ctx) 
         m.loraFile = store->files().empty() ? dir : store->files().front();
     } else if (m.components.empty() && m.problems.empty()) {
         m.kind = FoundKind::Unrecognised;
+        m.unrelated = true;
         m.problems.push_back(fmt::format("{}: no SD3-family component ({} tensors)", dir.string(), id.tensors));
     }
     if (!m.components.empty()) m.layout = weightLayoutName(m.components.front().match.manifest->layout);
@@ -349,6 +356,7 @@ FoundModel identifyFile(const fs::path& file, const ScanContext& ctx) {
     const auto dangling = danglingLink(file, ctx);
     if (!dangling.empty()) {
         m.problems.push_back(dangling);
+        m.unreadable = true;
         return m;
     }
     const auto store = openStore(file, m, "");
@@ -368,9 +376,11 @@ FoundModel identifyFile(const fs::path& file, const ScanContext& ctx) {
     }
     takeIdentity(m, file, id, file.string());
     if (m.components.empty()) {
-        if (m.problems.empty())
+        if (m.problems.empty()) {
+            m.unrelated = true;
             m.problems.push_back(fmt::format("{}: no SD3-family component ({} tensors, e.g. {})", file.string(),
                                              id.tensors, id.unassigned.describe()));
+        }
         return m;
     }
     const bool multi = m.components.size() > 1 || !m.components.front().prefix.empty();
@@ -502,7 +512,6 @@ bool FoundModel::realSize() const {
 std::string FoundModel::name() const {
     if (!repoId.empty()) {
         if (snapshot.empty() || path == snapshot) return repoId;
-        std::error_code ec;
         return fmt::format("{}:{}", repoId, path.lexically_relative(snapshot).string());
     }
     return path.filename().string();

@@ -56,6 +56,8 @@ struct FoundModel {
     std::map<StDtype, std::size_t> dtypes;
     std::vector<std::string> problems;  // why it cannot be used, each with what to do
     std::vector<std::string> notes;     // worth knowing, not blocking (no T5 in a diffusers folder)
+    bool unreadable = false;  // a file could not be read (corrupt, truncated, dangling link, missing shard)
+    bool unrelated = false;   // readable, but not an SD3-family model (another model's weights)
 
     bool usable() const { return problems.empty() && kind != FoundKind::Unrecognised; }
     const FoundComponent* component(ComponentKind kind) const;

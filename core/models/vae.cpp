@@ -2,6 +2,7 @@
 
 #include "models/attention.h"
 #include "models/vae_keys.h"
+#include "models/vae_ops.h"
 #include "util/error.h"
 
 #include <c10/core/InferenceMode.h>
@@ -194,8 +195,8 @@ struct Attn {
     at::Tensor wqkv, bqkv, wo, bo;  // q, k, v stacked: [3C, C]
 };
 struct Upsample {
-    Conv conv;   // the 3x3 conv after nearest x2 (plain path)
-    Conv fused;  // [4C, C, 2, 2]: the four output parities of upsample + conv on the small input
+    Conv conv;                // the 3x3 conv after nearest x2 (plain path)
+    FusedUpsampleConv fused;  // the same as one 2x2 conv on the small input (vae_ops.h)
 };
 struct Level {
     std::vector<Resnet> resnets;
@@ -356,34 +357,6 @@ Mid readMid(WeightReader& r, const std::string& side, bool attention, at::Scalar
         m.attn.bo = r.get(a + "to_out.0.bias");
     }
     return m;
-}
-
-// Nearest x2 followed by a 3x3 conv (pad 1) equals, for each output parity (a, b), a 2x2 conv of the small
-// input padded by 1: output row 2i+a sees input rows {i−1, i} (a = 0) or {i, i+1} (a = 1), and the 3x3 taps
-// that land on the same input pixel add up. Rows of the 3x3 kernel per (parity, tap):
-// a = 0: tap 0 <- {0}, tap 1 <- {1, 2};  a = 1: tap 0 <- {0, 1}, tap 1 <- {2}.
-// One conv with the four parities' kernels stacked gives [B, 4C, H+1, W+1]; parity (a, b) is its
-// window at offset (a, b). 16 instead of 36 multiply-adds per output pixel and channel pair.
-Conv fuseUpsampleConv(const at::Tensor& w3, const at::Tensor& b, at::ScalarType dtype, at::Device device,
-                      bool channelsLast) {
-    static const std::vector<int> taps[2][2] = {{{0}, {1, 2}}, {{0, 1}, {2}}};
-    const int64_t cout = w3.size(0), cin = w3.size(1);
-    std::vector<at::Tensor> parts;
-    for (int a = 0; a < 2; ++a) {
-        for (int bb = 0; bb < 2; ++bb) {
-            at::Tensor k = at::zeros({cout, cin, 2, 2}, w3.options());
-            for (int t = 0; t < 2; ++t)
-                for (int u = 0; u < 2; ++u)
-                    for (int ky : taps[a][t])
-                        for (int kx : taps[bb][u]) k.select(2, t).select(2, u).add_(w3.select(2, ky).select(2, kx));
-            parts.push_back(k);
-        }
-    }
-    Conv c;
-    c.w = at::cat(parts, 0).to(device, dtype);
-    if (channelsLast) c.w = c.w.contiguous(at::MemoryFormat::ChannelsLast);
-    c.b = b.repeat({4}).to(device, dtype);
-    return c;
 }
 
 }  // namespace
@@ -552,32 +525,10 @@ at::Tensor mid(const at::Tensor& x, const Mid& m, const Ctx& ctx) {
 }
 
 at::Tensor upsample(const at::Tensor& x, const Upsample& u, const Ctx& ctx) {
-    const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
-    if (!u.fused.w.defined()) {
-        at::Tensor up = at::upsample_nearest2d(x, {2 * H, 2 * W});
-        if (ctx.channelsLast) up = up.contiguous(at::MemoryFormat::ChannelsLast);
-        return conv(up, u.conv, 1, 1);
-    }
-    const int64_t C = u.fused.w.size(0) / 4;
-    const at::Tensor o = conv(x, u.fused, 1, 1);  // [B, 4C, H+1, W+1]
-    at::Tensor out = at::empty({B, C, 2 * H, 2 * W},
-                               x.options().memory_format(ctx.channelsLast ? at::MemoryFormat::ChannelsLast
-                                                                          : at::MemoryFormat::Contiguous));
-    if (ctx.channelsLast) {
-        const at::Tensor dst = out.permute({0, 2, 3, 1}).view({B, H, 2, W, 2, C});
-        const at::Tensor src = o.permute({0, 2, 3, 1});
-        for (int a = 0; a < 2; ++a)
-            for (int b = 0; b < 2; ++b)
-                dst.select(2, a).select(3, b).copy_(
-                    src.slice(1, a, a + H).slice(2, b, b + W).narrow(3, (2 * a + b) * C, C));
-    } else {
-        const at::Tensor dst = out.view({B, C, H, 2, W, 2});
-        for (int a = 0; a < 2; ++a)
-            for (int b = 0; b < 2; ++b)
-                dst.select(3, a).select(4, b).copy_(
-                    o.narrow(1, (2 * a + b) * C, C).slice(2, a, a + H).slice(3, b, b + W));
-    }
-    return out;
+    if (u.fused.defined()) return upsampleConv(x, u.fused, ctx.channelsLast);
+    at::Tensor up = at::upsample_nearest2d(x, {2 * x.size(2), 2 * x.size(3)});
+    if (ctx.channelsLast) up = up.contiguous(at::MemoryFormat::ChannelsLast);
+    return conv(up, u.conv, 1, 1);
 }
 
 }  // namespace

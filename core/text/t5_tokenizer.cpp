@@ -128,7 +128,7 @@ void T5Tokenizer::viterbi(const std::string& word, std::vector<Token>& out) cons
         const Node& node = best[end];
         const auto s = static_cast<std::size_t>(node.start);
         std::string text = word.substr(s, end - s);
-        if (node.id == kUnkId && !reversed.empty() && reversed.back().id == kUnkId && reversed.back().text != "")
+        if (node.id == kUnkId && !reversed.empty() && reversed.back().id == kUnkId)
             reversed.back().text = text + reversed.back().text;
         else
             reversed.push_back(Token{node.id, std::move(text)});

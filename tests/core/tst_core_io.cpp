@@ -4,6 +4,7 @@
 #include "io/tensor_store.h"
 #include "util/error.h"
 
+#include <QCoreApplication>
 #include <QtTest>
 
 #include <cmath>
@@ -256,5 +257,14 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestCoreIo)
+// Both suites of the io layer in one process (each libtorch process costs ~0.5 s to start).
+int runImageIoTests(int argc, char** argv);
+
+int main(int argc, char** argv) {
+    QCoreApplication app(argc, argv);
+    TestCoreIo io;
+    int failed = QTest::qExec(&io, argc, argv);
+    failed += runImageIoTests(argc, argv);
+    return failed;
+}
 #include "tst_core_io.moc"

@@ -1,0 +1,161 @@
+// swd bench vae: speed and peak memory of the SD3 VAE decoder (real architecture, random weights loaded
+// through the same loader as a checkpoint), tiled and untiled, the seam a tiled decode leaves on a smooth
+// latent, and the cost of the preview paths.
+#include "cli_common.h"
+#include "models/latent_preview.h"
+#include "models/vae.h"
+#include "models/vae_keys.h"
+#include "models/vae_tiny.h"
+#include "util/runtime.h"
+#include "util/stopwatch.h"
+
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace swd::cli {
+
+namespace {
+
+// Random weights of the given shapes: convolutions and matrices ~ N(0, 1/fan_in), norms 1 / 0,
+// biases small. Speed does not depend on the values; the scale keeps activations finite.
+std::map<std::string, at::Tensor> randomWeights(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
+                                                uint64_t seed) {
+    auto gen = at::detail::createCPUGenerator(seed);
+    std::map<std::string, at::Tensor> out;
+    for (const auto& [name, shape] : shapes) {
+        at::Tensor t;
+        const bool norm = name.find("norm") != std::string::npos;
+        if (shape.size() >= 2) {
+            int64_t fanIn = 1;
+            for (std::size_t i = 1; i < shape.size(); ++i) fanIn *= shape[i];
+            t = at::randn(shape, gen) / std::sqrt(static_cast<double>(fanIn));
+        } else if (norm) {
+            t = name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0 ? at::ones(shape) : at::zeros(shape);
+        } else {
+            t = at::randn(shape, gen) * 0.02;
+        }
+        out[name] = t;
+    }
+    return out;
+}
+
+// A smooth latent: a few low-frequency waves per channel (what a finished image's latent looks like at
+// the scale of a tile seam).
+at::Tensor smoothLatent(int64_t channels, int64_t h, int64_t w, uint64_t seed) {
+    auto gen = at::detail::createCPUGenerator(seed);
+    const at::Tensor coarse = at::randn({1, channels, 3, 3}, gen);
+    return at::upsample_bilinear2d(coarse, {h, w}, /*align_corners=*/true);
+}
+
+at::ScalarType parseDtype(const std::string& s) {
+    if (s == "bf16" || s == "bfloat16") return at::kBFloat16;
+    if (s == "fp32" || s == "float32") return at::kFloat;
+    throw CLI::ValidationError("--dtype", "expected bf16 or fp32, got " + s);
+}
+
+}  // namespace
+
+void addBenchVaeCommand(CLI::App& bench) {
+    auto* cmd = bench.add_subcommand(
+        "vae", "SD3 VAE decode (real architecture, random weights): time and peak memory, tiled and untiled; "
+               "the seam of a tiled decode on a smooth latent; preview paths");
+    struct Args {
+        int size = 512;
+        std::string dtype = "bf16";
+        std::string tiling = "never";
+        int tile = 64;
+        int overlap = 16;
+        int repeats = 3;
+        bool seam = false;
+        bool previews = false;
+        bool encoder = false;
+        bool plainUpsample = false;
+        bool nchw = false;
+    };
+    auto args = std::make_shared<Args>();
+    cmd->add_option("--size", args->size, "image side in pixels (multiple of 8)")->check(CLI::Range(8, 8192));
+    cmd->add_option("--dtype", args->dtype, "bf16 (fast CPU path) or fp32");
+    cmd->add_option("--tiling", args->tiling, "never, always or both (tiled first, then untiled)")
+        ->check(CLI::IsMember({"never", "always", "both"}));
+    cmd->add_option("--tile", args->tile, "tile side in latent pixels")->check(CLI::Range(2, 1024));
+    cmd->add_option("--overlap", args->overlap, "tile overlap in latent pixels")->check(CLI::Range(0, 1023));
+    cmd->add_option("--repeats", args->repeats, "timed runs after one warm-up")->check(CLI::Range(1, 100));
+    cmd->add_flag("--seam", args->seam, "compare a tiled and an untiled decode of a smooth latent");
+    cmd->add_flag("--previews", args->previews, "time the projection and TAESD previews too");
+    cmd->add_flag("--encoder", args->encoder, "time the encoder too");
+    cmd->add_flag("--plain-upsample", args->plainUpsample,
+                  "nearest x2 then 3x3 conv instead of the fused sub-pixel conv (for comparison)");
+    cmd->add_flag("--nchw", args->nchw, "contiguous NCHW activations instead of channels-last (for comparison)");
+    setAction(cmd, [args] {
+        if (args->size % 8 != 0) throw CLI::ValidationError("--size", "must be a multiple of 8");
+        const at::ScalarType dtype = parseDtype(args->dtype);
+        const VaeConfig config = VaeConfig::sd3();
+        const int64_t lat = args->size / config.downsampleFactor();
+        fmt::print("SD3 VAE, random weights, {} threads, {}, {}x{} px (latent {}x{}), {}, {}\n", runtimeThreads(),
+                   args->dtype, args->size, args->size, lat, lat,
+                   args->nchw ? "NCHW" : "channels-last", args->plainUpsample ? "plain upsample" : "fused upsample");
+        VaeLoadOptions load;
+        load.config = config;
+        load.withEncoder = args->encoder;
+        load.channelsLast = !args->nchw;
+        load.fusedUpsample = !args->plainUpsample;
+        const auto before = currentRssBytes();
+        const auto vae = Sd3Vae::load(
+            TensorStore::fromTensors(randomWeights(vaeParameterShapes(config, args->encoder), 7), "random SD3 VAE"),
+            dtype, at::kCPU, load);
+        fmt::print("weights loaded: RSS {} (+{})\n", formatBytes(currentRssBytes()), formatBytes(currentRssBytes() - before));
+
+        auto gen = at::detail::createCPUGenerator(11);
+        const at::Tensor latent = at::randn({1, 16, lat, lat}, gen);
+        auto run = [&](const char* label, const TilingOptions& tiling) {
+            resetPeakRss();
+            const auto base = currentRssBytes();
+            const auto stats = timeRepeated([&] { vae->decodeToImage(latent, tiling); }, args->repeats, 1);
+            fmt::print("decode {:<8} min {:.0f} ms  median {:.0f} ms  max {:.0f} ms  peak RSS {} (+{} over the "
+                       "{} before)\n",
+                       label, stats.minMs, stats.medianMs, stats.maxMs, formatBytes(peakRssBytes()),
+                       formatBytes(peakRssBytes() - base), formatBytes(base));
+        };
+        const TilingOptions tiled = TilingOptions::always(args->tile, args->overlap);
+        if (args->tiling == "always" || args->tiling == "both") {
+            const auto rows = planTiles(lat, args->tile, args->overlap);
+            fmt::print("tiles: {} x {} of {} latent px\n", rows.size(), rows.size(), rows.front().size);
+            run("tiled", tiled);
+        }
+        if (args->tiling == "never" || args->tiling == "both") run("untiled", TilingOptions::never());
+
+        if (args->seam) {
+            const at::Tensor smooth = smoothLatent(16, lat, lat, 5);
+            const at::Tensor a = vae->decodeToImage(smooth, TilingOptions::never());
+            const at::Tensor b = vae->decodeToImage(smooth, tiled);
+            const at::Tensor diff = (a - b).abs();
+            const at::Tensor d8 = (imageToUint8Hwc(a).to(at::kInt) - imageToUint8Hwc(b).to(at::kInt)).abs();
+            fmt::print("seam check (smooth latent, tile {} overlap {}): max |tiled - untiled| = {:.4f} (mean {:.5f}); "
+                       "uint8: max {} levels, {:.3f}% of pixels differ by more than 2\n",
+                       args->tile, args->overlap, diff.max().item<double>(), diff.mean().item<double>(),
+                       d8.max().item<int>(), 100.0 * (d8 > 2).to(at::kFloat).mean().item<double>());
+        }
+        if (args->encoder) {
+            const at::Tensor image = at::rand({1, 3, args->size, args->size}, gen) * 2 - 1;
+            const auto stats = timeRepeated([&] { vae->encode(image); }, args->repeats, 1);
+            fmt::print("encode           min {:.0f} ms  median {:.0f} ms\n", stats.minMs, stats.medianMs);
+        }
+        if (args->previews) {
+            LatentPreviewer projection(PreviewMode::Projection);
+            auto stats = timeRepeated([&] { projection.preview(latent); }, args->repeats, 1);
+            fmt::print("preview projection  min {:.2f} ms  median {:.2f} ms  ({}x{} px)\n", stats.minMs,
+                       stats.medianMs, lat, lat);
+            auto taesd = TaesdDecoder::load(
+                TensorStore::fromTensors(randomWeights(taesdParameterShapes(16), 3), "random TAESD3"), dtype);
+            LatentPreviewer tiny(PreviewMode::Taesd, nullptr, std::shared_ptr<TaesdDecoder>(std::move(taesd)));
+            stats = timeRepeated([&] { tiny.preview(latent); }, args->repeats, 1);
+            fmt::print("preview TAESD       min {:.0f} ms  median {:.0f} ms  ({}x{} px)\n", stats.minMs,
+                       stats.medianMs, args->size, args->size);
+        }
+        return 0;
+    });
+}
+
+}  // namespace swd::cli

@@ -1,0 +1,236 @@
+// swd inspect PATH [--all]: what a weight file or folder holds (tensors summarised by block, dtype,
+// shape, bytes) and what it is (model kind, layout, match against the real models' manifests; LoRA
+// rank, alpha, scale and the base it fits). Images get their own branch (generation metadata).
+#include "cli_common.h"
+#include "io/model_discovery.h"
+#include "io/tensor_store.h"
+#include "util/error.h"
+#include "util/tensor_text.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+namespace swd::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// "2469663936" -> "2,469,663,936"
+std::string withThousands(std::uint64_t v) {
+    std::string s = std::to_string(v);
+    for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
+    return s;
+}
+
+bool isDigits(const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+// Prefixes that name a component or an adapter format rather than a module: kept whole in group labels.
+constexpr std::array<const char*, 7> kGroupPrefixes = {
+    "model.diffusion_model.", "first_stage_model.", "text_encoders.clip_l.transformer.",
+    "text_encoders.clip_g.transformer.", "text_encoders.t5xxl.transformer.", "base_model.model.", "transformer."};
+
+// The group of a tensor for the summary: the name up to its first block index ("transformer_blocks.{}"),
+// or its first module ("pos_embed"), after any component prefix. The index is returned separately.
+std::pair<std::string, int> groupOf(const std::string& name) {
+    std::string prefix;
+    for (const char* p : kGroupPrefixes)
+        if (name.compare(0, std::strlen(p), p) == 0) {
+            prefix = p;
+            break;
+        }
+    std::vector<std::string> parts;
+    std::size_t start = prefix.size();
+    while (start <= name.size()) {
+        auto dot = name.find('.', start);
+        if (dot == std::string::npos) dot = name.size();
+        parts.push_back(name.substr(start, dot - start));
+        start = dot + 1;
+    }
+    for (std::size_t i = 1; i + 1 < parts.size(); ++i) {
+        if (!isDigits(parts[i]) || parts[i].size() > 6) continue;
+        std::string key = prefix;
+        for (std::size_t j = 0; j < i; ++j) key += parts[j] + ".";
+        return {key + "{}", std::stoi(parts[i])};
+    }
+    return {prefix + parts.front(), -1};
+}
+
+struct Group {
+    std::set<int> indices;
+    std::size_t tensors = 0;
+    std::uint64_t params = 0, bytes = 0;
+    std::map<StDtype, std::size_t> dtypes;
+};
+
+std::string groupLabel(const std::string& key, const Group& g) {
+    if (g.indices.empty()) return key + ".*";
+    std::vector<int> idx(g.indices.begin(), g.indices.end());
+    std::string label = key;
+    const std::string range = idx.size() == 1 ? std::to_string(idx[0]) : "{" + formatIndexRanges(idx) + "}";
+    label.replace(label.find("{}"), 2, range);
+    return label + ".*";
+}
+
+void printTensors(const TensorStore& store, bool all) {
+    const auto names = store.names();
+    std::uint64_t params = 0, bytes = 0;
+    std::map<StDtype, std::size_t> dtypes;
+    if (all) {
+        fmt::print("    {:<72} {:<8} {:<22} {:>12}\n", "NAME", "DTYPE", "SHAPE", "BYTES");
+        for (const auto& n : names) {
+            const auto& info = store.info(n);
+            fmt::print("    {:<72} {:<8} {:<22} {:>12}\n", n, stDtypeName(info.dtype), shapeToString(info.shape),
+                       withThousands(info.byteSize()));
+            params += info.numel();
+            bytes += info.byteSize();
+            ++dtypes[info.dtype];
+        }
+    } else {
+        std::map<std::string, Group> groups;
+        std::vector<std::string> order;
+        for (const auto& n : names) {
+            const auto [key, index] = groupOf(n);
+            auto [it, fresh] = groups.try_emplace(key);
+            if (fresh) order.push_back(key);
+            Group& g = it->second;
+            const auto& info = store.info(n);
+            if (index >= 0) g.indices.insert(index);
+            ++g.tensors;
+            g.params += info.numel();
+            g.bytes += info.byteSize();
+            ++g.dtypes[info.dtype];
+            params += info.numel();
+            bytes += info.byteSize();
+            ++dtypes[info.dtype];
+        }
+        fmt::print("    {:<58} {:>7} {:>16} {:>10}  {}\n", "GROUP", "TENSORS", "PARAMS", "SIZE", "DTYPE");
+        for (const auto& key : order) {
+            const Group& g = groups[key];
+            fmt::print("    {:<58} {:>7} {:>16} {:>10}  {}\n", groupLabel(key, g), g.tensors, withThousands(g.params),
+                       formatByteSize(g.bytes), formatDtypes(g.dtypes));
+        }
+    }
+    fmt::print("    {:<58} {:>7} {:>16} {:>10}  {}\n", "total", names.size(), withThousands(params),
+               formatByteSize(bytes), formatDtypes(dtypes));
+}
+
+void printMatch(const ComponentMatch& m) {
+    const std::string where = m.prefix.empty() ? std::string() : fmt::format("[{}*] ", m.prefix);
+    fmt::print("    {}: {}{}\n", componentKindName(m.kind), where, m.headline());
+    for (const auto& d : m.details()) fmt::print("      {}\n", d);
+}
+
+// Image files: the generation metadata (written by core/image). Kept as its own branch.
+bool looksLikeImage(const fs::path& path) {
+    std::string ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".exr" || ext == ".tif" || ext == ".tiff" ||
+        ext == ".webp")
+        return true;
+    std::ifstream in(path, std::ios::binary);
+    char magic[8] = {};
+    in.read(magic, 8);
+    return in.gcount() == 8 && std::memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0;
+}
+
+int inspectImage(const fs::path& path) {
+    throwUnsupported("{}: is an image; reading its generation metadata is not available in this build yet "
+                     "(swd inspect reads weight files and model folders)",
+                     path.string());
+}
+
+int inspectWeights(const fs::path& path, bool all) {
+    const auto models = identifyPath(path, "argument");
+    if (models.size() == 1 && models.front().unreadable && !fs::is_directory(path)) {
+        // One file that cannot be read: the reader's message is the answer.
+        throw Error(ErrorKind::BadInput, models.front().problems.front());
+    }
+    if (models.empty()) {
+        fmt::print("{}: no weight files (.safetensors) and no model folders found\n", path.string());
+        return 2;
+    }
+    bool unreadable = false;
+    for (std::size_t i = 0; i < models.size(); ++i) {
+        const FoundModel& m = models[i];
+        if (i > 0) fmt::print("\n");
+        fmt::print("{}\n", m.path.string());
+        std::string what = fmt::format("  {}", foundKindName(m.kind));
+        if (!m.layout.empty()) what += fmt::format(" ({})", m.layout);
+        if (!m.repoId.empty()) what += fmt::format(", Hugging Face cache: {}@{}", m.repoId, m.revision);
+        fmt::print("{}: {}\n", what, m.summary());
+        for (const auto& source : m.weightSources()) {
+            std::optional<TensorStore> store;
+            try {
+                store = TensorStore::open(source);
+            } catch (const Error& e) {
+                fmt::print("  {}: {}\n", source.string(), e.what());
+                continue;
+            }
+            const auto files = store->files();
+            std::string label = source == m.path ? std::string("weights") : source.lexically_relative(m.path).string();
+            if (label.empty() || label == ".") label = source.filename().string();
+            fmt::print("  {} ({}):\n", label,
+                       files.size() == 1 ? files.front().filename().string()
+                                         : fmt::format("{} shards", files.size()));
+            printTensors(*store, all);
+            for (const auto& c : m.components)
+                if (c.path == source) printMatch(c.match);
+            if (m.lora && source == m.loraFile) {
+                fmt::print("    LoRA: {}\n", m.lora->headline());
+                for (const auto& d : m.lora->details()) fmt::print("      {}\n", d);
+            }
+        }
+        if (!m.tokenizers.origin.empty())
+            fmt::print("  tokenizers: CLIP {}, T5 {}\n", m.tokenizers.clipVocab.empty() ? "missing" : "ok",
+                       m.tokenizers.t5Spiece.empty() ? "missing" : "ok");
+        for (const auto& p : m.problems) fmt::print("  problem: {}\n", p);
+        for (const auto& n : m.notes) fmt::print("  note: {}\n", n);
+        unreadable = unreadable || m.unreadable;
+    }
+    return unreadable ? 2 : 0;
+}
+
+}  // namespace
+
+void addInspectCommand(CLI::App& app) {
+    auto* cmd = app.add_subcommand(
+        "inspect",
+        "Show what a weight file or model folder holds: tensors (dtype, shape, bytes), and which model and "
+        "layout they are (SD3.5 Medium / Large, SD3 transformers, VAE, CLIP-L, CLIP-G, T5-XXL, LoRA adapters), "
+        "checked against the real models' tensor lists");
+    struct Args {
+        std::string path;
+        bool all = false;
+    };
+    auto args = std::make_shared<Args>();
+    cmd->add_option("PATH", args->path,
+                    "a .safetensors file, an index json, a diffusers / component / adapter folder, a folder of "
+                    "models or a Hugging Face cache")
+        ->required();
+    cmd->add_flag("--all", args->all, "list every tensor instead of one line per block group");
+    setAction(cmd, [args] {
+        const fs::path path(args->path);
+        std::error_code ec;
+        if (!fs::exists(path, ec)) {
+            if (fs::is_symlink(path, ec))
+                throwBadInput("{}: is a link to {}, which does not exist", path.string(),
+                              fs::read_symlink(path, ec).string());
+            throwBadInput("{}: no such file or folder", path.string());
+        }
+        if (!fs::is_directory(path, ec) && looksLikeImage(path)) return inspectImage(path);
+        return inspectWeights(path, args->all);
+    });
+}
+
+}  // namespace swd::cli

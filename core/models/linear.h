@@ -1,0 +1,65 @@
+// One nn.Linear of a model (y = x·Wᵀ + b) with the fused variants the transformer blocks need (bias +
+// GELU, gate + residual add) and an optional LoRA applied at run time, y += scale·(x·Aᵀ)·Bᵀ, so that an
+// adapter can be switched on and off without touching the base weights.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+
+namespace swd {
+
+// Where a model's matmuls run: ATen (any device and dtype; the reference formula op by op) or oneDNN
+// directly (CPU fp32 / bf16: fused post-ops, fp32 outputs from bf16 inputs).
+enum class MatmulBackend { Aten, OneDnn };
+const char* matmulBackendName(MatmulBackend backend);
+
+// The LoRA factors of one layer in the layer's compute dtype and device: y += scale·(x·downᵀ)·upᵀ.
+struct LoraLayer {
+    at::Tensor down;  // lora_A [r, in]
+    at::Tensor up;    // lora_B [out, r]
+    double scale = 1.0;
+};
+
+class Linear {
+public:
+    Linear() = default;
+    // weight [out, in] and bias [out] (may be undefined) in the compute dtype; `name` is the module path
+    // (diffusers naming) that LoRA adapters refer to.
+    Linear(std::string name, at::Tensor weight, at::Tensor bias, MatmulBackend backend);
+
+    const std::string& name() const { return m_name; }
+    bool defined() const { return m_weight.defined(); }
+    int64_t inFeatures() const { return m_weight.size(1); }
+    int64_t outFeatures() const { return m_weight.size(0); }
+    const at::Tensor& weight() const { return m_weight; }
+    const at::Tensor& bias() const { return m_bias; }
+    MatmulBackend backend() const { return m_backend; }
+
+    // Sets or clears (nullptr) the run-time LoRA of this layer; the base weights never change.
+    void setLora(std::shared_ptr<const LoraLayer> lora) { m_lora = std::move(lora); }
+    bool hasLora() const { return m_lora != nullptr; }
+
+    // x [..., in] -> x·Wᵀ + b (+ LoRA) [..., out], in the weight's dtype.
+    at::Tensor forward(const at::Tensor& x) const;
+    // gelu_tanh(x·Wᵀ + b (+ LoRA)).
+    at::Tensor forwardGelu(const at::Tensor& x) const;
+    // x [M, in] -> out [M, out] (a preallocated 2-D view in the weight's dtype, any row stride).
+    void forwardInto(const at::Tensor& x, const at::Tensor& out) const;
+    // residual += gate ⊙ (x·Wᵀ + b (+ LoRA)), x [M, in], gate [out] fp32, residual [M, out] fp32 (in place).
+    void addGatedTo(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& residual) const;
+
+private:
+    enum class Epilogue { None, Gelu, GatedResidual };
+    at::Tensor atenForward(const at::Tensor& x) const;
+    void onednnRun(const at::Tensor& x2d, const at::Tensor& dst, Epilogue epilogue, const at::Tensor& gate) const;
+
+    std::string m_name;
+    at::Tensor m_weight;     // [out, in], contiguous
+    at::Tensor m_bias;       // [out] in the compute dtype (ATen) or fp32 (oneDNN)
+    MatmulBackend m_backend = MatmulBackend::Aten;
+    std::shared_ptr<const LoraLayer> m_lora;
+};
+
+}  // namespace swd
