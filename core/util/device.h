@@ -1,0 +1,30 @@
+// Devices and precisions: parsing what users type, checking what this build can run, and the safe
+// default dtype of each component on each device.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <optional>
+#include <string>
+
+namespace swd {
+
+enum class Precision { Auto, BF16, FP16, FP32 };
+
+const char* precisionName(Precision p);  // "auto", "bf16", "fp16", "fp32"
+std::optional<Precision> precisionFromName(const std::string& name);
+
+enum class Component { Transformer, TextEncoderClip, TextEncoderT5, Vae };
+
+// "cpu", "cuda", "cuda:1". Throws Unsupported when CUDA is asked of a build or machine without it,
+// BadInput for anything else that is not a device.
+at::Device parseDevice(const std::string& name);
+bool cudaAvailable();
+std::string deviceDescription(const at::Device& device);  // "cpu (2 threads)", "cuda:0 (NVIDIA H100 ...)"
+
+// The dtype a component runs in. Auto: bf16 on CPU (oneDNN; libtorch has no fp16 CPU kernels), bf16 on
+// CUDA where supported, else fp16. FP16 on the CPU is refused (Unsupported). T5 never runs in fp16
+// (its activations overflow): fp16 becomes bf16, or fp32 where bf16 is unavailable.
+at::ScalarType componentDtype(Precision precision, const at::Device& device, Component component);
+
+}  // namespace swd
