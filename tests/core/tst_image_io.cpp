@@ -1,6 +1,7 @@
 // core/image: writing images with metadata in every format, reading it back, never overwriting.
 #include "core/test_util.h"
 #include "image/image_io.h"
+#include "image/image_ops.h"
 
 #include <QImage>
 #include <QImageReader>
@@ -138,6 +139,46 @@ private Q_SLOTS:
         QCOMPARE(nextImagePath(dir.path(), "swd", ImageFormat::Png8), dir.file("swd-00001.png"));
         writeImage(dir.file("swd-00007.png"), gradient(4, 4), {});
         QCOMPARE(nextImagePath(dir.path(), "swd", ImageFormat::Jpeg), dir.file("swd-00008.jpg"));
+    }
+
+    void psnrAndSsimAgainstClosedForms() {
+        RgbImage8 a, b;
+        a.width = b.width = 32;
+        a.height = b.height = 24;
+        a.data.assign(32 * 24 * 3, 100);
+        b.data.assign(32 * 24 * 3, 101);
+        QVERIFY(std::isinf(psnr(a, a)));
+        // MSE 1 -> 10·log10(255²) = 48.1308 dB
+        QVERIFY(std::abs(psnr(a, b) - 48.130803608679) < 1e-9);
+        QVERIFY(std::abs(ssim(a, a) - 1.0) < 1e-12);
+        // Constant images: only the luminance term is left, (2ab + C1) / (a² + b² + C1).
+        b.data.assign(b.data.size(), 110);
+        const double c1 = std::pow(0.01 * 255, 2);
+        const double expected = (2.0 * 100 * 110 + c1) / (100.0 * 100 + 110.0 * 110 + c1);
+        QVERIFY2(std::abs(ssim(a, b) - expected) < 1e-9, qPrintable(QString::number(ssim(a, b))));
+        QCOMPARE(ssim(a, b), ssim(b, a));
+        // Structure: an image against its negative is far from similar.
+        RgbImage8 g = gradient(32, 24).toRgb8(), inv = g;
+        for (auto& v : inv.data) v = static_cast<std::uint8_t>(255 - v);
+        QVERIFY(ssim(g, inv) < 0.1);
+        QVERIFY(ssim(g, g) > 0.999999);
+        SWD_EXPECT_ERROR(psnr(a, gradient(8, 8).toRgb8()), "differ in size");
+    }
+
+    void resizeAndCompose() {
+        RgbImage8 img;
+        img.width = 2;
+        img.height = 2;
+        img.data = {0, 0, 0, 200, 200, 200, 0, 0, 0, 200, 200, 200};
+        const RgbImage8 one = resizeImage(img, 1, 1);
+        QCOMPARE(int(one.data[0]), 100);  // the average of the four
+        const RgbImage8 big = resizeImage(gradient(8, 8).toRgb8(), 16, 16);
+        QCOMPARE(big.width, 16);
+        const RgbImage8 row = composeRow({gradient(8, 8).toRgb8(), gradient(16, 8).toRgb8()}, 8, 2);
+        QCOMPARE(row.width, 2 + 8 + 2 + 16 + 2);
+        QCOMPARE(row.height, 12);
+        const RgbImage8 diff = differenceImage(one, one);
+        QCOMPARE(int(diff.data[0]), 0);
     }
 
     void errorsNameTheFile() {
