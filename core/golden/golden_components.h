@@ -1,0 +1,27 @@
+// The tiny model set of the golden pipeline cases (the case's "components" folder) loaded in fp32, as
+// the sampling-engine kinds (sd3_pipeline, swd_sampling) run it.
+#pragma once
+
+#include "golden/golden_case.h"
+#include "models/mmdit.h"
+#include "models/vae.h"
+#include "text/sd3_conditioner.h"
+
+#include <memory>
+
+namespace swd {
+
+struct GoldenComponents {
+    std::unique_ptr<Sd3Conditioner> text;
+    std::unique_ptr<MMDiT> transformer;
+    std::unique_ptr<Sd3Vae> vae;
+};
+
+GoldenComponents loadGoldenComponents(const GoldenCase& c);
+
+// The ids the conditioner's tokenizers give for `prompt`, checked against the case's stored ids
+// (`<prefix>.clip_l.input_ids` etc. in inputs.safetensors) when present.
+void checkGoldenTokenIds(const GoldenCase& c, GoldenReport& report, const Sd3Conditioner& text,
+                         const std::string& prompt, const std::string& prefix, int t5Length);
+
+}  // namespace swd

@@ -1,0 +1,140 @@
+// The engine: a model set loaded once and kept, and generate(request, observer, cancel), which runs
+// either sampler step by step, reports every step (with its decoded x0 when asked) and returns the
+// images, every step's image and the timings. SwD and full-resolution runs of one model differ only in
+// their request (schedule, sampler, guidance, adapter on or off): one engine serves both.
+#pragma once
+
+#include "image/image.h"
+#include "io/model_set.h"
+#include "pipeline/cost_model.h"
+#include "pipeline/generation_request.h"
+
+#include <ATen/ATen.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace swd {
+
+enum class Stage { LoadingModels, EncodingPrompt, Sampling, Decoding, Done };
+const char* stageName(Stage stage);
+
+// One finished step, as the observer sees it.
+struct StepEvent {
+    std::string runLabel;
+    int index = 0;
+    int stepCount = 0;
+    int scale = 0;
+    double sigma = 0, sigmaNext = 0, timestep = 0;
+    at::Tensor x0;                    // the clean estimate, fp32 latent [B, 16, scale, scale]
+    std::vector<RgbImage8> previews;  // one per image of the batch, when the request asks for previews
+    double ms = 0;         // this step, preview included
+    double modelMs = 0;    // of which in the transformer
+    double elapsedMs = 0;  // since generate() started
+    double etaMs = 0;      // remaining, by the cost model calibrated on this run's steps
+};
+
+class GenerationObserver {
+public:
+    virtual ~GenerationObserver() = default;
+    virtual void onStage(Stage /*stage*/, const std::string& /*detail*/) {}
+    virtual void onStep(const StepEvent& /*event*/) {}
+};
+
+// Set from any thread; the engine checks it between steps, between CFG passes and before decoding.
+class CancelToken {
+public:
+    void request() { m_cancelled.store(true); }
+    void reset() { m_cancelled.store(false); }
+    bool requested() const { return m_cancelled.load(); }
+
+private:
+    std::atomic<bool> m_cancelled{false};
+};
+
+struct StepResult {
+    int index = 0;
+    int scale = 0;
+    double sigma = 0, sigmaNext = 0, timestep = 0;
+    double ms = 0, modelMs = 0;
+    std::vector<RgbImage8> images;  // the step's decoded x0 per batch image (empty when previews are off)
+};
+
+struct RunTimings {
+    double loadMs = 0;      // models loaded by this call
+    double textMs = 0;      // prompt encoding
+    double samplingMs = 0;  // all steps
+    double decodeMs = 0;    // final VAE decode
+    double totalMs = 0;
+    std::vector<double> stepMs;
+    std::uint64_t peakRssBytes = 0;  // process peak during the run
+    std::uint64_t peakGpuBytes = 0;  // CUDA allocator peak during the run (0 on CPU)
+};
+
+struct GenerationResult {
+    GenerationRequest request;
+    std::vector<RgbImageF> images;        // final images; empty when cancelled before decoding
+    std::vector<std::uint64_t> seeds;     // per image: request.seed + i
+    std::vector<StepResult> steps;        // every finished step
+    RunTimings timings;
+    bool cancelled = false;
+    int completedSteps = 0;
+    RunProvenance provenance;             // shared by the batch (imageSeed is filled per image below)
+    at::Tensor finalLatent;               // fp32 [B, 16, s, s] (the last finished x0 when cancelled)
+
+    // Per image of the batch: the A1111 text and the JSON record stored in the file.
+    RunProvenance provenanceFor(int imageIndex) const;
+    std::string parametersText(int imageIndex) const;
+    std::string recordJson(int imageIndex) const;
+};
+
+struct EngineOptions {
+    std::string device = "cpu";
+    Precision precision = Precision::Auto;      // transformer and VAE
+    Precision textPrecision = Precision::Auto;  // text encoders (T5 never fp16)
+    bool releaseTextEncoders = false;  // free the encoders after each prompt (memory over speed)
+    bool loadT5 = true;                // without T5 its part of the context is zeros (saves ~9.5 GB)
+    std::filesystem::path taesdPath;   // TAESD3 decoder weights for fast previews (optional)
+    std::filesystem::path hashCache;   // where file hashes are remembered (optional)
+    int vaeTileSize = 0;               // latent pixels per tile (0: automatic by size)
+};
+
+class Engine {
+public:
+    explicit Engine(ModelSet models, EngineOptions options = {});
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    const ModelSet& models() const;
+    const EngineOptions& options() const;
+
+    // Loads every component not loaded yet (generate() does it on demand). Throws BadInput naming the
+    // file for unusable weights.
+    void load(GenerationObserver* observer = nullptr);
+    bool loaded() const;
+
+    // Runs one request. Throws BadInput for requests the model cannot run (scale beyond its positional
+    // table, CUDA on a CPU build, ...). A cancelled run returns what it finished.
+    GenerationResult generate(const GenerationRequest& request, GenerationObserver* observer,
+                              const CancelToken& cancel);
+
+    // The transformer dimensions (cost model) and the estimated time of each step of a schedule on this
+    // machine, calibrated by the runs so far.
+    TransformerShape transformerShape() const;
+    std::vector<double> estimateStepMs(const Schedule& schedule, int batchSize = 1) const;
+    // Largest latent side the transformer's positional table covers.
+    int maxLatentSide() const;
+
+    // Frees the text encoders (they reload on the next prompt not in the cache).
+    void releaseTextEncoders();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace swd
