@@ -36,9 +36,13 @@ bool isDigits(const std::string& s) {
 }
 
 // Prefixes that name a component or an adapter format rather than a module: kept whole in group labels.
-constexpr std::array<const char*, 7> kGroupPrefixes = {
-    "model.diffusion_model.", "first_stage_model.", "text_encoders.clip_l.transformer.",
-    "text_encoders.clip_g.transformer.", "text_encoders.t5xxl.transformer.", "base_model.model.", "transformer."};
+constexpr std::array<const char*, 7> kGroupPrefixes = {"model.diffusion_model.",
+                                                       "first_stage_model.",
+                                                       "text_encoders.clip_l.transformer.",
+                                                       "text_encoders.clip_g.transformer.",
+                                                       "text_encoders.t5xxl.transformer.",
+                                                       "base_model.model.",
+                                                       "transformer."};
 
 // The group of a tensor for the summary: the name up to its first block index ("transformer_blocks.{}"),
 // or its first module ("pos_embed"), after any component prefix. The index is returned separately.
@@ -90,8 +94,8 @@ void printTensors(const TensorStore& store, bool all) {
         fmt::print("    {:<72} {:<8} {:<22} {:>12}\n", "NAME", "DTYPE", "SHAPE", "BYTES");
         for (const auto& n : names) {
             const auto& info = store.info(n);
-            fmt::print("    {:<72} {:<8} {:<22} {:>12}\n", n, stDtypeName(info.dtype), shapeToString(info.shape),
-                       withThousands(info.byteSize()));
+            fmt::print("    {:<72} {:<8} {:<22} {:>12}\n", n, stDtypeName(info.dtype),
+                       shapeToString(info.shape), withThousands(info.byteSize()));
             params += info.numel();
             bytes += info.byteSize();
             ++dtypes[info.dtype];
@@ -117,8 +121,8 @@ void printTensors(const TensorStore& store, bool all) {
         fmt::print("    {:<58} {:>7} {:>16} {:>10}  {}\n", "GROUP", "TENSORS", "PARAMS", "SIZE", "DTYPE");
         for (const auto& key : order) {
             const Group& g = groups[key];
-            fmt::print("    {:<58} {:>7} {:>16} {:>10}  {}\n", groupLabel(key, g), g.tensors, withThousands(g.params),
-                       formatByteSize(g.bytes), formatDtypes(g.dtypes));
+            fmt::print("    {:<58} {:>7} {:>16} {:>10}  {}\n", groupLabel(key, g), g.tensors,
+                       withThousands(g.params), formatByteSize(g.bytes), formatDtypes(g.dtypes));
         }
     }
     fmt::print("    {:<58} {:>7} {:>16} {:>10}  {}\n", "total", names.size(), withThousands(params),
@@ -135,8 +139,8 @@ void printMatch(const ComponentMatch& m) {
 bool looksLikeImage(const fs::path& path) {
     std::string ext = path.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".exr" || ext == ".tif" || ext == ".tiff" ||
-        ext == ".webp")
+    if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".exr" || ext == ".tif" ||
+        ext == ".tiff" || ext == ".webp")
         return true;
     std::ifstream in(path, std::ios::binary);
     char magic[8] = {};
@@ -145,9 +149,10 @@ bool looksLikeImage(const fs::path& path) {
 }
 
 int inspectImage(const fs::path& path) {
-    throwUnsupported("{}: is an image; reading its generation metadata is not available in this build yet "
-                     "(swd inspect reads weight files and model folders)",
-                     path.string());
+    throwUnsupported(
+        "{}: is an image; reading its generation metadata is not available in this build yet "
+        "(swd inspect reads weight files and model folders)",
+        path.string());
 }
 
 int inspectWeights(const fs::path& path, bool all) {
@@ -166,7 +171,7 @@ int inspectWeights(const fs::path& path, bool all) {
         if (i > 0) fmt::print("\n");
         fmt::print("{}\n", m.path.string());
         std::string what = fmt::format("  {}", foundKindName(m.kind));
-        if (!m.layout.empty()) what += fmt::format(" ({})", m.layout);
+        if (!m.layout.empty() && m.layout != foundKindName(m.kind)) what += fmt::format(" ({})", m.layout);
         if (!m.repoId.empty()) what += fmt::format(", Hugging Face cache: {}@{}", m.repoId, m.revision);
         fmt::print("{}: {}\n", what, m.summary());
         for (const auto& source : m.weightSources()) {
@@ -178,11 +183,13 @@ int inspectWeights(const fs::path& path, bool all) {
                 continue;
             }
             const auto files = store->files();
-            std::string label = source == m.path ? std::string("weights") : source.lexically_relative(m.path).string();
-            if (label.empty() || label == ".") label = source.filename().string();
-            fmt::print("  {} ({}):\n", label,
-                       files.size() == 1 ? files.front().filename().string()
-                                         : fmt::format("{} shards", files.size()));
+            std::string label = source == m.path ? std::string() : source.lexically_relative(m.path).string();
+            const std::string content = files.size() == 1 ? files.front().filename().string()
+                                                          : fmt::format("{} shards", files.size());
+            if (label.empty() || label == content)
+                fmt::print("  {}:\n", content);
+            else
+                fmt::print("  {} ({}):\n", label, content);
             printTensors(*store, all);
             for (const auto& c : m.components)
                 if (c.path == source) printMatch(c.match);
@@ -194,7 +201,8 @@ int inspectWeights(const fs::path& path, bool all) {
         if (!m.tokenizers.origin.empty())
             fmt::print("  tokenizers: CLIP {}, T5 {}\n", m.tokenizers.clipVocab.empty() ? "missing" : "ok",
                        m.tokenizers.t5Spiece.empty() ? "missing" : "ok");
-        for (const auto& p : m.problems) fmt::print("  problem: {}\n", p);
+        for (const auto& p : m.problems)
+            fmt::print("  {}: {}\n", m.unrelated ? "not recognised" : "problem", p);
         for (const auto& n : m.notes) fmt::print("  note: {}\n", n);
         unreadable = unreadable || m.unreadable;
     }
@@ -207,16 +215,18 @@ void addInspectCommand(CLI::App& app) {
     auto* cmd = app.add_subcommand(
         "inspect",
         "Show what a weight file or model folder holds: tensors (dtype, shape, bytes), and which model and "
-        "layout they are (SD3.5 Medium / Large, SD3 transformers, VAE, CLIP-L, CLIP-G, T5-XXL, LoRA adapters), "
+        "layout they are (SD3.5 Medium / Large, SD3 transformers, VAE, CLIP-L, CLIP-G, T5-XXL, LoRA "
+        "adapters), "
         "checked against the real models' tensor lists");
     struct Args {
         std::string path;
         bool all = false;
     };
     auto args = std::make_shared<Args>();
-    cmd->add_option("PATH", args->path,
-                    "a .safetensors file, an index json, a diffusers / component / adapter folder, a folder of "
-                    "models or a Hugging Face cache")
+    cmd->add_option(
+           "PATH", args->path,
+           "a .safetensors file, an index json, a diffusers / component / adapter folder, a folder of "
+           "models or a Hugging Face cache")
         ->required();
     cmd->add_flag("--all", args->all, "list every tensor instead of one line per block group");
     setAction(cmd, [args] {

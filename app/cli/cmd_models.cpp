@@ -20,7 +20,8 @@ namespace {
 std::string whereLabel(const FoundModel& m) {
     if (!m.repoId.empty()) {
         std::string s = fmt::format("{}@{}", m.repoId, m.revision.substr(0, 12));
-        if (!m.snapshot.empty() && m.path != m.snapshot) s += ":" + m.path.lexically_relative(m.snapshot).string();
+        if (!m.snapshot.empty() && m.path != m.snapshot)
+            s += ":" + m.path.lexically_relative(m.snapshot).string();
         return s + " (HF cache)";
     }
     return m.path.string();
@@ -60,10 +61,11 @@ void addModelsCommand(CLI::App& app) {
 
         fmt::print("\nFound {} usable:\n", usable.size());
         if (!usable.empty())
-            fmt::print("  {:<12} {:<52} {:<20} {:>9}  {:<9} {}\n", "KIND", "WHAT", "LAYOUT", "SIZE", "DTYPE", "PATH");
+            fmt::print("  {:<12} {:<56} {:<18} {:>9}  {:<9} {}\n", "KIND", "WHAT", "LAYOUT", "SIZE", "DTYPE",
+                       "PATH");
         for (const auto* m : usable) {
-            fmt::print("  {:<12} {:<52} {:<20} {:>9}  {:<9} {}\n", foundKindName(m->kind), m->summary(), m->layout,
-                       formatByteSize(m->bytes), formatDtypes(m->dtypes), whereLabel(*m));
+            fmt::print("  {:<12} {:<56} {:<18} {:>9}  {:<9} {}\n", foundKindName(m->kind), m->summary(),
+                       m->layout, formatByteSize(m->bytes), formatDtypes(m->dtypes), whereLabel(*m));
             for (const auto& n : m->notes) fmt::print("  {:<12} note: {}\n", "", n);
         }
         if (!broken.empty()) {

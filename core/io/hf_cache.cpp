@@ -61,7 +61,8 @@ std::optional<std::string> hfRepoIdFromFolderName(const std::string& name) {
 
 bool isHfRepoFolder(const fs::path& dir) {
     std::error_code ec;
-    return hfRepoIdFromFolderName(dir.filename().string()).has_value() && fs::is_directory(dir / "snapshots", ec);
+    return hfRepoIdFromFolderName(dir.filename().string()).has_value() &&
+           fs::is_directory(dir / "snapshots", ec);
 }
 
 bool isHfCacheFolder(const fs::path& dir) {
@@ -107,10 +108,11 @@ HfRepo readHfRepo(const fs::path& repoDir) {
             repo.revision = snapshots.front().filename().string();
             repo.revisionSource = "the only snapshot";
         } else {
-            auto newest = std::max_element(snapshots.begin(), snapshots.end(), [](const fs::path& a, const fs::path& b) {
-                std::error_code e1, e2;
-                return fs::last_write_time(a, e1) < fs::last_write_time(b, e2);
-            });
+            auto newest = std::max_element(snapshots.begin(), snapshots.end(),
+                                           [](const fs::path& a, const fs::path& b) {
+                                               std::error_code e1, e2;
+                                               return fs::last_write_time(a, e1) < fs::last_write_time(b, e2);
+                                           });
             repo.revision = newest->filename().string();
             repo.revisionSource = fmt::format("the newest of {} snapshots", snapshots.size());
         }
@@ -129,7 +131,8 @@ std::vector<HfRepo> scanHfCache(const fs::path& cache) {
     std::error_code ec;
     for (fs::directory_iterator it(cache, ec), end; !ec && it != end; it.increment(ec))
         if (isHfRepoFolder(it->path())) repos.push_back(readHfRepo(it->path()));
-    std::sort(repos.begin(), repos.end(), [](const HfRepo& a, const HfRepo& b) { return a.repoId < b.repoId; });
+    std::sort(repos.begin(), repos.end(),
+              [](const HfRepo& a, const HfRepo& b) { return a.repoId < b.repoId; });
     return repos;
 }
 

@@ -23,7 +23,8 @@ EnvLookup processEnvironment();
 
 struct HfCacheLocation {
     std::filesystem::path path;
-    std::string source;  // the rule that gave it: "HF_HUB_CACHE", "HF_HOME/hub", "~/.cache/huggingface/hub", ...
+    std::string
+        source;  // the rule that gave it: "HF_HUB_CACHE", "HF_HOME/hub", "~/.cache/huggingface/hub", ...
 };
 
 // Where the hub cache is, by the rules above (the folder need not exist). Empty path when not even
@@ -32,7 +33,7 @@ HfCacheLocation hfHubCacheLocation(const EnvLookup& env);
 
 // One model repository of the cache and its current snapshot.
 struct HfRepo {
-    std::string repoId;  // "stabilityai/stable-diffusion-3.5-medium"
+    std::string repoId;              // "stabilityai/stable-diffusion-3.5-medium"
     std::filesystem::path dir;       // <cache>/models--stabilityai--stable-diffusion-3.5-medium
     std::string revision;            // commit hash of the snapshot used ("" when there is none)
     std::string revisionSource;      // "refs/main", "the only snapshot", "the newest of 3 snapshots"

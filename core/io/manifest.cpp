@@ -139,12 +139,18 @@ Manifest parseManifest(const std::string& text, const std::string& label) {
             const std::string key = first.substr(1);
             std::string value;
             std::getline(fields >> std::ws, value);
-            if (key == "id") m.id = value;
-            else if (key == "model") m.model = value;
-            else if (key == "name") m.name = value;
-            else if (key == "prefix") m.prefix = value;
-            else if (key == "params") m.params = std::stoull(value);
-            else if (key == "rank") m.rank = std::stoi(value);
+            if (key == "id")
+                m.id = value;
+            else if (key == "model")
+                m.model = value;
+            else if (key == "name")
+                m.name = value;
+            else if (key == "prefix")
+                m.prefix = value;
+            else if (key == "params")
+                m.params = std::stoull(value);
+            else if (key == "rank")
+                m.rank = std::stoi(value);
             else if (key == "kind") {
                 const auto k = componentKindFromId(value);
                 if (!k) throwInternal("{}: unknown kind '{}'", where, value);

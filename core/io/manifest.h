@@ -16,8 +16,9 @@ namespace swd {
 // What a checkpoint component is. The name table in manifest.cpp is pinned by a static_assert.
 enum class ComponentKind { Transformer, Vae, ClipL, ClipG, T5, Lora };
 
-const char* componentKindId(ComponentKind kind);    // "transformer", "vae", "clip_l", "clip_g", "t5", "lora"
-const char* componentKindName(ComponentKind kind);  // "transformer", "VAE", "CLIP-L", "CLIP-G", "T5-XXL", "LoRA"
+const char* componentKindId(ComponentKind kind);  // "transformer", "vae", "clip_l", "clip_g", "t5", "lora"
+const char* componentKindName(
+    ComponentKind kind);  // "transformer", "VAE", "CLIP-L", "CLIP-G", "T5-XXL", "LoRA"
 std::optional<ComponentKind> componentKindFromId(const std::string& id);
 
 // How a component's tensors are named.
@@ -46,7 +47,7 @@ struct Manifest {
     ComponentKind kind = ComponentKind::Transformer;
     WeightLayout layout = WeightLayout::Diffusers;
     std::uint64_t params = 0;
-    int rank = 0;  // LoRA manifests: the rank their shapes are written at
+    int rank = 0;                         // LoRA manifests: the rank their shapes are written at
     std::vector<ManifestTensor> tensors;  // expanded (one entry per tensor), in file order
 
     const ManifestTensor* find(const std::string& name) const;

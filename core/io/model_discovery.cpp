@@ -44,7 +44,8 @@ constexpr std::array<PipelineRole, 5> kPipelineRoles = {{
     {"text_encoder_2", ComponentKind::ClipG, true},
     {"text_encoder_3", ComponentKind::T5, false},
 }};
-constexpr std::array<const char*, 4> kPipelineOtherFolders = {{"tokenizer", "tokenizer_2", "tokenizer_3", "scheduler"}};
+constexpr std::array<const char*, 4> kPipelineOtherFolders = {
+    {"tokenizer", "tokenizer_2", "tokenizer_3", "scheduler"}};
 
 // The role a folder or file name suggests (breaks the CLIP-L / CLIP-G tie of tiny models).
 std::optional<ComponentKind> roleFromName(const std::string& name) {
@@ -76,13 +77,13 @@ struct ScanContext {
 
 // What to do about an interrupted Hugging Face download.
 std::string hfDownloadHint(const ScanContext& ctx) {
-    if (!ctx.repo) return "copy or download the file again";
+    if (!ctx.repo) return "copy or download it again";
     std::string hint;
     if (!ctx.repo->incompleteBlobs.empty()) {
         std::error_code ec;
         const auto size = fs::file_size(ctx.repo->incompleteBlobs.front(), ec);
-        hint = fmt::format("blobs/ holds {} interrupted download{} ({}{}); ", ctx.repo->incompleteBlobs.size(),
-                           ctx.repo->incompleteBlobs.size() == 1 ? "" : "s",
+        hint = fmt::format("blobs/ holds {} interrupted download{} ({}{}); ",
+                           ctx.repo->incompleteBlobs.size(), ctx.repo->incompleteBlobs.size() == 1 ? "" : "s",
                            ctx.repo->incompleteBlobs.front().filename().string(),
                            ec ? "" : fmt::format(", {} so far", formatByteSize(size)));
     }
@@ -94,8 +95,8 @@ std::string danglingLink(const fs::path& p, const ScanContext& ctx) {
     std::error_code ec;
     if (!fs::is_symlink(p, ec) || pathExists(p)) return {};
     const fs::path target = fs::read_symlink(p, ec);
-    return fmt::format("{} is a link to {}, which does not exist (the download did not finish); {}", p.string(),
-                       target.string(), hfDownloadHint(ctx));
+    return fmt::format("{} is a link to {}, which does not exist (the download did not finish); {}",
+                       p.string(), target.string(), hfDownloadHint(ctx));
 }
 
 // Every dangling link directly in a folder.
@@ -172,14 +173,17 @@ nlohmann::json readJsonFile(const fs::path& path, std::vector<std::string>& prob
 TokenizerFiles pipelineTokenizers(const fs::path& dir) {
     TokenizerFiles t;
     for (const char* folder : {"tokenizer", "tokenizer_2"}) {
-        if (t.clipVocab.empty() && pathExists(dir / folder / "vocab.json") && pathExists(dir / folder / "merges.txt")) {
+        if (t.clipVocab.empty() && pathExists(dir / folder / "vocab.json") &&
+            pathExists(dir / folder / "merges.txt")) {
             t.clipVocab = dir / folder / "vocab.json";
             t.clipMerges = dir / folder / "merges.txt";
         }
     }
     if (pathExists(dir / "tokenizer_3" / "spiece.model")) t.t5Spiece = dir / "tokenizer_3" / "spiece.model";
-    if (pathExists(dir / "tokenizer_3" / "tokenizer.json")) t.t5TokenizerJson = dir / "tokenizer_3" / "tokenizer.json";
-    if (!t.clipVocab.empty() || !t.t5Spiece.empty()) t.origin = fmt::format("tokenizer folders of {}", dir.string());
+    if (pathExists(dir / "tokenizer_3" / "tokenizer.json"))
+        t.t5TokenizerJson = dir / "tokenizer_3" / "tokenizer.json";
+    if (!t.clipVocab.empty() || !t.t5Spiece.empty())
+        t.origin = fmt::format("tokenizer folders of {}", dir.string());
     return t;
 }
 
@@ -202,10 +206,13 @@ bool isComponentFolder(const fs::path& dir) {
 }
 
 // Fills a model from one identified checkpoint: its usable components, and problems for the rest.
-void takeIdentity(FoundModel& m, const fs::path& path, const CheckpointIdentity& id, const std::string& where) {
+void takeIdentity(FoundModel& m, const fs::path& path, const CheckpointIdentity& id,
+                  const std::string& where) {
     for (const auto& c : id.components) {
-        if (c.usable()) addComponent(m, path, c);
-        else m.problems.push_back(componentProblem(where, c));
+        if (c.usable())
+            addComponent(m, path, c);
+        else
+            m.problems.push_back(componentProblem(where, c));
     }
     if (!id.unassigned.empty())
         m.notes.push_back(fmt::format("{} tensor{} belong to no component: {}", id.unassigned.count,
@@ -222,7 +229,8 @@ FoundModel identifyPipeline(const fs::path& dir, const ScanContext& ctx) {
         if (!cls.empty() && cls.find("StableDiffusion3") == std::string::npos) {
             m.kind = FoundKind::Unrecognised;
             m.unrelated = true;
-            m.problems.push_back(fmt::format("{}: a diffusers {} folder, not an SD3 / SD3.5 model", dir.string(), cls));
+            m.problems.push_back(
+                fmt::format("{}: a diffusers {} folder, not an SD3 / SD3.5 model", dir.string(), cls));
             return m;
         }
     }
@@ -238,8 +246,9 @@ FoundModel identifyPipeline(const fs::path& dir, const ScanContext& ctx) {
             const auto inIndex = listed(role.folder);
             if (role.required || inIndex.value_or(false))
                 m.problems.push_back(fmt::format(
-                    "{}: the {} folder {} is missing{}; {}", dir.string(), componentKindName(role.kind), where,
-                    inIndex.value_or(false) ? " (model_index.json lists it)" : "", hfDownloadHint(ctx)));
+                    "{}: the {} folder {} is missing{}; {}", dir.string(), componentKindName(role.kind),
+                    where, inIndex.value_or(false) ? " (model_index.json lists it)" : "",
+                    hfDownloadHint(ctx)));
             else
                 m.notes.push_back(fmt::format("no {} ({}): prompts are encoded without T5", where,
                                               inIndex ? "null in model_index.json" : "folder absent"));
@@ -256,18 +265,18 @@ FoundModel identifyPipeline(const fs::path& dir, const ScanContext& ctx) {
         const CheckpointIdentity id = identifyCheckpoint(*store, role.kind);
         const ComponentMatch* match = id.components.empty() ? nullptr : &id.components.front();
         if (!match) {
-            m.problems.push_back(fmt::format("{}: holds no SD3 {} ({} tensors, none recognised{})", sub.string(),
-                                             componentKindName(role.kind), id.tensors,
+            m.problems.push_back(fmt::format("{}: holds no SD3 {} ({} tensors, none recognised{})",
+                                             sub.string(), componentKindName(role.kind), id.tensors,
                                              id.lora ? "; it is a LoRA adapter" : ""));
             continue;
         }
         const bool clipTie = match->alsoFits && match->alsoFits->kind == role.kind;
         if (match->kind != role.kind && !clipTie) {
-            m.problems.push_back(fmt::format("{}: holds {} ({}), but a {} belongs there: the wrong model is in this "
-                                             "folder; put the {} files there",
-                                             sub.string(), match->manifest ? match->manifest->name : "?",
-                                             matchQualityName(match->quality), componentKindName(role.kind),
-                                             componentKindName(role.kind)));
+            m.problems.push_back(fmt::format(
+                "{}: holds {} ({}), but a {} belongs there: the wrong model is in this "
+                "folder; put the {} files there",
+                sub.string(), match->manifest ? match->manifest->name : "?", matchQualityName(match->quality),
+                componentKindName(role.kind), componentKindName(role.kind)));
             continue;
         }
         if (!match->usable()) {
@@ -283,8 +292,9 @@ FoundModel identifyPipeline(const fs::path& dir, const ScanContext& ctx) {
     }
     m.tokenizers = pipelineTokenizers(dir);
     if (m.problems.empty() && !m.tokenizers.complete())
-        m.notes.push_back("no complete tokenizer folders (tokenizer/, tokenizer_3/): the tokenizers shipped with swd "
-                          "are used");
+        m.notes.push_back(
+            "no complete tokenizer folders (tokenizer/, tokenizer_3/): the tokenizers shipped with swd "
+            "are used");
     return m;
 }
 
@@ -300,9 +310,10 @@ FoundModel identifyAdapterFolder(const fs::path& dir, const ScanContext& ctx) {
             m.problems.push_back(dangling);
             m.unreadable = true;
         } else if (pathExists(dir / "adapter_model.bin"))
-            m.problems.push_back(fmt::format("{}: holds adapter_model.bin only; swd reads .safetensors: convert it "
-                                             "(e.g. save it again with PEFT's save_pretrained(safe_serialization=True))",
-                                             dir.string()));
+            m.problems.push_back(
+                fmt::format("{}: holds adapter_model.bin only; swd reads .safetensors: convert it "
+                            "(e.g. save it again with PEFT's save_pretrained(safe_serialization=True))",
+                            dir.string()));
         else
             m.problems.push_back(fmt::format("{}: adapter_config.json but no adapter_model.safetensors; {}",
                                              dir.string(), hfDownloadHint(ctx)));
@@ -310,10 +321,11 @@ FoundModel identifyAdapterFolder(const fs::path& dir, const ScanContext& ctx) {
     }
     const auto store = openStore(weights, m, "");
     if (!store) return m;
-    const CheckpointIdentity id = identifyCheckpoint(*store, std::nullopt, config.is_object() ? &config : nullptr);
+    const CheckpointIdentity id =
+        identifyCheckpoint(*store, std::nullopt, config.is_object() ? &config : nullptr);
     if (!id.lora) {
-        m.problems.push_back(fmt::format("{}: holds no LoRA factors (no *.lora_A.weight / *.lora_B.weight tensors)",
-                                         weights.string()));
+        m.problems.push_back(fmt::format(
+            "{}: holds no LoRA factors (no *.lora_A.weight / *.lora_B.weight tensors)", weights.string()));
         return m;
     }
     m.lora = id.lora;
@@ -345,7 +357,8 @@ FoundModel identifyComponentFolder(const fs::path& dir, const ScanContext& ctx) 
     } else if (m.components.empty() && m.problems.empty()) {
         m.kind = FoundKind::Unrecognised;
         m.unrelated = true;
-        m.problems.push_back(fmt::format("{}: no SD3-family component ({} tensors)", dir.string(), id.tensors));
+        m.problems.push_back(
+            fmt::format("{}: no SD3-family component ({} tensors)", dir.string(), id.tensors));
     }
     if (!m.components.empty()) m.layout = weightLayoutName(m.components.front().match.manifest->layout);
     return m;
@@ -371,15 +384,27 @@ FoundModel identifyFile(const fs::path& file, const ScanContext& ctx) {
         m.loraFile = file;
         m.bytes = id.lora->bytes;
         m.dtypes = id.lora->dtypes;
-        if (!id.lora->usable()) m.problems.push_back(fmt::format("{}: {}", file.string(), id.lora->problems.describe()));
+        if (!id.lora->usable())
+            m.problems.push_back(fmt::format("{}: {}", file.string(), id.lora->problems.describe()));
         return m;
     }
     takeIdentity(m, file, id, file.string());
     if (m.components.empty()) {
-        if (m.problems.empty()) {
+        const auto names = store->names();
+        const bool kohya = std::any_of(names.begin(), names.end(), [](const std::string& n) {
+            return endsWith(n, ".lora_down.weight") || endsWith(n, ".lora_up.weight");
+        });
+        if (kohya) {
+            m.kind = FoundKind::Adapter;
+            m.problems.push_back(
+                fmt::format("{}: a LoRA in the kohya format (lora_down / lora_up); swd reads PEFT "
+                            "(lora_A / lora_B) adapters and diffusers LoRA files",
+                            file.string()));
+        } else if (m.problems.empty()) {
             m.unrelated = true;
-            m.problems.push_back(fmt::format("{}: no SD3-family component ({} tensors, e.g. {})", file.string(),
-                                             id.tensors, id.unassigned.describe()));
+            m.notes.clear();  // the problem lists the names already
+            m.problems.push_back(fmt::format("{}: no SD3-family component ({} tensors, e.g. {})",
+                                             file.string(), id.tensors, id.unassigned.describe()));
         }
         return m;
     }
@@ -424,9 +449,12 @@ void scanDir(const fs::path& dir, int depth, const ScanContext& ctx) {
         const std::string name = p.filename().string();
         if (name.empty() || name[0] == '.' || skip.count(name)) continue;
         std::error_code e2;
-        if (fs::is_directory(p, e2)) subdirs.push_back(p);
-        else if (isIndexName(name)) indexes.push_back(p);
-        else if (endsWith(name, ".safetensors")) files.push_back(p);
+        if (fs::is_directory(p, e2))
+            subdirs.push_back(p);
+        else if (isIndexName(name))
+            indexes.push_back(p);
+        else if (endsWith(name, ".safetensors"))
+            files.push_back(p);
     }
     std::sort(files.begin(), files.end());
     std::sort(subdirs.begin(), subdirs.end());
@@ -445,9 +473,10 @@ void scanDir(const fs::path& dir, int depth, const ScanContext& ctx) {
         if (shardsOfIndexes.count(name)) continue;
         if (isShardName(name)) {
             FoundModel m = newModel(FoundKind::Unrecognised, f, ctx);
-            m.problems.push_back(fmt::format("{}: one shard of a sharded checkpoint, but no *.safetensors.index.json "
-                                             "beside it lists it; keep the index with its shards",
-                                             f.string()));
+            m.problems.push_back(
+                fmt::format("{}: one shard of a sharded checkpoint, but no *.safetensors.index.json "
+                            "beside it lists it; keep the index with its shards",
+                            f.string()));
             ctx.out->push_back(std::move(m));
             continue;
         }
@@ -470,22 +499,28 @@ void scanRepo(const fs::path& repoDir, ScanContext ctx) {
     const std::size_t first = ctx.out->size();
     scanDir(repo.snapshot, 1, ctx);
     for (std::size_t i = first; i < ctx.out->size(); ++i)
-        for (const auto& p : repo.problems) (*ctx.out)[i].notes.push_back(fmt::format("{}: {}", repo.repoId, p));
+        for (const auto& p : repo.problems)
+            (*ctx.out)[i].notes.push_back(fmt::format("{}: {}", repo.repoId, p));
 }
 
-std::string describeCount(std::size_t n, const char* what) {
-    return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s");
+std::string describeCount(std::size_t n, const char* one, const char* many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
 }
 
 }  // namespace
 
 const char* foundKindName(FoundKind kind) {
     switch (kind) {
-        case FoundKind::Pipeline: return "diffusers";
-        case FoundKind::Checkpoint: return "single file";
-        case FoundKind::Component: return "component";
-        case FoundKind::Adapter: return "adapter";
-        case FoundKind::Unrecognised: return "other";
+        case FoundKind::Pipeline:
+            return "diffusers";
+        case FoundKind::Checkpoint:
+            return "single file";
+        case FoundKind::Component:
+            return "component";
+        case FoundKind::Adapter:
+            return "adapter";
+        case FoundKind::Unrecognised:
+            return "other";
     }
     return "?";
 }
@@ -506,7 +541,7 @@ bool FoundModel::realSize() const {
     if (const auto* t = component(ComponentKind::Transformer)) return t->match.realSize();
     if (lora) return lora->realSize;
     return !components.empty() && std::all_of(components.begin(), components.end(),
-                                               [](const FoundComponent& c) { return c.match.realSize(); });
+                                              [](const FoundComponent& c) { return c.match.realSize(); });
 }
 
 std::string FoundModel::name() const {
@@ -519,19 +554,18 @@ std::string FoundModel::name() const {
 
 std::string FoundModel::summary() const {
     if (lora) {
-        std::string base = lora->family ? std::string(modelFamilyName(*lora->family)) : std::string("an MMDiT");
+        std::string base =
+            lora->family ? std::string(modelFamilyName(*lora->family)) : std::string("an MMDiT");
         return fmt::format("LoRA rank {} for {}{}", lora->rank, base, lora->realSize ? "" : " (other size)");
     }
     if (components.empty()) return "not an SD3-family model";
     std::vector<std::string> parts;
     for (const auto& c : components) parts.push_back(componentKindName(c.kind));
-    std::string head;
-    if (const auto f = family()) head = modelFamilyName(*f);
-    else if (components.size() == 1 && components.front().match.manifest) head = components.front().match.manifest->name;
-    else head = "SD3 components";
-    if (!realSize()) head += " (other size)";
-    if (components.size() == 1 && !family()) return head;
-    return fmt::format("{}: {}", head, fmt::join(parts, ", "));
+    const std::string size = realSize() ? "" : " (other size)";
+    if (components.size() == 1 && components.front().match.manifest)
+        return components.front().match.manifest->name + size;
+    const auto f = family();
+    return fmt::format("{}{}: {}", f ? modelFamilyName(*f) : "SD3 components", size, fmt::join(parts, ", "));
 }
 
 std::vector<fs::path> FoundModel::weightSources() const {
@@ -539,6 +573,9 @@ std::vector<fs::path> FoundModel::weightSources() const {
     for (const auto& c : components)
         if (std::find(out.begin(), out.end(), c.path) == out.end()) out.push_back(c.path);
     if (!loraFile.empty() && pathExists(loraFile)) out.push_back(loraFile);
+    std::error_code ec;
+    if (out.empty() && !unreadable && fs::is_regular_file(path, ec))
+        out.push_back(path);  // to list its tensors
     return out;
 }
 
@@ -552,7 +589,8 @@ std::vector<FoundModel> identifyPath(const fs::path& path, const std::string& or
     std::error_code ec;
     if (!fs::exists(path, ec)) {
         if (fs::is_symlink(path, ec))
-            throwBadInput("{}: is a link to {}, which does not exist", path.string(), fs::read_symlink(path, ec).string());
+            throwBadInput("{}: is a link to {}, which does not exist", path.string(),
+                          fs::read_symlink(path, ec).string());
         throwBadInput("{}: no such file or folder", path.string());
     }
     std::vector<FoundModel> out;
@@ -567,8 +605,8 @@ std::vector<FoundModel> identifyPath(const fs::path& path, const std::string& or
         return out;
     }
     // A folder named on the command line is taken as what it is, even a lone component folder.
-    if (!isHfRepoFolder(path) && !isHfCacheFolder(path) && !isAdapterFolder(path) && !isPipelineFolder(path) &&
-        isComponentFolder(path)) {
+    if (!isHfRepoFolder(path) && !isHfCacheFolder(path) && !isAdapterFolder(path) &&
+        !isPipelineFolder(path) && isComponentFolder(path)) {
         out.push_back(identifyComponentFolder(path, ctx));
         return out;
     }
@@ -592,6 +630,13 @@ DiscoveryResult discoverModels(const DiscoveryOptions& options) {
         ctx.maxDepth = options.maxDepth;
         ctx.visited = &visited;
         ctx.out = &result.models;
+        std::error_code ec;
+        const fs::path canonical = fs::weakly_canonical(root, ec);
+        if (visited.count(ec ? root : canonical)) {
+            place.outcome = "searched above";
+            result.searched.push_back(std::move(place));
+            return;
+        }
         const bool cache = isHfCacheFolder(root);
         scanDir(root, 0, ctx);
         std::size_t usable = 0;
@@ -601,12 +646,17 @@ DiscoveryResult discoverModels(const DiscoveryOptions& options) {
             if (!result.models[i].repoId.empty()) repos.insert(result.models[i].repoId);
         }
         const std::size_t found = result.models.size() - before;
-        place.outcome = found == 0 ? (cache ? "no model repositories" : "nothing recognised")
-                                   : fmt::format("{}, {} usable{}", describeCount(found, "item"), usable,
-                                                 repos.empty() ? "" : fmt::format(" ({})", describeCount(repos.size(), "repository")));
+        place.outcome =
+            found == 0
+                ? (cache ? "no model repositories" : "nothing recognised")
+                : fmt::format("{}, {} usable{}", describeCount(found, "item", "items"), usable,
+                              repos.empty() ? ""
+                                            : fmt::format(" ({})", describeCount(repos.size(), "repository",
+                                                                                 "repositories")));
         result.searched.push_back(std::move(place));
     };
-    for (const auto& folder : options.folders) scan(folder, "--folder", fmt::format("--folder {}", folder.string()));
+    for (const auto& folder : options.folders)
+        scan(folder, "--folder", fmt::format("--folder {}", folder.string()));
     if (options.hfCache) {
         const auto location = hfHubCacheLocation(options.env ? options.env : processEnvironment());
         if (location.path.empty())

@@ -26,7 +26,7 @@ const char* foundKindName(FoundKind kind);  // "diffusers", "single file", "comp
 
 // The tokenizer files of a model folder (or the ones shipped with the application).
 struct TokenizerFiles {
-    std::filesystem::path clipVocab, clipMerges;     // CLIP BPE (shared by CLIP-L and CLIP-G)
+    std::filesystem::path clipVocab, clipMerges;      // CLIP BPE (shared by CLIP-L and CLIP-G)
     std::filesystem::path t5Spiece, t5TokenizerJson;  // T5: sentencepiece model, fast-tokenizer json
     std::string origin;                               // "tokenizer/ of <folder>", "shipped with swd (<dir>)"
 
@@ -43,16 +43,16 @@ struct FoundComponent {
 
 struct FoundModel {
     FoundKind kind = FoundKind::Unrecognised;
-    std::filesystem::path path;  // the folder or file as found
-    std::string origin;          // where it was found: "HF cache", "--folder /models", "argument"
-    std::string repoId, revision;         // Hugging Face cache only
-    std::filesystem::path snapshot;       // Hugging Face cache only: the snapshot folder
-    std::string layout;                   // "diffusers", "single file", "PEFT folder", "diffusers LoRA file", ...
+    std::filesystem::path path;      // the folder or file as found
+    std::string origin;              // where it was found: "HF cache", "--folder /models", "argument"
+    std::string repoId, revision;    // Hugging Face cache only
+    std::filesystem::path snapshot;  // Hugging Face cache only: the snapshot folder
+    std::string layout;              // "diffusers", "single file", "PEFT folder", "diffusers LoRA file", ...
     std::vector<FoundComponent> components;
     std::optional<LoraInfo> lora;
-    std::filesystem::path loraFile;       // the adapter's safetensors file
-    TokenizerFiles tokenizers;            // a diffusers folder's tokenizer/ and tokenizer_3/
-    std::uint64_t bytes = 0;              // tensor data of every component
+    std::filesystem::path loraFile;  // the adapter's safetensors file
+    TokenizerFiles tokenizers;       // a diffusers folder's tokenizer/ and tokenizer_3/
+    std::uint64_t bytes = 0;         // tensor data of every component
     std::map<StDtype, std::size_t> dtypes;
     std::vector<std::string> problems;  // why it cannot be used, each with what to do
     std::vector<std::string> notes;     // worth knowing, not blocking (no T5 in a diffusers folder)
@@ -101,6 +101,7 @@ DiscoveryResult discoverModels(const DiscoveryOptions& options);
 
 // What one path holds (a weight file, a model / adapter / component folder, a folder of models, a
 // models--org--name folder or a whole hub cache). Throws BadInput when it does not exist.
-std::vector<FoundModel> identifyPath(const std::filesystem::path& path, const std::string& origin, int maxDepth = 4);
+std::vector<FoundModel> identifyPath(const std::filesystem::path& path, const std::string& origin,
+                                     int maxDepth = 4);
 
 }  // namespace swd

@@ -52,22 +52,60 @@ struct DimsRule {
     const char* attn2Suffix;   // "<blocksPrefix><N>.<suffix>" exists in MMDiT-X dual-attention blocks
 };
 constexpr std::array<DimsRule, 9> kDimsRules = {{
-    {ComponentKind::Transformer, WeightLayout::Diffusers, {"pos_embed.proj.weight", nullptr}, 0, "transformer_blocks.",
+    {ComponentKind::Transformer,
+     WeightLayout::Diffusers,
+     {"pos_embed.proj.weight", nullptr},
+     0,
+     "transformer_blocks.",
      "attn2.to_q.weight"},
-    {ComponentKind::Transformer, WeightLayout::SingleFile, {"x_embedder.proj.weight", nullptr}, 0, "joint_blocks.",
+    {ComponentKind::Transformer,
+     WeightLayout::SingleFile,
+     {"x_embedder.proj.weight", nullptr},
+     0,
+     "joint_blocks.",
      "x_block.attn2.qkv.weight"},
-    {ComponentKind::Vae, WeightLayout::Diffusers, {"encoder.conv_in.weight", nullptr}, 0, "decoder.up_blocks.", nullptr},
-    {ComponentKind::Vae, WeightLayout::SingleFile, {"encoder.conv_in.weight", nullptr}, 0, "decoder.up.", nullptr},
-    {ComponentKind::ClipL, WeightLayout::Transformers, {"text_model.embeddings.token_embedding.weight", nullptr}, 1,
-     "text_model.encoder.layers.", nullptr},
-    {ComponentKind::ClipG, WeightLayout::Transformers, {"text_model.embeddings.token_embedding.weight", nullptr}, 1,
-     "text_model.encoder.layers.", nullptr},
-    {ComponentKind::T5, WeightLayout::Transformers, {"shared.weight", "encoder.embed_tokens.weight"}, 1, "encoder.block.",
+    {ComponentKind::Vae,
+     WeightLayout::Diffusers,
+     {"encoder.conv_in.weight", nullptr},
+     0,
+     "decoder.up_blocks.",
      nullptr},
-    {ComponentKind::Lora, WeightLayout::Peft, {"transformer_blocks.0.attn.to_q.lora_A.weight", nullptr}, 1,
-     "transformer_blocks.", "attn2.to_q.lora_A.weight"},
-    {ComponentKind::Lora, WeightLayout::Diffusers, {"transformer_blocks.0.attn.to_q.lora_A.weight", nullptr}, 1,
-     "transformer_blocks.", "attn2.to_q.lora_A.weight"},
+    {ComponentKind::Vae,
+     WeightLayout::SingleFile,
+     {"encoder.conv_in.weight", nullptr},
+     0,
+     "decoder.up.",
+     nullptr},
+    {ComponentKind::ClipL,
+     WeightLayout::Transformers,
+     {"text_model.embeddings.token_embedding.weight", nullptr},
+     1,
+     "text_model.encoder.layers.",
+     nullptr},
+    {ComponentKind::ClipG,
+     WeightLayout::Transformers,
+     {"text_model.embeddings.token_embedding.weight", nullptr},
+     1,
+     "text_model.encoder.layers.",
+     nullptr},
+    {ComponentKind::T5,
+     WeightLayout::Transformers,
+     {"shared.weight", "encoder.embed_tokens.weight"},
+     1,
+     "encoder.block.",
+     nullptr},
+    {ComponentKind::Lora,
+     WeightLayout::Peft,
+     {"transformer_blocks.0.attn.to_q.lora_A.weight", nullptr},
+     1,
+     "transformer_blocks.",
+     "attn2.to_q.lora_A.weight"},
+    {ComponentKind::Lora,
+     WeightLayout::Diffusers,
+     {"transformer_blocks.0.attn.to_q.lora_A.weight", nullptr},
+     1,
+     "transformer_blocks.",
+     "attn2.to_q.lora_A.weight"},
 }};
 
 const DimsRule* dimsRule(ComponentKind kind, WeightLayout layout) {
@@ -92,7 +130,8 @@ ComponentDims dimsByRule(const DimsRule& rule, const std::vector<std::string>& n
     for (const auto& n : names) {
         if (!startsWith(n, bp)) continue;
         const auto dot = n.find('.', bp.size());
-        const std::string idx = n.substr(bp.size(), dot == std::string::npos ? std::string::npos : dot - bp.size());
+        const std::string idx =
+            n.substr(bp.size(), dot == std::string::npos ? std::string::npos : dot - bp.size());
         if (!idx.empty() && idx.size() < 6 && std::all_of(idx.begin(), idx.end(), ::isdigit))
             blocks.insert(std::stoi(idx));
     }
@@ -150,7 +189,8 @@ Candidate evaluate(const Manifest& m, const Group& group, const std::set<std::st
             continue;
         }
         ++c.present;
-        if (it->second->shape == t.shape) ++c.matched;
+        if (it->second->shape == t.shape)
+            ++c.matched;
         else
             c.wrongShape.add(fmt::format("{} {} (expected {})", t.name, shapeToString(it->second->shape),
                                          shapeToString(t.shape)));
@@ -180,8 +220,8 @@ bool sameFamilyOfKinds(ComponentKind a, ComponentKind b) {
 }
 
 // The best manifest for a group. `kindFilter`: only manifests of this kind (a known single-file prefix).
-ComponentMatch matchGroup(const Group& group, const std::string& prefix, std::optional<ComponentKind> kindFilter,
-                          std::optional<ComponentKind> role) {
+ComponentMatch matchGroup(const Group& group, const std::string& prefix,
+                          std::optional<ComponentKind> kindFilter, std::optional<ComponentKind> role) {
     std::set<std::string> templates;
     for (const auto& [name, info] : group) templates.insert(structureTemplate(name));
     std::vector<Candidate> candidates;
@@ -212,7 +252,8 @@ ComponentMatch matchGroup(const Group& group, const std::string& prefix, std::op
                 best = &c;
                 continue;
             }
-            const bool better = c.matched != best->matched ? c.matched > best->matched : prefer(c) && !prefer(*best);
+            const bool better =
+                c.matched != best->matched ? c.matched > best->matched : prefer(c) && !prefer(*best);
             if (better) {
                 tie = c.matched == best->matched ? best : nullptr;
                 best = &c;
@@ -230,8 +271,10 @@ ComponentMatch matchGroup(const Group& group, const std::string& prefix, std::op
     if (!best) {
         for (const auto& c : candidates)
             if (!best || c.structureScore > best->structureScore) best = &c;
-        if (best && best->structureScore >= 0.5) quality = MatchQuality::Near;
-        else if (!kindFilter) best = nullptr;  // nothing close: not an SD3-family component
+        if (best && best->structureScore >= 0.5)
+            quality = MatchQuality::Near;
+        else if (!kindFilter)
+            best = nullptr;  // nothing close: not an SD3-family component
     }
 
     ComponentMatch out;
@@ -286,13 +329,14 @@ LoraInfo identifyLora(const std::vector<std::pair<std::string, const TensorInfo*
         return n.substr(0, n.find('.') + 1);
     };
     for (const auto& [name, t] : loraTensors) ++prefixCounts[prefixOf(name)];
-    const auto mostCommon = std::max_element(prefixCounts.begin(), prefixCounts.end(),
-                                             [](const auto& a, const auto& b) { return a.second < b.second; });
+    const auto mostCommon =
+        std::max_element(prefixCounts.begin(), prefixCounts.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
     info.prefix = mostCommon->first;
     info.format = info.prefix == "transformer." ? "diffusers" : "PEFT";
     if (info.prefix != "base_model.model." && info.prefix != "transformer." && !info.prefix.empty())
-        info.problems.add(fmt::format("LoRA names start with '{}', which names no SD3 transformer module",
-                                      info.prefix));
+        info.problems.add(
+            fmt::format("LoRA names start with '{}', which names no SD3 transformer module", info.prefix));
 
     struct Factors {
         const TensorInfo* a = nullptr;
@@ -305,8 +349,8 @@ LoraInfo identifyLora(const std::vector<std::pair<std::string, const TensorInfo*
         ++info.dtypes[t->dtype];
         ++info.tensors;
         if (prefixOf(name) != info.prefix) {
-            info.problems.add(fmt::format("'{}' is outside the transformer ('{}' LoRA keys are not applied)", name,
-                                          prefixOf(name)));
+            info.problems.add(fmt::format("'{}' is outside the transformer ('{}' LoRA keys are not applied)",
+                                          name, prefixOf(name)));
             continue;
         }
         const std::string rest = name.substr(info.prefix.size());
@@ -319,12 +363,14 @@ LoraInfo identifyLora(const std::vector<std::pair<std::string, const TensorInfo*
     std::map<std::string, Shape> shapes;  // "<module>.lora_A.weight" -> shape, for the dimensions
     for (const auto& [module, f] : modules) {
         if (!f.a || !f.b) {
-            info.problems.add(fmt::format("{}: has lora_{} but no lora_{}", module, f.a ? "A" : "B", f.a ? "B" : "A"));
+            info.problems.add(
+                fmt::format("{}: has lora_{} but no lora_{}", module, f.a ? "A" : "B", f.a ? "B" : "A"));
             continue;
         }
         if (f.a->shape.size() != 2 || f.b->shape.size() != 2 || f.a->shape[0] != f.b->shape[1]) {
-            info.problems.add(fmt::format("{}: lora_A {} and lora_B {} do not form a rank-r pair ([r, in], [out, r])",
-                                          module, shapeToString(f.a->shape), shapeToString(f.b->shape)));
+            info.problems.add(
+                fmt::format("{}: lora_A {} and lora_B {} do not form a rank-r pair ([r, in], [out, r])",
+                            module, shapeToString(f.a->shape), shapeToString(f.b->shape)));
             continue;
         }
         ranks.insert(static_cast<int>(f.a->shape[0]));
@@ -348,14 +394,15 @@ LoraInfo identifyLora(const std::vector<std::pair<std::string, const TensorInfo*
             info.problems.add(fmt::format("adapter_config.json says r = {}, but the tensors have rank {}",
                                           c["r"].get<int>(), info.rank));
         if (c.value("peft_type", std::string("LORA")) != "LORA")
-            info.problems.add(fmt::format("adapter_config.json: peft_type is '{}'; only LORA adapters are supported",
-                                          c["peft_type"].get<std::string>()));
+            info.problems.add(
+                fmt::format("adapter_config.json: peft_type is '{}'; only LORA adapters are supported",
+                            c["peft_type"].get<std::string>()));
         if (c.contains("use_dora") && c["use_dora"].is_boolean() && c["use_dora"].get<bool>())
             info.problems.add("adapter_config.json: use_dora is true; DoRA adapters are not supported");
         for (const char* key : {"rank_pattern", "alpha_pattern"})
             if (c.contains(key) && c[key].is_object() && !c[key].empty())
-                info.problems.add(fmt::format("adapter_config.json: {} (per-module ranks or alphas) is not supported",
-                                              key));
+                info.problems.add(fmt::format(
+                    "adapter_config.json: {} (per-module ranks or alphas) is not supported", key));
         rsLora = c.contains("use_rslora") && c["use_rslora"].is_boolean() && c["use_rslora"].get<bool>();
         if (c.contains("base_model_name_or_path") && c["base_model_name_or_path"].is_string())
             info.baseModel = c["base_model_name_or_path"].get<std::string>();
@@ -384,16 +431,19 @@ LoraInfo identifyLora(const std::vector<std::pair<std::string, const TensorInfo*
         const auto it = shapes.find(n);
         return it == shapes.end() ? nullptr : &it->second;
     });
-    if (!info.dims.attn2Blocks.empty()) info.family = ModelFamily::SD35Medium;
-    else if (info.dims.width == 2432) info.family = ModelFamily::SD35Large;
-    else if (info.dims.width == 1536 && info.dims.blocks == 24) info.family = ModelFamily::SD3Medium;
+    if (!info.dims.attn2Blocks.empty())
+        info.family = ModelFamily::SD35Medium;
+    else if (info.dims.width == 2432)
+        info.family = ModelFamily::SD35Large;
+    else if (info.dims.width == 1536 && info.dims.blocks == 24)
+        info.family = ModelFamily::SD3Medium;
     if (info.family) {
         const ComponentDims* real = familyDims(*info.family);
         info.realSize = real && *real == info.dims;
     }
     if (info.realSize && (info.family == ModelFamily::SD35Medium || info.family == ModelFamily::SD35Large)) {
         info.swdLayout = findManifest(info.family == ModelFamily::SD35Medium ? "swd_lora_sd35_medium.peft"
-                                                                              : "swd_lora_sd35_large.peft");
+                                                                             : "swd_lora_sd35_large.peft");
         if (info.swdLayout) {
             std::set<std::string> swdModules;
             for (const auto& t : info.swdLayout->tensors)
@@ -412,10 +462,14 @@ LoraInfo identifyLora(const std::vector<std::pair<std::string, const TensorInfo*
 
 const char* matchQualityName(MatchQuality quality) {
     switch (quality) {
-        case MatchQuality::Exact: return "exact match";
-        case MatchQuality::OtherSize: return "same architecture, other size";
-        case MatchQuality::Near: return "near match";
-        case MatchQuality::None: return "not recognised";
+        case MatchQuality::Exact:
+            return "exact match";
+        case MatchQuality::OtherSize:
+            return "same architecture, other size";
+        case MatchQuality::Near:
+            return "near match";
+        case MatchQuality::None:
+            return "not recognised";
     }
     return "?";
 }
@@ -438,7 +492,8 @@ std::string formatByteSize(std::uint64_t bytes) {
 std::string formatDtypes(const std::map<StDtype, std::size_t>& dtypes) {
     std::vector<std::pair<std::size_t, StDtype>> byCount;
     for (const auto& [d, n] : dtypes) byCount.emplace_back(n, d);
-    std::stable_sort(byCount.begin(), byCount.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::stable_sort(byCount.begin(), byCount.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
     std::vector<std::string> names;
     for (const auto& [n, d] : byCount) names.push_back(stDtypeName(d));
     return names.empty() ? "-" : fmt::format("{}", fmt::join(names, "+"));
@@ -460,13 +515,16 @@ std::string ComponentDims::describe(ComponentKind kind) const {
         case ComponentKind::Transformer:
         case ComponentKind::Lora: {
             std::string s = fmt::format("hidden {}, {} blocks", width, blocks);
-            if (!attn2Blocks.empty()) s += fmt::format(", dual attention in blocks {}", formatIndexRanges(attn2Blocks));
+            if (!attn2Blocks.empty())
+                s += fmt::format(", dual attention in blocks {}", formatIndexRanges(attn2Blocks));
             return s;
         }
-        case ComponentKind::Vae: return fmt::format("{} channels in the first level, {} levels", width, blocks);
+        case ComponentKind::Vae:
+            return fmt::format("{} channels in the first level, {} levels", width, blocks);
         case ComponentKind::ClipL:
         case ComponentKind::ClipG:
-        case ComponentKind::T5: return fmt::format("width {}, {} layers", width, blocks);
+        case ComponentKind::T5:
+            return fmt::format("width {}, {} layers", width, blocks);
     }
     return {};
 }
@@ -490,13 +548,14 @@ std::string ComponentMatch::headline() const {
             return fmt::format("{}, {} layout: exact match ({} tensors)", manifest->name, layout, tensors);
         case MatchQuality::OtherSize:
             if (alsoFits)
-                return fmt::format("{} / {} architecture at another size, {} layout", manifest->name, alsoFits->name,
-                                   layout);
+                return fmt::format("{} / {} architecture at another size, {} layout", manifest->name,
+                                   alsoFits->name, layout);
             return fmt::format("{} architecture at another size, {} layout", manifest->name, layout);
         case MatchQuality::Near:
-            return fmt::format("near match to {}, {} layout: {} of {} tensors match", manifest->name, layout, matched,
-                               manifest->requiredCount());
-        case MatchQuality::None: break;
+            return fmt::format("near match to {}, {} layout: {} of {} tensors match", manifest->name, layout,
+                               matched, manifest->requiredCount());
+        case MatchQuality::None:
+            break;
     }
     return fmt::format("not a valid {}: the closest is {}, {} layout, with {} of {} tensors matching",
                        componentKindName(kind), manifest->name, layout, matched, manifest->requiredCount());
@@ -516,7 +575,8 @@ std::vector<std::string> ComponentMatch::details() const {
         lines.push_back(fmt::format("wrong shape ({}): {}", wrongShape.count, wrongShape.describe()));
     if (quality == MatchQuality::Exact && !optionalAbsent.empty()) {
         std::string note = fmt::format("absent (optional): {}", optionalAbsent.describe());
-        if (kind == ComponentKind::ClipL && optionalAbsent.count == 1 && optionalAbsent.shown[0] == "text_projection.weight")
+        if (kind == ComponentKind::ClipL && optionalAbsent.count == 1 &&
+            optionalAbsent.shown[0] == "text_projection.weight")
             note += " (the identity projection is used, as diffusers does)";
         lines.push_back(note);
     }
@@ -526,11 +586,12 @@ std::vector<std::string> ComponentMatch::details() const {
 std::string LoraInfo::headline() const {
     std::string s = fmt::format("{} LoRA, rank {}", format, rank);
     if (minRank != rank) s += fmt::format(" (modules {}..{})", minRank, rank);
-    s += fmt::format(", alpha {} (scale {}), {} modules, {}", formatNumber(alpha), formatNumber(scale), modules,
-                     formatDtypes(dtypes));
+    s += fmt::format(", alpha {} (scale {}), {} modules, {}", formatNumber(alpha), formatNumber(scale),
+                     modules, formatDtypes(dtypes));
     if (family && realSize) {
         s += fmt::format(": fits {}", modelFamilyName(*family));
-        if (swdLayout && swdMissing.empty() && swdExtra.empty()) s += " (every module SwD adapts, as yresearch/swd-*)";
+        if (swdLayout && swdMissing.empty() && swdExtra.empty())
+            s += " (every module SwD adapts, as yresearch/swd-*)";
     } else if (family) {
         s += fmt::format(": fits an {} architecture at another size", modelFamilyName(*family));
     } else if (modules > 0) {
@@ -544,18 +605,22 @@ std::vector<std::string> LoraInfo::details() const {
     lines.push_back(fmt::format("base: {}; alpha from {}", dims.describe(ComponentKind::Lora), alphaSource));
     if (!baseModel.empty()) lines.push_back(fmt::format("adapter_config.json base model: {}", baseModel));
     if (!swdMissing.empty())
-        lines.push_back(fmt::format("modules SwD adapts that it lacks ({}): {}", swdMissing.count, swdMissing.describe()));
+        lines.push_back(fmt::format("modules SwD adapts that it lacks ({}): {}", swdMissing.count,
+                                    swdMissing.describe()));
     if (!swdExtra.empty())
-        lines.push_back(fmt::format("modules SwD does not adapt ({}): {}", swdExtra.count, swdExtra.describe()));
-    if (!problems.empty()) lines.push_back(fmt::format("problems ({}): {}", problems.count, problems.describe()));
+        lines.push_back(
+            fmt::format("modules SwD does not adapt ({}): {}", swdExtra.count, swdExtra.describe()));
+    if (!problems.empty())
+        lines.push_back(fmt::format("problems ({}): {}", problems.count, problems.describe()));
     return lines;
 }
 
 std::string LoraInfo::fitProblem(const ComponentDims& base, const std::string& baseName) const {
-    const bool attn2Fits = std::includes(base.attn2Blocks.begin(), base.attn2Blocks.end(), dims.attn2Blocks.begin(),
-                                         dims.attn2Blocks.end());
+    const bool attn2Fits = std::includes(base.attn2Blocks.begin(), base.attn2Blocks.end(),
+                                         dims.attn2Blocks.begin(), dims.attn2Blocks.end());
     if (dims.width == base.width && dims.blocks <= base.blocks && attn2Fits) return {};
-    std::string lora = family && realSize ? fmt::format("{} ({})", modelFamilyName(*family), dims.describe(ComponentKind::Lora))
+    std::string lora = family && realSize ? fmt::format("{} ({})", modelFamilyName(*family),
+                                                        dims.describe(ComponentKind::Lora))
                                           : dims.describe(ComponentKind::Lora);
     return fmt::format("the adapter was made for {}, but the base transformer is {} ({})", lora, baseName,
                        base.describe(ComponentKind::Transformer));
@@ -602,7 +667,8 @@ CheckpointIdentity identifyCheckpoint(const TensorStore& store, std::optional<Co
             for (const auto& [name, info] : rest->second) id.unassigned.add(name);
         } else {
             ComponentMatch m = matchGroup(rest->second, "", std::nullopt, role);
-            if (m.manifest) id.components.push_back(std::move(m));
+            if (m.manifest)
+                id.components.push_back(std::move(m));
             else
                 for (const auto& [name, info] : rest->second) id.unassigned.add(name);
         }

@@ -103,13 +103,13 @@ struct LoraInfo {
     std::size_t modules = 0, tensors = 0;
     std::uint64_t params = 0, bytes = 0;
     std::map<StDtype, std::size_t> dtypes;
-    ComponentDims dims;                  // of the transformer it fits: hidden size, blocks, attn2 blocks
-    std::optional<ModelFamily> family;   // the base architecture (nullopt: ambiguous)
-    bool realSize = false;               // dims are those of the real model of `family`
+    ComponentDims dims;                   // of the transformer it fits: hidden size, blocks, attn2 blocks
+    std::optional<ModelFamily> family;    // the base architecture (nullopt: ambiguous)
+    bool realSize = false;                // dims are those of the real model of `family`
     const Manifest* swdLayout = nullptr;  // the SwD adapter manifest of that family
-    NameList swdMissing, swdExtra;         // modules SwD adapts that it lacks / modules SwD leaves alone
-    NameList problems;                     // unpaired factors, rank mismatches, unknown names, DoRA
-    std::string baseModel;                 // adapter_config.json base_model_name_or_path, if any
+    NameList swdMissing, swdExtra;        // modules SwD adapts that it lacks / modules SwD leaves alone
+    NameList problems;                    // unpaired factors, rank mismatches, unknown names, DoRA
+    std::string baseModel;                // adapter_config.json base_model_name_or_path, if any
 
     bool usable() const { return problems.empty() && modules > 0; }
     // "PEFT LoRA, rank 64, alpha 64 (scale 1), 242 modules, F32: fits SD3.5 Medium ..."
@@ -138,7 +138,8 @@ CheckpointIdentity identifyCheckpoint(const TensorStore& store, std::optional<Co
 
 // The dimensions of a component whose names are in the layout of `manifest` (e.g. the hidden size from
 // pos_embed.proj.weight). `shapeOf` returns nullptr for an absent name.
-ComponentDims componentDims(const Manifest& manifest, const std::vector<std::string>& names,
-                            const std::function<const std::vector<std::int64_t>*(const std::string&)>& shapeOf);
+ComponentDims componentDims(
+    const Manifest& manifest, const std::vector<std::string>& names,
+    const std::function<const std::vector<std::int64_t>*(const std::string&)>& shapeOf);
 
 }  // namespace swd

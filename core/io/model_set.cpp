@@ -40,8 +40,10 @@ const FamilySources* sourcesOf(ModelFamily f) {
     return nullptr;
 }
 
+// Lower case, '_' as '-': "SWD_medium_6_steps" names the same adapter as "swd-medium-6-steps".
 std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return c == '_' ? '-' : ::tolower(c); });
     return s;
 }
 
@@ -82,7 +84,8 @@ std::uint64_t diskBytes(const fs::path& p) {
 }
 
 // The first usable, real-size component of `kind` among the found models (for bases that carry none).
-const FoundComponent* findAnywhere(const DiscoveryResult& found, ComponentKind kind, const FoundModel** owner) {
+const FoundComponent* findAnywhere(const DiscoveryResult& found, ComponentKind kind,
+                                   const FoundModel** owner) {
     for (const auto& m : found.models) {
         if (!m.usable()) continue;
         const FoundComponent* c = m.component(kind);
@@ -94,35 +97,37 @@ const FoundComponent* findAnywhere(const DiscoveryResult& found, ComponentKind k
     return nullptr;
 }
 
-const char* roleId(ComponentKind kind) {
-    return componentKindId(kind);
-}
-
 std::string whereToGet(ComponentKind kind, ModelFamily family) {
     const FamilySources* s = sourcesOf(family);
     const std::string repo = s ? s->repo : "stabilityai/stable-diffusion-3.5-medium";
     switch (kind) {
         case ComponentKind::Transformer:
-            return fmt::format("the {} transformer: a diffusers folder of {} (in the Hugging Face cache after "
-                               "`huggingface-cli download {}`; its licence must be accepted on huggingface.co), or "
-                               "{}",
-                               modelFamilyName(family), repo, repo, s ? s->singleFile : "a single-file checkpoint");
+            return fmt::format(
+                "the {} transformer: a diffusers folder of {} (in the Hugging Face cache after "
+                "`huggingface-cli download {}`; its licence must be accepted on huggingface.co), or "
+                "{}",
+                modelFamilyName(family), repo, repo, s ? s->singleFile : "a single-file checkpoint");
         case ComponentKind::Vae:
-            return fmt::format("the SD3 VAE: vae/ of a diffusers folder of {}, or a single-file checkpoint that holds "
-                               "first_stage_model.*",
-                               repo);
+            return fmt::format(
+                "the SD3 VAE: vae/ of a diffusers folder of {}, or a single-file checkpoint that holds "
+                "first_stage_model.*",
+                repo);
         case ComponentKind::ClipL:
-            return fmt::format("the CLIP-L text encoder: text_encoder/ of a diffusers folder of {}, or "
-                               "text_encoders/clip_l.safetensors",
-                               repo);
+            return fmt::format(
+                "the CLIP-L text encoder: text_encoder/ of a diffusers folder of {}, or "
+                "text_encoders/clip_l.safetensors",
+                repo);
         case ComponentKind::ClipG:
-            return fmt::format("the CLIP-G text encoder: text_encoder_2/ of a diffusers folder of {}, or "
-                               "text_encoders/clip_g.safetensors",
-                               repo);
+            return fmt::format(
+                "the CLIP-G text encoder: text_encoder_2/ of a diffusers folder of {}, or "
+                "text_encoders/clip_g.safetensors",
+                repo);
         case ComponentKind::T5:
-            return fmt::format("the T5-XXL text encoder: text_encoder_3/ of {}, or text_encoders/t5xxl_fp16.safetensors",
-                               repo);
-        case ComponentKind::Lora: break;
+            return fmt::format(
+                "the T5-XXL text encoder: text_encoder_3/ of {}, or text_encoders/t5xxl_fp16.safetensors",
+                repo);
+        case ComponentKind::Lora:
+            break;
     }
     return "a LoRA adapter";
 }
@@ -132,7 +137,8 @@ FoundModel pickOverride(const fs::path& path, const char* option, bool wantAdapt
     auto models = identifyPath(path, option);
     std::vector<std::string> problems;
     for (auto& m : models) {
-        const bool fits = wantAdapter ? m.lora.has_value() : m.component(ComponentKind::Transformer) != nullptr;
+        const bool fits =
+            wantAdapter ? m.lora.has_value() : m.component(ComponentKind::Transformer) != nullptr;
         if (fits && m.usable()) return std::move(m);
         for (const auto& p : m.problems) problems.push_back(p);
     }
@@ -140,10 +146,11 @@ FoundModel pickOverride(const fs::path& path, const char* option, bool wantAdapt
         throwBadInput("{} {}: cannot be used:\n  - {}", option, path.string(), fmt::join(problems, "\n  - "));
     std::vector<std::string> what;
     for (const auto& m : models) what.push_back(fmt::format("{} ({})", m.path.string(), m.summary()));
-    throwBadInput("{} {}: holds no {}{}{}", option, path.string(),
-                  wantAdapter ? "LoRA adapter (adapter_config.json + adapter_model.safetensors, or a LoRA .safetensors)"
-                              : "SD3 / SD3.5 transformer (a diffusers folder or a single-file checkpoint)",
-                  what.empty() ? "" : "; found: ", fmt::format("{}", fmt::join(what, ", ")));
+    throwBadInput(
+        "{} {}: holds no {}{}{}", option, path.string(),
+        wantAdapter ? "LoRA adapter (adapter_config.json + adapter_model.safetensors, or a LoRA .safetensors)"
+                    : "SD3 / SD3.5 transformer (a diffusers folder or a single-file checkpoint)",
+        what.empty() ? "" : "; found: ", fmt::format("{}", fmt::join(what, ", ")));
 }
 
 }  // namespace
@@ -153,7 +160,8 @@ std::string ModelSet::identity() const {
     if (!realSize) s += " (other size)";
     for (const auto& p : parts) s += fmt::format("; {}={} ({} B)", p.role, p.source, p.bytes);
     if (adapterInfo)
-        s += fmt::format("; lora rank {} alpha {:g} scale {:g}", adapterInfo->rank, adapterInfo->alpha, adapterInfo->scale);
+        s += fmt::format("; lora rank {} alpha {:g} scale {:g}", adapterInfo->rank, adapterInfo->alpha,
+                         adapterInfo->scale);
     return s;
 }
 
@@ -189,7 +197,8 @@ std::optional<TokenizerFiles> findBundledTokenizers() {
     return std::nullopt;
 }
 
-ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found, const ModelSetOverrides& user) {
+ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found,
+                          const ModelSetOverrides& user) {
     ModelSetPlan plan;
     ModelSet set;
 
@@ -202,12 +211,14 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found, 
     if (base) {
         const auto f = base->family();
         if (family != ModelFamily::Any && f && *f != family)
-            throwBadInput("--model {}: is {}, but preset '{}' is for {}; pick a preset for {} or another model",
-                          user.model->string(), modelFamilyName(*f), preset.id, modelFamilyName(family),
-                          modelFamilyName(*f));
+            throwBadInput(
+                "--model {}: is {}, but preset '{}' is for {}; pick a preset for {} or another model",
+                user.model->string(), modelFamilyName(*f), preset.id, modelFamilyName(family),
+                modelFamilyName(*f));
         if (f) family = *f;
     } else {
-        const std::array<ModelFamily, 3> order = {ModelFamily::SD35Medium, ModelFamily::SD35Large, ModelFamily::SD3Medium};
+        const std::array<ModelFamily, 3> order = {ModelFamily::SD35Medium, ModelFamily::SD35Large,
+                                                  ModelFamily::SD3Medium};
         for (FoundKind kind : {FoundKind::Pipeline, FoundKind::Checkpoint, FoundKind::Component}) {
             for (ModelFamily f : order) {
                 if (family != ModelFamily::Any && f != family) continue;
@@ -223,13 +234,14 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found, 
     const FamilySources* familySources = sourcesOf(family);
     std::vector<std::string> downloads;
     auto missingPart = [&](ComponentKind kind) {
-        plan.missing.push_back(whereToGet(kind, family == ModelFamily::Any ? ModelFamily::SD35Medium : family));
-        plan.missingParts.push_back(kind == ComponentKind::Transformer
-                                        ? fmt::format("{} transformer", family == ModelFamily::Any
-                                                                            ? "SD3"
-                                                                            : modelFamilyName(family))
-                                        : componentKindName(kind));
-        const std::string repo = familySources ? familySources->repo : "stabilityai/stable-diffusion-3.5-medium";
+        plan.missing.push_back(
+            whereToGet(kind, family == ModelFamily::Any ? ModelFamily::SD35Medium : family));
+        plan.missingParts.push_back(
+            kind == ComponentKind::Transformer
+                ? fmt::format("{} transformer", family == ModelFamily::Any ? "SD3" : modelFamilyName(family))
+                : componentKindName(kind));
+        const std::string repo =
+            familySources ? familySources->repo : "stabilityai/stable-diffusion-3.5-medium";
         if (std::find(downloads.begin(), downloads.end(), repo) == downloads.end()) downloads.push_back(repo);
     };
 
@@ -268,25 +280,29 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found, 
         const FoundComponent* c = base ? base->component(slot.kind) : nullptr;
         if (!c && (!base || set.realSize)) c = findAnywhere(found, slot.kind, &owner);
         if (!c) {
-            if (slot.required) missingPart(slot.kind);
+            if (slot.required)
+                missingPart(slot.kind);
             else
-                set.notes.push_back(fmt::format("no T5-XXL text encoder found: prompts are encoded without T5 "
-                                                "(lower prompt adherence); {}",
-                                                whereToGet(ComponentKind::T5, family)));
+                set.notes.push_back(
+                    fmt::format("no T5-XXL text encoder found: prompts are encoded without T5 "
+                                "(lower prompt adherence); {}",
+                                whereToGet(ComponentKind::T5, family)));
             continue;
         }
         *slot.path = c->path;
         *slot.prefix = c->prefix;
         if (slot.kind == ComponentKind::Vae) set.vaeLayout = c->match.manifest->layout;
         if (slot.kind != ComponentKind::Vae && owner != base && !encoderOwner) encoderOwner = owner;
-        addPart(roleId(slot.kind), *owner, *c);
+        addPart(componentKindId(slot.kind), *owner, *c);
     }
 
     // 3. Tokenizers: the base folder's, else those of the folder the encoders came from, else the ones
     // shipped with swd.
     std::optional<TokenizerFiles> tokenizers;
-    if (base && base->tokenizers.complete()) tokenizers = base->tokenizers;
-    else if (encoderOwner && encoderOwner->tokenizers.complete()) tokenizers = encoderOwner->tokenizers;
+    if (base && base->tokenizers.complete())
+        tokenizers = base->tokenizers;
+    else if (encoderOwner && encoderOwner->tokenizers.complete())
+        tokenizers = encoderOwner->tokenizers;
     else if ((tokenizers = findBundledTokenizers()))
         set.notes.push_back(fmt::format("tokenizers: {}", tokenizers->origin));
     if (tokenizers) {
@@ -298,9 +314,10 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found, 
     } else {
         std::vector<std::string> dirs;
         for (const auto& d : bundledTokenizerDirs()) dirs.push_back(d.string());
-        plan.missing.push_back(fmt::format("the tokenizer files (clip/vocab.json, clip/merges.txt, t5/spiece.model): "
-                                           "the model folder has no tokenizer/ folders and none were found in {}",
-                                           fmt::join(dirs, ", ")));
+        plan.missing.push_back(
+            fmt::format("the tokenizer files (clip/vocab.json, clip/merges.txt, t5/spiece.model): "
+                        "the model folder has no tokenizer/ folders and none were found in {}",
+                        fmt::join(dirs, ", ")));
         plan.missingParts.push_back("tokenizers");
     }
 
@@ -316,16 +333,17 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found, 
     if (!adapter && !preset.adapter.empty()) {
         std::vector<const FoundModel*> others;
         for (const auto& m : found.models) {
-            if (m.kind != FoundKind::Adapter || !m.lora) continue;
+            if (m.kind != FoundKind::Adapter) continue;
             if (!adapterIsNamed(m, preset.adapter)) {
-                if (m.usable() && m.lora->family == family && m.realSize()) others.push_back(&m);
+                if (m.usable() && m.lora && m.lora->family == family && m.realSize()) others.push_back(&m);
                 continue;
             }
             if (!m.usable()) {
                 plan.unusable.push_back(fmt::format("{}: {}", m.path.string(), fmt::join(m.problems, "; ")));
                 continue;
             }
-            const std::string why = transformer ? m.lora->fitProblem(set.transformerDims, baseName) : std::string();
+            const std::string why =
+                transformer ? m.lora->fitProblem(set.transformerDims, baseName) : std::string();
             if (!why.empty()) {
                 plan.unusable.push_back(fmt::format("{}: {}", m.path.string(), why));
                 continue;
@@ -333,9 +351,10 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found, 
             if (!adapter) adapter = &m;
         }
         if (!adapter) {
-            std::string line = fmt::format("the SwD adapter {} (adapter_config.json + adapter_model.safetensors): "
-                                           "`huggingface-cli download {}`",
-                                           preset.adapter, preset.adapter);
+            std::string line = fmt::format(
+                "the SwD adapter {} (adapter_config.json + adapter_model.safetensors): "
+                "`huggingface-cli download {}`",
+                preset.adapter, preset.adapter);
             if (!others.empty()) {
                 std::vector<std::string> names;
                 for (const auto* o : others) names.push_back(o->path.string());
@@ -355,8 +374,10 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found, 
     }
 
     set.displayName = family == ModelFamily::Any ? std::string("SD3") : modelFamilyName(family);
-    if (!preset.adapter.empty()) set.displayName += " + " + preset.adapter;
-    else if (adapter) set.displayName += " + " + adapter->name();
+    if (!preset.adapter.empty())
+        set.displayName += " + " + preset.adapter;
+    else if (adapter)
+        set.displayName += " + " + adapter->name();
 
     if (plan.missing.empty()) {
         plan.set = std::move(set);
@@ -370,12 +391,14 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found, 
         if (!related || m.problems.empty() || m.unrelated) continue;
         plan.unusable.push_back(fmt::format("{}: {}", m.path.string(), fmt::join(m.problems, "; ")));
     }
-    std::string msg = fmt::format(
-        "preset '{}' needs {}; missing:\n", preset.id,
-        !preset.adapter.empty() ? fmt::format("{} with the SwD adapter {}", baseName, preset.adapter) : baseName);
+    std::string msg = fmt::format("preset '{}' needs {}; missing:\n", preset.id,
+                                  !preset.adapter.empty()
+                                      ? fmt::format("{} with the SwD adapter {}", baseName, preset.adapter)
+                                      : baseName);
     for (const auto& m : plan.missing) msg += "  - " + m + "\n";
     msg += "Searched:\n";
-    msg += found.searchedText().empty() ? std::string("  (no folders and no Hugging Face cache)\n") : found.searchedText();
+    msg += found.searchedText().empty() ? std::string("  (no folders and no Hugging Face cache)\n")
+                                        : found.searchedText();
     if (user.model) msg += fmt::format("  - {} (--model)\n", user.model->string());
     if (!plan.unusable.empty()) {
         msg += "Found but not usable:\n";
@@ -383,14 +406,16 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found, 
     }
     std::vector<std::string> cmds;
     for (const auto& d : downloads) cmds.push_back(fmt::format("`huggingface-cli download {}`", d));
-    msg += fmt::format("To fix: download {}, or add the folder that holds the files with --folder DIR, or name them "
-                       "with --model PATH / --adapter PATH.",
-                       fmt::join(cmds, " and "));
+    msg += fmt::format(
+        "To fix: download {}, or add the folder that holds the files with --folder DIR, or name them "
+        "with --model PATH / --adapter PATH.",
+        fmt::join(cmds, " and "));
     plan.message = std::move(msg);
     return plan;
 }
 
-ModelSet resolveModelSet(const Schedule& preset, const DiscoveryResult& found, const ModelSetOverrides& user) {
+ModelSet resolveModelSet(const Schedule& preset, const DiscoveryResult& found,
+                         const ModelSetOverrides& user) {
     ModelSetPlan plan = planModelSet(preset, found, user);
     if (!plan.set) throw Error(ErrorKind::BadInput, plan.message);
     return std::move(*plan.set);

@@ -24,7 +24,8 @@ struct ModelSetOverrides {
 struct ModelSetPart {
     std::string role;  // "transformer", "vae", "clip_l", "clip_g", "t5", "adapter"
     std::filesystem::path path;
-    std::string source;  // "stabilityai/stable-diffusion-3.5-medium@<revision>:transformer", "sd3.5_medium.safetensors"
+    std::string source;  // "stabilityai/stable-diffusion-3.5-medium@<revision>:transformer",
+                         // "sd3.5_medium.safetensors"
     std::uint64_t bytes = 0;
 };
 
@@ -60,19 +61,22 @@ struct ModelSet {  // everything one run needs, located but not loaded
 // The outcome of pairing: the set, or what is missing and the full message saying so.
 struct ModelSetPlan {
     std::optional<ModelSet> set;
-    std::vector<std::string> missing;   // one line per missing part: what it is and where to get it
-    std::vector<std::string> missingParts;  // the same, short: "SD3.5 Large transformer", "CLIP-G", "adapter <repo>"
+    std::vector<std::string> missing;  // one line per missing part: what it is and where to get it
+    std::vector<std::string>
+        missingParts;  // the same, short: "SD3.5 Large transformer", "CLIP-G", "adapter <repo>"
     std::vector<std::string> unusable;  // found, would have fit, but broken or the wrong model (with why)
     std::string message;                // the whole explanation (empty when `set` is there)
 };
 
 // Pairs a preset with what discovery found. Throws BadInput only for overrides that do not exist or
 // are unusable; a missing part is reported in the plan.
-ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found, const ModelSetOverrides& user = {});
+ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found,
+                          const ModelSetOverrides& user = {});
 
 // Like planModelSet, but throws BadInput with the plan's message when a part is missing. This is what
 // the engine calls before loading anything.
-ModelSet resolveModelSet(const Schedule& preset, const DiscoveryResult& found, const ModelSetOverrides& user = {});
+ModelSet resolveModelSet(const Schedule& preset, const DiscoveryResult& found,
+                         const ModelSetOverrides& user = {});
 
 // The folders where the tokenizers shipped with the application may be, in search order: beside the
 // executable (<exe>/../share/swd-studio/tokenizers), the install prefix, the source tree (tests/data).
