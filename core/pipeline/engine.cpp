@@ -145,7 +145,9 @@ bool Engine::loaded() const {
 void Engine::Impl::loadAll(GenerationObserver* observer, double* loadMs) {
     Stopwatch clock;
     c10::InferenceMode inference;
+    bool loadedSomething = false;
     auto stage = [&](const std::string& what) {
+        loadedSomething = true;
         if (observer) observer->onStage(Stage::LoadingModels, what);
     };
     if (!conditioner) {
@@ -188,7 +190,7 @@ void Engine::Impl::loadAll(GenerationObserver* observer, double* loadMs) {
         stage("TAESD previews");
         taesd = TaesdDecoder::load(TensorStore::open(options.taesdPath), dtype, device);
     }
-    if (loadMs) *loadMs += clock.elapsedMs();
+    if (loadMs && loadedSomething) *loadMs += clock.elapsedMs();
 }
 
 void Engine::Impl::loadHashes() {

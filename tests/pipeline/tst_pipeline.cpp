@@ -2,7 +2,10 @@
 // and the engine end to end on the built-in demo model.
 #include "core/test_util.h"
 #include "io/file_hash.h"
+#include "image/image_io.h"
 #include "pipeline/cost_model.h"
+#include "pipeline/demo_model.h"
+#include "pipeline/engine.h"
 #include "pipeline/generation_request.h"
 #include "sampling/preset_library.h"
 #include "util/device.h"
@@ -12,10 +15,216 @@
 
 using namespace swd;
 
+namespace {
+
+Schedule smallSwd() {
+    Schedule s = PresetLibrary::builtin().get("swd-2b-4step");
+    s.scales = {8, 12, 16};
+    s.sigmas = {1.0, 0.9454, 0.7904, 0.0};
+    return s;
+}
+
+Schedule smallFull() {
+    Schedule s = makeFullResolutionSchedule(3, 3.0, 16, 4.5, 256);
+    s.name = "small full resolution";
+    return s;
+}
+
+GenerationRequest request(const Schedule& s, std::uint64_t seed) {
+    GenerationRequest r;
+    r.prompt = "a lighthouse at dusk";
+    r.negativePrompt = "blurry";
+    r.seed = seed;
+    r.schedule = s;
+    r.useAdapter = s.sampler == SamplerKind::ScaleWise;
+    r.precision = Precision::FP32;
+    r.label = s.sampler == SamplerKind::ScaleWise ? "SwD" : "Full resolution";
+    return r;
+}
+
+struct RecordingObserver : GenerationObserver {
+    std::vector<StepEvent> steps;
+    std::vector<Stage> stages;
+    std::function<void(const StepEvent&)> onEach;
+    void onStage(Stage s, const std::string&) override { stages.push_back(s); }
+    void onStep(const StepEvent& e) override {
+        steps.push_back(e);
+        if (onEach) onEach(e);
+    }
+};
+
+bool sameImage(const RgbImageF& a, const RgbImageF& b) {
+    return a.width == b.width && a.height == b.height && a.data == b.data;
+}
+
+}  // namespace
+
 class TestPipeline : public QObject {
     Q_OBJECT
 
+    swd::test::ScratchDir m_demoDir;
+    std::unique_ptr<Engine> m_engine;
+
+    Engine& engine() {
+        if (!m_engine) {
+            const auto dir = m_demoDir.file("demo");
+            writeDemoModel(dir);
+            EngineOptions o;
+            o.precision = Precision::FP32;
+            o.textPrecision = Precision::FP32;
+            m_engine = std::make_unique<Engine>(demoModelSet(dir), o);
+        }
+        return *m_engine;
+    }
+
 private Q_SLOTS:
+    void demoModelIsDeterministicAndComplete() {
+        swd::test::ScratchDir dir;
+        writeDemoModel(dir.file("a"));
+        writeDemoModel(dir.file("b"));
+        QVERIFY(isDemoModel(dir.file("a")));
+        QCOMPARE(swd::test::readBytes(dir.file("a") / "transformer" / "diffusion_pytorch_model.safetensors"),
+                 swd::test::readBytes(dir.file("b") / "transformer" / "diffusion_pytorch_model.safetensors"));
+        std::filesystem::remove(dir.file("a") / "vae" / "diffusion_pytorch_model.safetensors");
+        QVERIFY(!isDemoModel(dir.file("a")));
+        SWD_EXPECT_ERROR(demoModelSet(dir.file("a")), "not a complete demo model", "make-demo-model");
+        const ModelSet set = demoModelSet(dir.file("b"));
+        QVERIFY(!set.realSize);
+        QVERIFY(set.displayName.find("random weights") != std::string::npos);
+        QVERIFY(set.adapter.has_value());
+    }
+
+    void swdRunOnTheDemoModel() {
+        RecordingObserver obs;
+        CancelToken cancel;
+        GenerationRequest r = request(smallSwd(), 11);
+        r.preview = PreviewMode::Projection;
+        const GenerationResult res = engine().generate(r, &obs, cancel);
+        QVERIFY(!res.cancelled);
+        QCOMPARE(res.completedSteps, 3);
+        QCOMPARE(res.images.size(), std::size_t(1));
+        QCOMPARE(res.images[0].width, 128);
+        QCOMPARE(res.steps.size(), std::size_t(3));
+        QCOMPARE(obs.steps.size(), std::size_t(3));
+        // Every step reports its scale, sigma, timestep and x0 at that scale, with a preview.
+        for (int i = 0; i < 3; ++i) {
+            const StepEvent& e = obs.steps[static_cast<std::size_t>(i)];
+            QCOMPARE(e.scale, r.schedule.scales[static_cast<std::size_t>(i)]);
+            QCOMPARE(e.sigma, r.schedule.sigmas[static_cast<std::size_t>(i)]);
+            QVERIFY(std::abs(e.timestep - 1000.0 * e.sigma) < 1e-3);
+            QCOMPARE(e.x0.size(-1), int64_t(e.scale));
+            QCOMPARE(e.previews.size(), std::size_t(1));
+            QCOMPARE(e.previews[0].width, e.scale);  // the projection preview is at latent resolution
+            QVERIFY(e.ms > 0);
+        }
+        QCOMPARE(obs.steps.back().etaMs, 0.0);
+        QVERIFY(obs.stages.front() == Stage::LoadingModels || obs.stages.front() == Stage::EncodingPrompt);
+        QCOMPARE(obs.stages.back(), Stage::Done);
+        QCOMPARE(res.seeds, (std::vector<std::uint64_t>{11}));
+        QVERIFY(res.timings.totalMs >= res.timings.samplingMs);
+        // The metadata restores the run.
+        const ImageRecord rec = parseImageRecord(res.recordJson(0), "result");
+        QCOMPARE(rec.request.seed, std::uint64_t(11));
+        QCOMPARE(rec.request.schedule.scales, r.schedule.scales);
+        QVERIFY(rec.provenance.adapterName.find("demo") != std::string::npos);
+        QCOMPARE(rec.provenance.modelHash.size(), std::size_t(64));
+        QVERIFY(res.parametersText(0).find("Seed: 11") != std::string::npos);
+    }
+
+    void sameSeedSameImageAndBatchSeeds() {
+        CancelToken cancel;
+        const GenerationResult a = engine().generate(request(smallSwd(), 5), nullptr, cancel);
+        const GenerationResult b = engine().generate(request(smallSwd(), 5), nullptr, cancel);
+        QVERIFY(sameImage(a.images[0], b.images[0]));
+        const GenerationResult c = engine().generate(request(smallSwd(), 6), nullptr, cancel);
+        QVERIFY(!sameImage(a.images[0], c.images[0]));
+        // Image i of a batch is the image of seed + i made alone.
+        GenerationRequest batch = request(smallSwd(), 5);
+        batch.batchSize = 2;
+        const GenerationResult ab = engine().generate(batch, nullptr, cancel);
+        QCOMPARE(ab.seeds, (std::vector<std::uint64_t>{5, 6}));
+        QCOMPARE(ab.images.size(), std::size_t(2));
+        const RgbImage8 x = ab.images[1].toRgb8(), y = c.images[0].toRgb8();
+        int worst = 0;
+        for (std::size_t i = 0; i < x.data.size(); ++i) worst = std::max(worst, std::abs(int(x.data[i]) - int(y.data[i])));
+        QVERIFY2(worst <= 1, qPrintable(QString::number(worst)));
+        QCOMPARE(parseImageRecord(ab.recordJson(1), "b").request.seed, std::uint64_t(6));
+    }
+
+    void adapterSwitchesWithoutReload() {
+        CancelToken cancel;
+        GenerationRequest withAdapter = request(smallSwd(), 3);
+        GenerationRequest base = withAdapter;
+        base.useAdapter = false;
+        const GenerationResult a1 = engine().generate(withAdapter, nullptr, cancel);
+        const GenerationResult b = engine().generate(base, nullptr, cancel);
+        const GenerationResult a2 = engine().generate(withAdapter, nullptr, cancel);
+        QVERIFY(!sameImage(a1.images[0], b.images[0]));  // the adapter changes the result
+        QVERIFY(sameImage(a1.images[0], a2.images[0]));  // and switching back restores it exactly
+        QCOMPARE(a2.timings.loadMs, 0.0);                // nothing was reloaded
+        QVERIFY(b.provenance.adapterName.empty());
+    }
+
+    void fullResolutionWithCfg() {
+        CancelToken cancel;
+        RecordingObserver obs;
+        GenerationRequest r = request(smallFull(), 9);
+        r.preview = PreviewMode::FullVae;
+        const GenerationResult batched = engine().generate(r, &obs, cancel);
+        QCOMPARE(batched.completedSteps, 3);
+        QCOMPARE(obs.steps[0].previews[0].width, 128);  // full-VAE previews are at image resolution
+        r.cfgBatched = false;
+        const GenerationResult twoCalls = engine().generate(r, nullptr, cancel);
+        float worst = 0;
+        for (std::size_t i = 0; i < batched.images[0].data.size(); ++i)
+            worst = std::max(worst, std::abs(batched.images[0].data[i] - twoCalls.images[0].data[i]));
+        QVERIFY2(worst < 1e-4f, qPrintable(QString::number(worst)));
+        QVERIFY(a1111Parameters(r, batched.provenance).find("Negative prompt: blurry") != std::string::npos);
+    }
+
+    void cancelReturnsFinishedSteps() {
+        CancelToken cancel;
+        RecordingObserver obs;
+        obs.onEach = [&](const StepEvent& e) {
+            if (e.index == 1) cancel.request();
+        };
+        const GenerationResult r = engine().generate(request(smallSwd(), 1), &obs, cancel);
+        QVERIFY(r.cancelled);
+        QCOMPARE(r.completedSteps, 2);
+        QCOMPARE(r.steps.size(), std::size_t(2));
+        QVERIFY(r.images.empty());                      // cancelled before decoding
+        QCOMPARE(r.finalLatent.size(-1), int64_t(12));  // the last finished x0
+        // Cancelled before it starts: nothing runs.
+        CancelToken early;
+        early.request();
+        QVERIFY(engine().generate(request(smallSwd(), 1), nullptr, early).cancelled);
+    }
+
+    void badRequestsAreRejectedBeforeWork() {
+        CancelToken cancel;
+        GenerationRequest tooBig = request(smallSwd(), 1);
+        tooBig.schedule.scales = {64, 200, 256};
+        SWD_EXPECT_ERROR(engine().generate(tooBig, nullptr, cancel), "exceeds 128 latent pixels");
+        GenerationRequest bad = request(smallSwd(), 1);
+        bad.schedule.sigmas = {1.0, 0.5, 0.7, 0.0};
+        SWD_EXPECT_ERROR(engine().generate(bad, nullptr, cancel), "sigmas[2]", "strictly decrease");
+        GenerationRequest cuda = request(smallSwd(), 1);
+        cuda.device = "cuda";
+        if (!cudaAvailable()) SWD_EXPECT_ERROR(engine().generate(cuda, nullptr, cancel), "cuda");
+    }
+
+    void writesImagesThatRestoreTheRun() {
+        CancelToken cancel;
+        const GenerationResult r = engine().generate(request(smallSwd(), 21), nullptr, cancel);
+        swd::test::ScratchDir dir;
+        ImageMetadata meta{r.parametersText(0), r.recordJson(0), r.provenance.version};
+        const auto path = writeImage(dir.file("x.png"), r.images[0], meta);
+        const ImageRecord back = parseImageRecord(readImageMetadata(path).request, path.string());
+        QCOMPARE(back.request.prompt, std::string("a lighthouse at dusk"));
+        const GenerationResult again = engine().generate(back.request, nullptr, cancel);
+        QVERIFY(sameImage(again.images[0], r.images[0]));  // the stored run re-makes the same image
+    }
+
     void requestJsonRoundTrip() {
         GenerationRequest r;
         r.prompt = "a cat, \"quoted\", café";
