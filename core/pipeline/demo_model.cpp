@@ -2,6 +2,7 @@
 
 #include "io/safetensors.h"
 #include "models/mmdit_config.h"
+#include "pipeline/random_model.h"
 #include "util/error.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -304,26 +305,6 @@ nlohmann::ordered_json transformerConfigJson(const MMDiTConfig& c) {
             {"dual_attention_layers", c.dualAttentionLayers}};
 }
 
-// The modules SwD's LoraConfig targets ("to_q", "to_k", "to_v", "to_out.0", "net.0.proj", "net.2").
-std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> adapterModules(const MMDiTConfig& c) {
-    const int64_t h = c.hidden(), ff = 4 * h;
-    std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> m;  // name, (out, in)
-    for (int i = 0; i < c.numLayers; ++i) {
-        const std::string b = fmt::format("transformer_blocks.{}.", i);
-        for (const char* a : {"attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0"}) m.push_back({b + a, {h, h}});
-        if (c.isDual(i))
-            for (const char* a : {"attn2.to_q", "attn2.to_k", "attn2.to_v", "attn2.to_out.0"})
-                m.push_back({b + a, {h, h}});
-        m.push_back({b + "ff.net.0.proj", {ff, h}});
-        m.push_back({b + "ff.net.2", {h, ff}});
-        if (!c.contextPreOnly(i)) {
-            m.push_back({b + "ff_context.net.0.proj", {ff, h}});
-            m.push_back({b + "ff_context.net.2", {h, ff}});
-        }
-    }
-    return m;
-}
-
 void copyFile(const fs::path& from, const fs::path& to) {
     std::error_code ec;
     fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
@@ -374,7 +355,7 @@ void writeDemoModel(const fs::path& dir, std::uint64_t seed, const fs::path& tok
     {
         std::vector<std::pair<std::string, at::Tensor>> tensors;
         std::vector<std::string> targets;
-        for (const auto& [module, dims] : adapterModules(tc)) {
+        for (const auto& [module, dims] : swdAdapterModules(tc)) {
             const std::string base = "base_model.model." + module;
             tensors.emplace_back(base + ".lora_A.weight", maker.make(base + ".lora_A.weight", {s.adapterRank, dims.second}));
             tensors.emplace_back(base + ".lora_B.weight", maker.make(base + ".lora_B.weight", {dims.first, s.adapterRank}));

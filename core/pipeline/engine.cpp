@@ -99,6 +99,7 @@ struct Engine::Impl {
     ModelSet models;
     EngineOptions options;
     at::Device device{at::kCPU};
+    at::Device textDevice{at::kCPU};
     at::ScalarType dtype = at::kBFloat16;
     at::ScalarType textDtype = at::kBFloat16;
 
@@ -125,7 +126,9 @@ Engine::Engine(ModelSet models, EngineOptions options) : m_impl(std::make_unique
     m_impl->options = std::move(options);
     m_impl->device = parseDevice(m_impl->options.device);
     m_impl->dtype = componentDtype(m_impl->options.precision, m_impl->device, Component::Transformer);
-    m_impl->textDtype = componentDtype(m_impl->options.textPrecision, m_impl->device, Component::TextEncoderT5);
+    m_impl->textDevice =
+        m_impl->options.textDevice.empty() ? m_impl->device : parseDevice(m_impl->options.textDevice);
+    m_impl->textDtype = componentDtype(m_impl->options.textPrecision, m_impl->textDevice, Component::TextEncoderT5);
 }
 
 Engine::~Engine() = default;
@@ -162,25 +165,35 @@ void Engine::Impl::loadAll(GenerationObserver* observer, double* loadMs) {
         paths.clipVocab = models.clipVocab;
         paths.clipMerges = models.clipMerges;
         paths.t5Spiece = models.t5Spiece;
-        const bool t5 = options.loadT5 && !models.t5.empty();
-        conditioner = std::make_unique<Sd3Conditioner>(paths, textDtype, device, t5);
+        if (options.weights && !options.weights->clipL.empty()) {
+            const bool t5 = options.loadT5 && !options.weights->t5.empty();
+            TextEncoderWeights w{options.weights->clipL, options.weights->clipG, options.weights->t5};
+            conditioner = std::make_unique<Sd3Conditioner>(paths, w, textDtype, textDevice, t5);
+        } else {
+            const bool t5 = options.loadT5 && !models.t5.empty();
+            conditioner = std::make_unique<Sd3Conditioner>(paths, textDtype, textDevice, t5);
+        }
     }
     if (!transformer) {
         stage("transformer");
-        TensorStore weights = TensorStore::open(models.transformer);
+        TensorStore weights = options.weights && !options.weights->transformer.empty()
+                                  ? options.weights->transformer
+                                  : TensorStore::open(models.transformer);
         if (!models.transformerPrefix.empty()) weights = weights.withPrefix(models.transformerPrefix);
         transformer = MMDiT::load(weights, dtype, device);
     }
-    if (!adapter && models.adapter) {
+    if (!adapter && (models.adapter || (options.weights && options.weights->adapter))) {
         stage("adapter");
-        adapter = LoraAdapter::load(*models.adapter);
+        adapter = options.weights && options.weights->adapter ? options.weights->adapter
+                                                              : LoraAdapter::load(*models.adapter);
         // Check it fits now (names of what does not), and leave the base model active.
         transformer->setAdapter(adapter);
         transformer->setAdapter(nullptr);
     }
     if (!vae) {
         stage("VAE");
-        TensorStore weights = TensorStore::open(models.vae);
+        TensorStore weights =
+            options.weights && !options.weights->vae.empty() ? options.weights->vae : TensorStore::open(models.vae);
         if (!models.vaePrefix.empty()) weights = weights.withPrefix(models.vaePrefix);
         VaeLoadOptions vo;
         vo.withEncoder = false;  // text-to-image needs only the decoder
@@ -194,6 +207,11 @@ void Engine::Impl::loadAll(GenerationObserver* observer, double* loadMs) {
 }
 
 void Engine::Impl::loadHashes() {
+    if (options.weights) {  // in-memory weights have no files to hash
+        modelHash = "in-memory weights";
+        adapterHash = models.adapter ? "in-memory" : "";
+        return;
+    }
     if (modelHash.empty()) {
         try {
             const TensorStore store = TensorStore::open(models.transformer);
@@ -255,6 +273,7 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
     Impl& d = *m_impl;
     Stopwatch total;
     resetPeakRss();
+    resetGpuPeak(d.device);
     GenerationResult result;
     result.request = request;
     const Schedule& schedule = request.schedule;
@@ -275,7 +294,8 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
             throwBadInput("schedule '{}' cannot run:{}", schedule.name, list);
         }
     }
-    if (request.useAdapter && !schedule.adapter.empty() && !d.models.adapter)
+    const bool hasAdapter = d.models.adapter || (d.options.weights && d.options.weights->adapter);
+    if (request.useAdapter && !schedule.adapter.empty() && !hasAdapter)
         throwBadInput("preset '{}' needs the adapter {}, and the model set '{}' has none; add it in the model "
                       "settings, or run the full-resolution preset",
                       schedule.name, schedule.adapter, d.models.displayName);
@@ -403,6 +423,7 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
     }
     result.timings.totalMs = total.elapsedMs();
     result.timings.peakRssBytes = peakRssBytes();
+    result.timings.peakGpuBytes = gpuPeakBytes(d.device);
     result.provenance.totalMs = result.timings.totalMs;
     if (observer) observer->onStage(Stage::Done, result.cancelled ? "cancelled" : "");
     return result;

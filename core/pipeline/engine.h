@@ -91,8 +91,17 @@ struct GenerationResult {
     std::string recordJson(int imageIndex) const;
 };
 
+// Weights held in memory instead of the model set's files (random-weight benchmarks of the real
+// architectures). Empty stores are read from the files.
+class LoraAdapter;
+struct ModelWeights {
+    TensorStore transformer, vae, clipL, clipG, t5;
+    std::shared_ptr<const LoraAdapter> adapter;
+};
+
 struct EngineOptions {
-    std::string device = "cpu";
+    std::string device = "cpu";      // transformer and VAE
+    std::string textDevice;          // text encoders ("" = device); e.g. cpu while the rest runs on cuda
     Precision precision = Precision::Auto;      // transformer and VAE
     Precision textPrecision = Precision::Auto;  // text encoders (T5 never fp16)
     bool releaseTextEncoders = false;  // free the encoders after each prompt (memory over speed)
@@ -100,6 +109,7 @@ struct EngineOptions {
     std::filesystem::path taesdPath;   // TAESD3 decoder weights for fast previews (optional)
     std::filesystem::path hashCache;   // where file hashes are remembered (optional)
     int vaeTileSize = 0;               // latent pixels per tile (0: automatic by size)
+    std::shared_ptr<const ModelWeights> weights;  // in-memory weights (benchmarks)
 };
 
 class Engine {

@@ -7,6 +7,10 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <fmt/format.h>
 
+#if defined(SWD_WITH_CUDA)
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 namespace swd {
 
 const char* precisionName(Precision p) {
@@ -63,6 +67,25 @@ std::string deviceDescription(const at::Device& device) {
     if (device.is_cpu()) return fmt::format("cpu ({} threads)", runtimeThreads());
     return device.str();
 }
+
+#if defined(SWD_WITH_CUDA)
+std::uint64_t gpuPeakBytes(const at::Device& device) {
+    if (!device.is_cuda()) return 0;
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    return static_cast<std::uint64_t>(
+        stats.allocated_bytes[static_cast<std::size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)].peak);
+}
+
+void resetGpuPeak(const at::Device& device) {
+    if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+}
+#else
+std::uint64_t gpuPeakBytes(const at::Device&) {
+    return 0;
+}
+
+void resetGpuPeak(const at::Device&) {}
+#endif
 
 at::ScalarType componentDtype(Precision precision, const at::Device& device, Component component) {
     const bool cpu = device.is_cpu();

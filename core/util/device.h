@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,11 @@ enum class Component { Transformer, TextEncoderClip, TextEncoderT5, Vae };
 at::Device parseDevice(const std::string& name);
 bool cudaAvailable();
 std::string deviceDescription(const at::Device& device);  // "cpu (2 threads)", "cuda:0 (NVIDIA H100 ...)"
+
+// Peak bytes the CUDA caching allocator handed out on `device` since the last reset (0 on the CPU or in a
+// build without CUDA), and the reset.
+std::uint64_t gpuPeakBytes(const at::Device& device);
+void resetGpuPeak(const at::Device& device);
 
 // The dtype a component runs in. Auto: bf16 on CPU (oneDNN; libtorch has no fp16 CPU kernels), bf16 on
 // CUDA where supported, else fp16. FP16 on the CPU is refused (Unsupported). T5 never runs in fp16
