@@ -95,6 +95,7 @@ void addBenchPipeline(CLI::App& bench) {
         Schedule fullSchedule = library.get(!a->fullPreset.empty()          ? a->fullPreset
                                             : !swdSchedule.compareWith.empty() ? swdSchedule.compareWith
                                                                                : "sd35-medium-full");
+        fullSchedule.scales.assign(fullSchedule.scales.size(), swdSchedule.finalScale());  // same final size
         const Schedule fullPlan = fullSchedule;
         const bool extrapolate = a->fullSteps > 0 && a->fullSteps < fullSchedule.stepCount();
         if (extrapolate) {

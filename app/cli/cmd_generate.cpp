@@ -238,6 +238,8 @@ void addGenerateCommands(CLI::App& app) {
         std::string fullId = *fullPreset;
         if (fullId.empty()) fullId = swdSchedule.compareWith.empty() ? "sd35-medium-full" : swdSchedule.compareWith;
         Schedule fullSchedule = PresetLibrary::builtin().get(fullId);
+        // Both finals at one size: full resolution runs at the SwD schedule's last scale.
+        fullSchedule.scales.assign(fullSchedule.scales.size(), swdSchedule.finalScale());
         const ModelChoice choice = chooseModelSet(ca->model, swdSchedule);
         if (!choice.note.empty()) std::fprintf(stderr, "%s\n", choice.note.c_str());
         Engine engine(choice.set, engineOptions(*ca));

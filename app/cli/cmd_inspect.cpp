@@ -2,6 +2,8 @@
 // shape, bytes) and what it is (model kind, layout, match against the real models' manifests; LoRA
 // rank, alpha, scale and the base it fits). Images get their own branch (generation metadata).
 #include "cli_common.h"
+#include "image/image_io.h"
+#include "pipeline/generation_request.h"
 #include "io/model_discovery.h"
 #include "io/tensor_store.h"
 #include "util/error.h"
@@ -148,11 +150,37 @@ bool looksLikeImage(const fs::path& path) {
     return in.gcount() == 8 && std::memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0;
 }
 
+// The run stored in an image: SwD Studio's JSON record (the whole request), else A1111 "parameters".
 int inspectImage(const fs::path& path) {
-    throwUnsupported(
-        "{}: is an image; reading its generation metadata is not available in this build yet "
-        "(swd inspect reads weight files and model folders)",
-        path.string());
+    const ImageMetadata meta = readImageMetadata(path);
+    const RgbImage8 pixels = readImageRgb8(path);
+    fmt::print("{}: image {}x{}\n", path.string(), pixels.width, pixels.height);
+    if (meta.request.empty() && meta.parameters.empty()) {
+        fmt::print("  no generation metadata (not written by SwD Studio or A1111)\n");
+        return 0;
+    }
+    if (!meta.request.empty()) {
+        const ImageRecord rec = parseImageRecord(meta.request, path.string());
+        const GenerationRequest& r = rec.request;
+        const Schedule& s = r.schedule;
+        fmt::print("  prompt:          {}\n", r.prompt);
+        if (s.guidance > 1.0) fmt::print("  negative prompt: {}\n", r.negativePrompt);
+        fmt::print("  seed:            {}\n", r.seed);
+        fmt::print("  schedule:        {} ({}, {} steps, guidance {:g}, T5 {} tokens)\n", s.name, samplerId(s.sampler),
+                   s.stepCount(), s.guidance, s.t5Length);
+        fmt::print("  scales:          {}\n", fmt::join(s.scales, ", "));
+        fmt::print("  sigmas:          {}\n", fmt::join(s.sigmas, ", "));
+        fmt::print("  model:           {}\n", rec.provenance.modelName);
+        if (!rec.provenance.modelHash.empty()) fmt::print("  model sha256:    {}\n", rec.provenance.modelHash);
+        if (!rec.provenance.adapterName.empty())
+            fmt::print("  adapter:         {} ({})\n", rec.provenance.adapterName, rec.provenance.adapterHash);
+        fmt::print("  made with:       {} on {} ({}), {:.2f} s\n", rec.provenance.version, rec.provenance.deviceUsed,
+                   rec.provenance.dtypeUsed, rec.provenance.totalMs / 1000.0);
+        fmt::print("  model files:     {}\n", rec.provenance.modelIdentity);
+        fmt::print("\nrequest (JSON, what 'Open image' restores):\n{}\n", requestToJson(r).dump(2));
+    }
+    if (!meta.parameters.empty()) fmt::print("\nparameters (A1111):\n{}\n", meta.parameters);
+    return 0;
 }
 
 int inspectWeights(const fs::path& path, bool all) {

@@ -449,6 +449,9 @@ ModelSet demoModelSet(const fs::path& dir) {
         ModelSetPart part;
         part.role = role;
         part.path = path;
+        std::error_code ec;
+        for (const auto& f : fs::directory_iterator(path, ec))
+            if (f.path().extension() == ".safetensors") part.bytes += fs::file_size(f.path(), ec);
         part.source = role == "adapter" ? std::string(kDemoAdapterName)
                                         : std::string("swd-studio demo (random weights):") + path.filename().string();
         m.parts.push_back(part);

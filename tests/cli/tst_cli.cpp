@@ -1,8 +1,12 @@
 // The `swd` command line, run as users run it: output, exit codes (0 ok, 2 bad input, 1 failure).
 #include "core/test_util.h"
 
+#include <QFile>
+#include <QFileInfo>
 #include <QProcess>
 #include <QtTest>
+
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -103,6 +107,50 @@ private Q_SLOTS:
         QCOMPARE(r.code, 1);
         QVERIFY(r.out.contains("unknown golden kind 'teleporter'"));
         QVERIFY(!r.out.contains("all passed"));
+    }
+
+    // generate, inspect and compare on the built-in demo model with a small schedule (128 px).
+    void generateInspectAndCompareOnTheDemoModel() {
+        swd::test::ScratchDir dir;
+        const QString cache = QString::fromStdString(dir.file("cache").string());
+        qputenv("XDG_CACHE_HOME", cache.toUtf8());  // the demo model is written here
+        const auto schedule = dir.file("small.json");
+        swd::test::writeBytes(schedule, R"({"name":"small SwD","model":"sd3.5-medium","adapter":"x","compare_with":"sd35-medium-full",)"
+                                        R"("scales":[8,12,16],"sigmas":[1,0.9454,0.7904,0]})");
+        const QString out = QString::fromStdString(dir.file("out").string());
+        const Result g = runSwd({"generate", "--model", "demo", "--schedule", QString::fromStdString(schedule.string()),
+                                 "--prompt", "a café in Paris", "--seed", "42", "--out", out, "--steps-out", "--quiet"});
+        QVERIFY2(g.code == 0, qPrintable(g.err));
+        const QString image = out + "/swd-00001.png";
+        QVERIFY(QFile::exists(image));
+        QVERIFY(QFile::exists(out + "/swd-00001-steps/step-03-scale16-sigma0.7904.png"));
+        const Result i = runSwd({"inspect", image});
+        QCOMPARE(i.code, 0);
+        QVERIFY2(i.out.contains("prompt:          a café in Paris"), qPrintable(i.out));
+        QVERIFY(i.out.contains("seed:            42"));
+        QVERIFY(i.out.contains("scales:          8, 12, 16"));
+        QVERIFY(i.out.contains("Steps: 3, Sampler: SwD scale-wise"));
+
+        // Unknown preset and a bad format are bad input.
+        QCOMPARE(runSwd({"generate", "--model", "demo", "--preset", "nope", "--prompt", "x"}).code, 2);
+
+        const Result c = runSwd({"compare", "--model", "demo", "--schedule", QString::fromStdString(schedule.string()),
+                                 "--full-preset", "sd35-medium-full", "--prompt", "a lighthouse", "--seed", "3",
+                                 "--out", out, "--quiet", "--t5-length", "64"});
+        QVERIFY2(c.code == 0, qPrintable(c.err));
+        const QString report = c.out.trimmed();
+        QVERIFY2(report.endsWith("report.json"), qPrintable(report));
+        QFile f(report);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const auto json = nlohmann::json::parse(f.readAll().toStdString());
+        QCOMPARE(json["swd"]["steps"].size(), std::size_t(3));
+        QCOMPARE(json["full_resolution"]["steps"].size(), std::size_t(40));
+        QVERIFY(json["speedup"].get<double>() > 0.0);  // a ratio of two measured totals (not a timed assertion)
+        QVERIFY(json["full_resolution"]["total_ms"].get<double>() > 0.0);
+        QVERIFY(json["ssim"].get<double>() <= 1.0);
+        const QString folder = QFileInfo(report).path();
+        for (const char* file : {"side-by-side.png", "difference.png", "swd-steps.png", "full-steps.png", "swd-00001.png", "full-00001.png"})
+            QVERIFY2(QFile::exists(folder + "/" + file), file);
     }
 
     void checkGoldenMissingFolderIsBadInput() {
