@@ -36,11 +36,12 @@ struct RunArgs {
     int batch = 1;
     std::string device = "cpu";
     std::string precision = "auto";
-    std::string preview = "projection";
+    std::string preview = "auto";
     int t5Length = 0;
     double guidance = -1;
     bool noT5 = false;
     bool quiet = false;
+    bool forStrips = false;  // compare: step strips need step images
 };
 
 void addRunOptions(CLI::App* cmd, RunArgs& a, bool withPreset) {
@@ -58,7 +59,10 @@ void addRunOptions(CLI::App* cmd, RunArgs& a, bool withPreset) {
     cmd->add_option("--batch", a.batch, "images per run")->check(CLI::Range(1, 64));
     cmd->add_option("--device", a.device, "cpu, cuda or cuda:N")->capture_default_str();
     cmd->add_option("--precision", a.precision, "auto, bf16, fp16 (CUDA only) or fp32")->capture_default_str();
-    cmd->add_option("--preview", a.preview, "step images: projection, taesd, vae or off")->capture_default_str();
+    cmd->add_option("--preview", a.preview,
+                    "step images: vae (decoded x0), taesd, projection (latent to RGB) or off; auto: vae with "
+                    "--steps-out and in compare, else off")
+        ->capture_default_str();
     cmd->add_option("--t5-length", a.t5Length, "T5 tokens (default: the preset's; 512 for SwD, 256 full resolution)");
     cmd->add_option("--guidance", a.guidance, "CFG scale (default: the preset's)");
     cmd->add_flag("--no-t5", a.noT5, "run without T5-XXL (its part of the context is zeros; saves ~9.5 GB)");
@@ -88,7 +92,8 @@ GenerationRequest makeRequest(const RunArgs& a, const Schedule& s) {
     const auto p = precisionFromName(a.precision);
     if (!p) throwBadInput("--precision '{}': use auto, bf16, fp16 or fp32", a.precision);
     r.precision = *p;
-    r.preview = parsePreviewMode(a.preview);
+    r.preview = a.preview == "auto" ? (a.stepsOut || a.forStrips ? PreviewMode::FullVae : PreviewMode::Off)
+                                    : parsePreviewMode(a.preview);
     r.useAdapter = s.sampler == SamplerKind::ScaleWise;
     r.label = s.sampler == SamplerKind::ScaleWise ? "SwD" : "Full resolution";
     return r;
@@ -117,8 +122,8 @@ public:
     explicit PrintingObserver(bool quiet) : m_quiet(quiet) {}
     void onStage(Stage stage, const std::string& detail) override {
         if (m_quiet || stage == Stage::Done) return;
-        std::fprintf(stderr, "  %s%s%s\n", stageName(stage), detail.empty() ? "" : ": ",
-                     stage == Stage::EncodingPrompt ? "" : detail.c_str());
+        const bool showDetail = !detail.empty() && stage != Stage::EncodingPrompt;
+        std::fprintf(stderr, "  %s%s%s\n", stageName(stage), showDetail ? ": " : "", showDetail ? detail.c_str() : "");
     }
     void onStep(const StepEvent& e) override {
         if (m_quiet) return;
@@ -232,7 +237,7 @@ void addGenerateCommands(CLI::App& app) {
     auto fullPreset = std::make_shared<std::string>();
     addRunOptions(cmp, *ca, true);
     cmp->add_option("--full-preset", *fullPreset, "full-resolution preset (default: the SwD preset's counterpart)");
-    ca->stepsOut = false;
+    ca->forStrips = true;
     setAction(cmp, [ca, fullPreset] {
         const Schedule swdSchedule = pickSchedule(*ca, "swd-2b-6step");
         std::string fullId = *fullPreset;

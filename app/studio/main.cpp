@@ -1,16 +1,211 @@
 // swd-studio: the SwD Studio desktop application.
+//
+//   swd-studio [IMAGE...]                 open the app (an image given is opened and its settings restored)
+//   swd-studio --demo --run compare --screenshot shot.png
+//                                         run a generation on the demo model and save a picture of the window
+#include "compare_view.h"
+#include "generation_controller.h"
+#include "history_store.h"
 #include "main_window.h"
-#include "util/runtime.h"
+#include "prompt_panel.h"
+#include "schedule_editor.h"
+#include "settings_dialog.h"
+#include "step_strip.h"
 
 #include <QApplication>
+#include <QCommandLineParser>
+#include <QDockWidget>
+#include <QListWidget>
+#include <QTimer>
+
+#include <cstdio>
+
+namespace {
+
+constexpr const char* kAppId = "org.swdstudio.SwDStudio";
+
+// Saves a picture of the window and quits (the --screenshot option).
+void grabAndQuit(swd::ui::MainWindow* window, const QString& file) {
+    const QPixmap shot = window->grab();
+    const bool ok = shot.save(file);
+    std::printf("%s%s\n", qPrintable(file), ok ? "" : " (could not be written)");
+    std::fflush(stdout);
+    QCoreApplication::exit(ok ? 0 : 1);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+    QGuiApplication::setHighDpiScaleFactorRoundingPolicy(Qt::HighDpiScaleFactorRoundingPolicy::PassThrough);
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("SwD Studio"));
     QApplication::setOrganizationName(QStringLiteral("swd-studio"));
     QApplication::setApplicationVersion(QStringLiteral(SWD_VERSION));
-    swd::configureRuntime();
+    // On Wayland the app id ties the window to the desktop file and its icon.
+    QGuiApplication::setDesktopFileName(QString::fromLatin1(kAppId));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("SwD Studio: scale-wise distillation next to full-resolution sampling"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument(QStringLiteral("image"),
+                                 QStringLiteral("An image to open (its settings are restored)"));
+    const QCommandLineOption screenshot(
+        QStringLiteral("screenshot"),
+        QStringLiteral("Save a picture of the window to FILE once it settles (or once "
+                       "--run finishes), then quit"),
+        QStringLiteral("FILE"));
+    const QCommandLineOption run(QStringLiteral("run"),
+                                 QStringLiteral("Start a generation: swd, full or compare"),
+                                 QStringLiteral("KIND"));
+    const QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Use the built-in demo model"));
+    const QCommandLineOption prompt(QStringLiteral("prompt"), QStringLiteral("The prompt"),
+                                    QStringLiteral("TEXT"));
+    const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("The seed (locks it)"),
+                                  QStringLiteral("N"));
+    const QCommandLineOption preset(QStringLiteral("preset"), QStringLiteral("Schedule preset id"),
+                                    QStringLiteral("ID"));
+    const QCommandLineOption output(QStringLiteral("output-folder"),
+                                    QStringLiteral("Write results to DIR in this session"),
+                                    QStringLiteral("DIR"));
+    const QCommandLineOption mode(QStringLiteral("compare-mode"),
+                                  QStringLiteral("side, wipe, difference or toggle"), QStringLiteral("MODE"));
+    const QCommandLineOption step(QStringLiteral("show-step"),
+                                  QStringLiteral("After --run, show step N of the SwD run large"),
+                                  QStringLiteral("N"));
+    const QCommandLineOption history(QStringLiteral("show-history"), QStringLiteral("Show the history tab"));
+    const QCommandLineOption fullTab(QStringLiteral("show-full-schedule"),
+                                     QStringLiteral("Show the full-resolution schedule in the editor"));
+    const QCommandLineOption recallOpt(
+        QStringLiteral("recall"), QStringLiteral("Recall the Nth newest run of the history (1: the newest)"),
+        QStringLiteral("N"));
+    const QCommandLineOption zoom(QStringLiteral("zoom"),
+                                  QStringLiteral("Zoom the compare view by FACTOR from fit, at its centre"),
+                                  QStringLiteral("FACTOR"));
+    const QCommandLineOption settingsShot(
+        QStringLiteral("settings-screenshot"),
+        QStringLiteral("Save a picture of the settings dialog to FILE, then quit"), QStringLiteral("FILE"));
+    const QCommandLineOption grabAtStep(
+        QStringLiteral("grab-at-step"),
+        QStringLiteral("With --run and --screenshot: take the picture when the Nth step "
+                       "of the job has finished (the run is then cancelled)"),
+        QStringLiteral("N"));
+    const QCommandLineOption settle(
+        QStringLiteral("settle-ms"),
+        QStringLiteral("Milliseconds to wait before the screenshot (default 1500)"), QStringLiteral("MS"),
+        QStringLiteral("1500"));
+    for (const auto& o : {screenshot, run, demo, prompt, seed, preset, output, mode, step, history, fullTab,
+                          recallOpt, zoom, grabAtStep, settingsShot, settle})
+        parser.addOption(o);
+    parser.process(app);
+
     swd::ui::MainWindow window;
+    if (parser.isSet(output)) {
+        swd::ui::AppSettings s = window.settings();
+        s.outputFolder = parser.value(output);
+        window.applySettings(s);  // this session only: not saved
+    }
+    if (parser.isSet(preset)) window.scheduleEditor()->loadPreset(parser.value(preset));
+    if (parser.isSet(demo)) {
+        swd::ui::ModelChoice c = window.promptPanel()->modelChoice();
+        c.kind = swd::ui::ModelChoice::Kind::Demo;
+        window.promptPanel()->setModelChoice(c);
+        // Discovery may answer after this; keep the demo model chosen then too.
+        QObject::connect(window.controller(), &swd::ui::GenerationController::discovered, &window,
+                         [&window, c] { window.promptPanel()->setModelChoice(c); });
+    }
+    if (parser.isSet(prompt)) window.promptPanel()->setPrompt(parser.value(prompt));
+    if (parser.isSet(seed)) {
+        window.promptPanel()->setSeed(parser.value(seed).toULongLong());
+        window.promptPanel()->setSeedLocked(true);
+    }
+    if (parser.isSet(fullTab)) window.scheduleEditor()->setCurrentSlot(swd::ui::ScheduleEditor::Slot::Full);
     window.show();
+    if (parser.isSet(history))
+        if (auto* dock = window.findChild<QDockWidget*>(QStringLiteral("historyDock"))) dock->raise();
+    if (parser.isSet(mode)) {
+        const QStringList modes = {QStringLiteral("side"), QStringLiteral("wipe"),
+                                   QStringLiteral("difference"), QStringLiteral("toggle")};
+        const int m = int(modes.indexOf(parser.value(mode)));
+        if (m >= 0) window.action(QStringLiteral("actionMode%1").arg(m))->trigger();
+    }
+    for (const QString& file : parser.positionalArguments()) window.openImage(file);
+    if (parser.isSet(recallOpt)) {
+        const int n = parser.value(recallOpt).toInt();
+        const auto& entries = window.historyStore()->entries();
+        if (n >= 1 && n <= entries.size()) {
+            const swd::ui::HistoryEntry entry = entries.at(n - 1);
+            window.recall(entry);
+            if (parser.isSet(step))
+                if (QListWidget* lane = window.stepStrip()->lane(entry.label)) {
+                    const int k = parser.value(step).toInt();
+                    if (k >= 1 && k <= lane->count()) {
+                        lane->setCurrentRow(k - 1);
+                        Q_EMIT lane->itemClicked(lane->item(k - 1));
+                    }
+                }
+        }
+    }
+    if (parser.isSet(zoom)) {
+        const double factor = parser.value(zoom).toDouble();
+        QTimer::singleShot(200, &window, [&window, factor] {
+            window.compareView()->fitToWindow();
+            window.compareView()->zoomAt(window.compareView()->rect().center(), factor);
+        });
+    }
+
+    if (parser.isSet(settingsShot)) {
+        auto* dialog = new swd::ui::SettingsDialog(window.settings(), &window);
+        dialog->show();
+        const QString file = parser.value(settingsShot);
+        QTimer::singleShot(parser.value(settle).toInt(), dialog, [dialog, file] {
+            const bool ok = dialog->grab().save(file);
+            std::printf("%s\n", qPrintable(file));
+            QCoreApplication::exit(ok ? 0 : 1);
+        });
+        return QApplication::exec();
+    }
+    const QString shotFile = parser.value(screenshot);
+    const int settleMs = parser.value(settle).toInt();
+    if (parser.isSet(run)) {
+        const QString kind = parser.value(run);
+        const auto runKind = kind == QLatin1String("full")      ? swd::ui::MainWindow::RunKind::Full
+                             : kind == QLatin1String("compare") ? swd::ui::MainWindow::RunKind::Compare
+                                                                : swd::ui::MainWindow::RunKind::Swd;
+        QTimer::singleShot(300, &window, [&window, runKind] { window.generate(runKind); });
+        if (!shotFile.isEmpty() && parser.isSet(grabAtStep)) {
+            const int at = parser.value(grabAtStep).toInt();
+            auto* count = new int(0);
+            QObject::connect(window.controller(), &swd::ui::GenerationController::stepFinished, &window,
+                             [&window, shotFile, at, count](const swd::ui::StepImage&) {
+                                 if (++*count != at) return;
+                                 QTimer::singleShot(400, &window, [&window, shotFile] {
+                                     const QPixmap shot = window.grab();
+                                     shot.save(shotFile);
+                                     std::printf("%s\n", qPrintable(shotFile));
+                                     std::fflush(stdout);
+                                     window.cancel();
+                                     QObject::connect(&window, &swd::ui::MainWindow::jobSettled, qApp,
+                                                      &QCoreApplication::quit);
+                                 });
+                             });
+        } else if (!shotFile.isEmpty()) {
+            const int showStep = parser.isSet(step) ? parser.value(step).toInt() : 0;
+            QObject::connect(&window, &swd::ui::MainWindow::jobSettled, &window,
+                             [&window, shotFile, settleMs, showStep] {
+                                 if (showStep > 0)
+                                     if (QListWidget* lane = window.stepStrip()->lane(swd::ui::kSwdLabel))
+                                         if (showStep <= lane->count()) {
+                                             lane->setCurrentRow(showStep - 1);
+                                             Q_EMIT lane->itemClicked(lane->item(showStep - 1));
+                                         }
+                                 QTimer::singleShot(settleMs, &window,
+                                                    [&window, shotFile] { grabAndQuit(&window, shotFile); });
+                             });
+        }
+    } else if (!shotFile.isEmpty()) {
+        QTimer::singleShot(settleMs, &window, [&window, shotFile] { grabAndQuit(&window, shotFile); });
+    }
     return QApplication::exec();
 }

@@ -322,6 +322,7 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
     result.provenance.adapterHash = withAdapter ? d.adapterHash : "";
     result.provenance.version = fmt::format("swd-studio {} (libtorch {})", SWD_VERSION, compat::torchVersionString());
     result.provenance.deviceUsed = deviceDescription(d.device);
+    if (d.textDevice != d.device) result.provenance.deviceUsed += ", text encoders on " + deviceDescription(d.textDevice);
     result.provenance.dtypeUsed = dtypeName(d.dtype);
     result.provenance.imageSeed = request.seed;
 

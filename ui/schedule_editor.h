@@ -1,0 +1,120 @@
+// The schedule editor: two schedules side by side in tabs (the SwD schedule and the full-resolution one it
+// is compared with), each a table (ScheduleTableModel) and a chart of σ and scale that edit the same model,
+// the preset picker (built-in and user presets; save and delete), and the schedule's other fields
+// (sampler, guidance, T5 length; steps and shift to regenerate a full-resolution σ grid). The validation
+// line under the table names the first problem; the main window disables Generate with that reason.
+#pragma once
+
+#include "pipeline/cost_model.h"
+#include "preset_store.h"
+#include "sampling/schedule.h"
+
+#include <QWidget>
+
+#include <memory>
+
+class QAction;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QPushButton;
+class QSpinBox;
+class QTabBar;
+class QTableView;
+class QToolButton;
+class QWidget;
+
+namespace swd::ui {
+
+class ScheduleChart;
+class ScheduleTableModel;
+
+class ScheduleEditor : public QWidget {
+    Q_OBJECT
+
+public:
+    enum class Slot { Swd = 0, Full = 1 };
+
+    // `presetFolder`: where user presets live (default: userPresetDir()).
+    explicit ScheduleEditor(const QString& presetFolder = {}, QWidget* parent = nullptr);
+    ~ScheduleEditor() override;
+
+    ScheduleTableModel* model(Slot slot) const;
+    Schedule schedule(Slot slot) const;
+    void setSchedule(Slot slot, const Schedule& schedule);
+    bool valid(Slot slot) const;
+    // "" when the slot's schedule can run, else the first problem.
+    QString problem(Slot slot) const;
+
+    Slot currentSlot() const;
+    void setCurrentSlot(Slot slot);
+
+    PresetStore& presets() { return *m_presets; }
+    // Loads a preset by id: a scale-wise preset into the SwD slot (and its compare_with preset into the
+    // full-resolution slot), a flow-euler preset into the full-resolution slot. False when unknown.
+    bool loadPreset(const QString& id);
+    QString currentPresetId() const;
+    // Saves the current slot's schedule as a user preset; returns its id ("" and a message box on failure
+    // unless `quiet`).
+    QString saveCurrentAsPreset(const QString& name, bool quiet = false);
+    void reloadPresets();
+
+    // Settings and the loaded model feed the estimates and limits of both slots.
+    void setT5Override(int length);
+    void setLimits(const ScheduleLimits& limits);
+    void setCostModel(const TransformerShape& shape, double flopsPerSecond, bool calibrated);
+
+    QTableView* tableView() const { return m_table; }
+    ScheduleChart* chart() const { return m_chart; }
+    QComboBox* presetCombo() const { return m_presetCombo; }
+
+    // Paste the clipboard (or `text`) into the table at the current cell.
+    void pasteList(const QString& text);
+
+Q_SIGNALS:
+    // Either schedule changed (cells, rows, fields) or its validity changed.
+    void schedulesChanged();
+    void presetChosen(const QString& id);
+
+private:
+    void buildUi();
+    void bindCurrentSlot();
+    void syncFieldsFromModel();
+    void updateStatus();
+    void regenerateFullGrid();
+    void fillPresetCombo();
+    void insertRow();
+    void removeRows();
+    void duplicateRow();
+    void pasteFromClipboard();
+    void askPasteList();
+    void askSavePreset();
+    void deletePreset();
+
+    std::unique_ptr<PresetStore> m_presets;
+    ScheduleTableModel* m_models[2] = {nullptr, nullptr};
+    QString m_presetId;
+    bool m_syncing = false;
+
+    QTabBar* m_tabs = nullptr;
+    QComboBox* m_presetCombo = nullptr;
+    QToolButton* m_savePreset = nullptr;
+    QToolButton* m_deletePreset = nullptr;
+    QComboBox* m_sampler = nullptr;
+    QDoubleSpinBox* m_guidance = nullptr;
+    QSpinBox* m_t5Length = nullptr;
+    QWidget* m_generatorRow = nullptr;
+    QSpinBox* m_genSteps = nullptr;
+    QDoubleSpinBox* m_genShift = nullptr;
+    QSpinBox* m_genScale = nullptr;
+    QPushButton* m_genApply = nullptr;
+    QTableView* m_table = nullptr;
+    ScheduleChart* m_chart = nullptr;
+    QLabel* m_status = nullptr;
+    QToolButton* m_insert = nullptr;
+    QToolButton* m_remove = nullptr;
+    QToolButton* m_duplicate = nullptr;
+    QToolButton* m_paste = nullptr;
+};
+
+}  // namespace swd::ui
