@@ -50,8 +50,8 @@ std::vector<std::string> byteEncoderTable() {
 // transformers' BasicTokenizer._is_chinese_char: the CJK Unified Ideographs blocks.
 bool isCjkIdeograph(char32_t c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
-           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
-           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) ||
+           (c >= 0x2B820 && c <= 0x2CEAF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
 bool isOtherCategory(char32_t c) {  // Unicode general category C* (Cc, Cf, Cs, Co, Cn)
@@ -144,8 +144,8 @@ std::u32string lower(const std::u32string& text) {
     std::u16string dst(src.size() * 3 + 16, u'\0');
     UErrorCode status = U_ZERO_ERROR;
     const int32_t n = u_strToLower(reinterpret_cast<UChar*>(dst.data()), static_cast<int32_t>(dst.size()),
-                                   reinterpret_cast<const UChar*>(src.data()), static_cast<int32_t>(src.size()),
-                                   "", &status);
+                                   reinterpret_cast<const UChar*>(src.data()),
+                                   static_cast<int32_t>(src.size()), "", &status);
     if (U_FAILURE(status)) throwInternal("ICU: lower-casing failed ({})", u_errorName(status));
     dst.resize(static_cast<std::size_t>(n));
     return fromUtf16(dst);
@@ -213,7 +213,8 @@ void regexPieces(const std::u32string& word, std::vector<std::u32string>& out) {
             };
             if (is(1, U's') || is(1, U't') || is(1, U'm') || is(1, U'd'))
                 len = 2;
-            else if ((is(1, U'r') && is(2, U'e')) || (is(1, U'v') && is(2, U'e')) || (is(1, U'l') && is(2, U'l')))
+            else if ((is(1, U'r') && is(2, U'e')) || (is(1, U'v') && is(2, U'e')) ||
+                     (is(1, U'l') && is(2, U'l')))
                 len = 3;
         }
         if (len == 0) {
@@ -318,9 +319,10 @@ ClipTokenizer ClipTokenizer::load(const fs::path& vocabJson, const fs::path& mer
         try {
             json = nlohmann::json::parse(text);
         } catch (const nlohmann::json::parse_error& e) {
-            throwBadInput("{}: not valid JSON ({}); expected the CLIP vocabulary {{token: id}}; download the "
-                          "model's tokenizer/vocab.json again",
-                          vocabJson.string(), e.what());
+            throwBadInput(
+                "{}: not valid JSON ({}); expected the CLIP vocabulary {{token: id}}; download the "
+                "model's tokenizer/vocab.json again",
+                vocabJson.string(), e.what());
         }
         if (!json.is_object() || json.empty())
             throwBadInput("{}: expected a JSON object {{token: id}} (the CLIP vocabulary), found {}",
@@ -334,15 +336,17 @@ ClipTokenizer ClipTokenizer::load(const fs::path& vocabJson, const fs::path& mer
         }
         for (const char* special : {kBosToken, kEosToken})
             if (!data->vocab.count(special))
-                throwBadInput("{}: has no '{}' token; expected a CLIP vocabulary (49408 tokens ending with "
-                              "<|startoftext|> and <|endoftext|>)",
-                              vocabJson.string(), special);
+                throwBadInput(
+                    "{}: has no '{}' token; expected a CLIP vocabulary (49408 tokens ending with "
+                    "<|startoftext|> and <|endoftext|>)",
+                    vocabJson.string(), special);
         for (int b = 0; b < 256; ++b) {
             const std::string& symbol = data->byteEncoder[static_cast<std::size_t>(b)];
             if (!data->vocab.count(symbol) || !data->vocab.count(symbol + "</w>"))
-                throwBadInput("{}: lacks the byte symbol '{}' (byte {}) or its '</w>' form; expected a byte-level "
-                              "CLIP vocabulary",
-                              vocabJson.string(), symbol, b);
+                throwBadInput(
+                    "{}: lacks the byte symbol '{}' (byte {}) or its '</w>' form; expected a byte-level "
+                    "CLIP vocabulary",
+                    vocabJson.string(), symbol, b);
         }
         data->bosId = data->vocab.at(kBosToken);
         data->eosId = data->vocab.at(kEosToken);
@@ -363,14 +367,16 @@ ClipTokenizer ClipTokenizer::load(const fs::path& vocabJson, const fs::path& mer
             const auto space = line.find(' ');
             if (space == std::string::npos || space == 0 || space + 1 >= line.size() ||
                 line.find(' ', space + 1) != std::string::npos)
-                throwBadInput("{}: line {} is '{}', expected two symbols separated by one space (a BPE merge); "
-                              "download the model's tokenizer/merges.txt again",
-                              mergesTxt.string(), lineNo, line.substr(0, 80));
+                throwBadInput(
+                    "{}: line {} is '{}', expected two symbols separated by one space (a BPE merge); "
+                    "download the model's tokenizer/merges.txt again",
+                    mergesTxt.string(), lineNo, line.substr(0, 80));
             const std::string merged = line.substr(0, space) + line.substr(space + 1);
             if (!data->vocab.count(merged))
-                throwBadInput("{}: line {} merges '{}' into '{}', which {} does not contain: vocab.json and "
-                              "merges.txt are from different tokenizers",
-                              mergesTxt.string(), lineNo, line, merged, vocabJson.filename().string());
+                throwBadInput(
+                    "{}: line {} merges '{}' into '{}', which {} does not contain: vocab.json and "
+                    "merges.txt are from different tokenizers",
+                    mergesTxt.string(), lineNo, line, merged, vocabJson.filename().string());
             data->mergeRanks.emplace(line, static_cast<int>(data->mergeRanks.size()));
         }
         if (data->mergeRanks.empty())
@@ -380,16 +386,23 @@ ClipTokenizer ClipTokenizer::load(const fs::path& vocabJson, const fs::path& mer
 
     ClipTokenizer tok;
     tok.m_data = std::move(data);
+    return tok.withVariant(variant);
+}
+
+ClipTokenizer ClipTokenizer::withVariant(Variant variant) const {
+    ClipTokenizer tok;
+    tok.m_data = m_data;
     tok.m_variant = variant;
     tok.m_specialTokens = {kBosToken, kEosToken};
     if (variant == Variant::ClipG) {
-        const auto bang = tok.m_data->vocab.find("!");
-        if (bang == tok.m_data->vocab.end())
-            throwBadInput("{}: has no '!' token, the pad token of SD3's CLIP-G tokenizer", vocabJson.string());
+        const auto bang = m_data->vocab.find("!");
+        if (bang == m_data->vocab.end())
+            throwBadInput(
+                "CLIP tokenizer: the vocabulary has no '!' token, the pad token of SD3's CLIP-G tokenizer");
         tok.m_padId = static_cast<int>(bang->second);
         tok.m_specialTokens.push_back("!");
     } else {
-        tok.m_padId = static_cast<int>(tok.m_data->eosId);
+        tok.m_padId = static_cast<int>(m_data->eosId);
     }
     return tok;
 }
@@ -403,7 +416,7 @@ std::vector<std::string> ClipTokenizer::tokenize(const std::string& text) const 
     std::vector<char32_t> cps;
     std::size_t bad = 0;
     if (!utf8::decode(text, cps, &bad))
-        throwBadInput("prompt: not valid UTF-8 (bad byte 0x{:02x} at offset {}); pass UTF-8 text", 
+        throwBadInput("prompt: not valid UTF-8 (bad byte 0x{:02x} at offset {}); pass UTF-8 text",
                       static_cast<unsigned>(static_cast<unsigned char>(text[bad])), bad);
     const std::u32string u(cps.begin(), cps.end());
 

@@ -31,6 +31,10 @@ public:
     static ClipTokenizer load(const std::filesystem::path& vocabJson, const std::filesystem::path& mergesTxt,
                               Variant variant);
 
+    // The same vocabulary and merges (shared, not copied) as the other variant: CLIP-L and CLIP-G differ
+    // only in padding and in "!" being a special token.
+    ClipTokenizer withVariant(Variant variant) const;
+
     Variant variant() const { return m_variant; }
     int padId() const { return m_padId; }
 

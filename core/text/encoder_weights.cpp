@@ -1,5 +1,6 @@
 #include "text/encoder_weights.h"
 
+#include "models/dnnl_backend.h"
 #include "util/error.h"
 
 #include <fstream>
@@ -12,16 +13,18 @@ TensorStore openTextEncoderWeights(const fs::path& path, const std::string& pref
     std::error_code ec;
     if (path.empty()) throwBadInput("text encoder: no weights path given");
     if (!fs::exists(path, ec))
-        throwBadInput("{}: no such file or folder (expected a text encoder: a transformers folder with "
-                      "model.safetensors, a .safetensors file, or an all-in-one checkpoint)",
-                      path.string());
+        throwBadInput(
+            "{}: no such file or folder (expected a text encoder: a transformers folder with "
+            "model.safetensors, a .safetensors file, or an all-in-one checkpoint)",
+            path.string());
     TensorStore store = TensorStore::open(path);
     if (prefix.empty()) return store;
     TensorStore view = store.withPrefix(prefix);
     if (view.empty())
-        throwBadInput("{}: holds no tensor under '{}'; this checkpoint does not bundle that text encoder (pass "
-                      "the encoder's own file instead)",
-                      path.string(), prefix);
+        throwBadInput(
+            "{}: holds no tensor under '{}'; this checkpoint does not bundle that text encoder (pass "
+            "the encoder's own file instead)",
+            path.string(), prefix);
     return view;
 }
 
@@ -37,7 +40,8 @@ std::optional<nlohmann::json> readEncoderConfigJson(const fs::path& path) {
         if (!json.is_object()) throwBadInput("{}: expected a JSON object (the model config)", file.string());
         return json;
     } catch (const nlohmann::json::parse_error& e) {
-        throwBadInput("{}: not valid JSON ({}); download the model's config.json again", file.string(), e.what());
+        throwBadInput("{}: not valid JSON ({}); download the model's config.json again", file.string(),
+                      e.what());
     }
 }
 
@@ -60,8 +64,8 @@ at::Tensor loadEncoderWeight(const TensorStore& store, const std::string& name, 
                              at::ScalarType dtype, at::Device device) {
     at::Tensor t = store.get(name, shape);
     if (!at::isFloatingType(t.scalar_type()))
-        throwBadInput("{}: tensor '{}' has dtype {}, expected floating-point weights", store.fileOf(name).string(),
-                      store.prefix() + name, c10::toString(t.scalar_type()));
+        throwBadInput("{}: tensor '{}' has dtype {}, expected floating-point weights",
+                      store.fileOf(name).string(), store.prefix() + name, c10::toString(t.scalar_type()));
     if (t.scalar_type() == dtype && t.device() == device) return t;
     return t.to(device, dtype);
 }
@@ -71,12 +75,17 @@ std::int64_t countIndexedChildren(const TensorStore& store, const std::string& p
     std::int64_t n = 0;
     for (const auto& c : children) {
         if (c != std::to_string(n))
-            throwBadInput("{}: the entries under '{}' should be numbered 0, 1, 2, ...; found '{}' where {} was "
-                          "expected (an incomplete or foreign checkpoint)",
-                          store.describe(), store.prefix() + prefix, c, n);
+            throwBadInput(
+                "{}: the entries under '{}' should be numbered 0, 1, 2, ...; found '{}' where {} was "
+                "expected (an incomplete or foreign checkpoint)",
+                store.describe(), store.prefix() + prefix, c, n);
         ++n;
     }
     return n;
+}
+
+MatmulBackend encoderMatmulBackend(at::ScalarType dtype, at::Device device) {
+    return device.is_cpu() && dnnl_backend::usable(dtype) ? MatmulBackend::OneDnn : MatmulBackend::Aten;
 }
 
 at::ScalarType checkComputeDtype(at::ScalarType dtype, at::Device device, const char* what) {

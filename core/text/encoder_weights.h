@@ -4,6 +4,7 @@
 #pragma once
 
 #include "io/tensor_store.h"
+#include "models/linear.h"
 
 #include <ATen/ATen.h>
 
@@ -35,6 +36,10 @@ at::Tensor loadEncoderWeight(const TensorStore& store, const std::string& name, 
 // The number of entries below `prefix` that are consecutive indices 0..n-1 (e.g. the encoder layers);
 // throws BadInput when an index is missing.
 std::int64_t countIndexedChildren(const TensorStore& store, const std::string& prefix);
+
+// The matmul backend of the text encoders: oneDNN directly on the CPU where it runs `dtype` (fp32 outputs
+// from bf16 inputs, the residual add fused into the matmul), ATen otherwise (CUDA, builds without oneDNN).
+MatmulBackend encoderMatmulBackend(at::ScalarType dtype, at::Device device);
 
 // The compute dtype a caller asked for, checked: bf16 or fp32 (fp16 only on CUDA). `what` names the model.
 at::ScalarType checkComputeDtype(at::ScalarType dtype, at::Device device, const char* what);

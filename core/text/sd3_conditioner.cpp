@@ -2,6 +2,7 @@
 
 #include "text/encoder_weights.h"
 #include "util/error.h"
+#include "util/stopwatch.h"
 
 #include <c10/core/InferenceMode.h>
 
@@ -30,18 +31,21 @@ TensorStore openEncoder(const fs::path& path, const std::string& prefix, const T
     fromFolder = false;
     if (memory) return *memory;
     TensorStore store = openTextEncoderWeights(path, prefix);
-    if (prefix.empty() && !store.has(probe) && store.has(allInOnePrefix + probe)) return store.withPrefix(allInOnePrefix);
+    if (prefix.empty() && !store.has(probe) && store.has(allInOnePrefix + probe))
+        return store.withPrefix(allInOnePrefix);
     std::error_code ec;
     fromFolder = prefix.empty() && fs::is_directory(path, ec);
     return store;
 }
 
-std::unique_ptr<ClipTextModel> loadClip(const fs::path& path, const std::string& prefix, const TensorStore* memory,
-                                        const char* allInOnePrefix, ClipTextConfig::Activation activation,
+std::unique_ptr<ClipTextModel> loadClip(const fs::path& path, const std::string& prefix,
+                                        const TensorStore* memory, const char* allInOnePrefix,
+                                        ClipTextConfig::Activation activation,
                                         const std::optional<ClipTextConfig>& override, at::ScalarType dtype,
                                         at::Device device) {
     bool fromFolder = false;
     const TensorStore store = openEncoder(path, prefix, memory, kClipProbe, allInOnePrefix, fromFolder);
+    ClipTextModel::checkNames(store);  // first: config.json of a wrong model would give a vaguer message
     ClipTextConfig config;
     if (override)
         config = *override;
@@ -54,6 +58,7 @@ std::unique_ptr<ClipTextModel> loadClip(const fs::path& path, const std::string&
 
 T5EncoderConfig t5ConfigOf(const TensorStore& store, const fs::path& path, bool fromFolder,
                            const std::optional<T5EncoderConfig>& override) {
+    T5Encoder::checkNames(store);
     if (override) return *override;
     if (auto json = fromFolder ? readEncoderConfigJson(path) : std::nullopt)
         return T5EncoderConfig::fromJson(*json, (path / "config.json").string());
@@ -93,7 +98,11 @@ Sd3Conditioner::Sd3Conditioner(TextEncoderPaths paths, at::ScalarType dtype, at:
 
 Sd3Conditioner::Sd3Conditioner(TextEncoderPaths paths, TextEncoderWeights weights, at::ScalarType dtype,
                                at::Device device, bool loadT5)
-    : m_paths(std::move(paths)), m_weights(std::move(weights)), m_dtype(dtype), m_device(device), m_loadT5(loadT5) {
+    : m_paths(std::move(paths))
+    , m_weights(std::move(weights))
+    , m_dtype(dtype)
+    , m_device(device)
+    , m_loadT5(loadT5) {
     init();
 }
 
@@ -105,8 +114,9 @@ void Sd3Conditioner::init() {
     checkComputeDtype(m_dtype, m_device, "text encoders");
     requirePath(m_paths.clipVocab, "CLIP vocabulary (tokenizer/vocab.json)");
     requirePath(m_paths.clipMerges, "CLIP merges (tokenizer/merges.txt)");
-    m_clipLTokenizer = ClipTokenizer::load(m_paths.clipVocab, m_paths.clipMerges, ClipTokenizer::Variant::ClipL);
-    m_clipGTokenizer = ClipTokenizer::load(m_paths.clipVocab, m_paths.clipMerges, ClipTokenizer::Variant::ClipG);
+    m_clipLTokenizer =
+        ClipTokenizer::load(m_paths.clipVocab, m_paths.clipMerges, ClipTokenizer::Variant::ClipL);
+    m_clipGTokenizer = m_clipLTokenizer.withVariant(ClipTokenizer::Variant::ClipG);
     if (!m_weights) {
         requirePath(m_paths.clipL, "CLIP-L weights (text_encoder/ or clip_l.safetensors)");
         requirePath(m_paths.clipG, "CLIP-G weights (text_encoder_2/ or clip_g.safetensors)");
@@ -114,8 +124,9 @@ void Sd3Conditioner::init() {
     if (m_loadT5) {
         requirePath(m_paths.t5Spiece, "T5 tokenizer (tokenizer_3/spiece.model)");
         if (!m_weights)
-            requirePath(m_paths.t5, "T5 weights (text_encoder_3/ or t5xxl_fp16.safetensors); to run without T5 "
-                                    "pass loadT5 = false");
+            requirePath(m_paths.t5,
+                        "T5 weights (text_encoder_3/ or t5xxl_fp16.safetensors); to run without T5 "
+                        "pass loadT5 = false");
         else if (m_weights->t5.empty())
             throwBadInput("text encoders: no T5 weights given; to run without T5 pass loadT5 = false");
         m_t5Tokenizer = std::make_unique<T5Tokenizer>(T5Tokenizer::load(m_paths.t5Spiece));
@@ -133,11 +144,13 @@ void Sd3Conditioner::init() {
 void Sd3Conditioner::loadEncoders() {
     c10::InferenceMode guard;
     if (!m_clipL)
-        m_clipL = loadClip(m_paths.clipL, m_paths.clipLPrefix, m_weights ? &m_weights->clipL : nullptr, kClipLAllInOne,
-                           ClipTextConfig::Activation::QuickGelu, m_paths.clipLConfig, m_dtype, m_device);
+        m_clipL = loadClip(m_paths.clipL, m_paths.clipLPrefix, m_weights ? &m_weights->clipL : nullptr,
+                           kClipLAllInOne, ClipTextConfig::Activation::QuickGelu, m_paths.clipLConfig,
+                           m_dtype, m_device);
     if (!m_clipG)
-        m_clipG = loadClip(m_paths.clipG, m_paths.clipGPrefix, m_weights ? &m_weights->clipG : nullptr, kClipGAllInOne,
-                           ClipTextConfig::Activation::Gelu, m_paths.clipGConfig, m_dtype, m_device);
+        m_clipG = loadClip(m_paths.clipG, m_paths.clipGPrefix, m_weights ? &m_weights->clipG : nullptr,
+                           kClipGAllInOne, ClipTextConfig::Activation::Gelu, m_paths.clipGConfig, m_dtype,
+                           m_device);
     if (m_loadT5 && !m_t5) {
         bool fromFolder = false;
         TensorStore store = openEncoder(m_paths.t5, m_paths.t5Prefix, m_weights ? &m_weights->t5 : nullptr,
@@ -150,16 +163,18 @@ void Sd3Conditioner::loadEncoders() {
         m_t5 = std::make_unique<T5Encoder>(T5Encoder::load(store, config, t5Dtype, m_device));
         m_contextWidth = config.dModel;
         if (m_t5Tokenizer && m_t5Tokenizer->vocabularySize() > config.vocabSize)
-            throwBadInput("{}: the T5 tokenizer has {} pieces but the encoder's embedding only {} rows (tokenizer and "
-                          "weights of different models)",
-                          m_paths.t5Spiece.string(), m_t5Tokenizer->vocabularySize(), config.vocabSize);
+            throwBadInput(
+                "{}: the T5 tokenizer has {} pieces but the encoder's embedding only {} rows (tokenizer and "
+                "weights of different models)",
+                m_paths.t5Spiece.string(), m_t5Tokenizer->vocabularySize(), config.vocabSize);
     }
     m_pooledWidth = m_clipL->projectionDim() + m_clipG->projectionDim();
     const std::int64_t clipWidth = m_clipL->config().hidden + m_clipG->config().hidden;
     if (clipWidth > m_contextWidth)
-        throwBadInput("text encoders: CLIP-L ({}) + CLIP-G ({}) = {} channels do not fit the T5 width {}; the three "
-                      "encoders are not from one SD3 model",
-                      m_clipL->config().hidden, m_clipG->config().hidden, clipWidth, m_contextWidth);
+        throwBadInput(
+            "text encoders: CLIP-L ({}) + CLIP-G ({}) = {} channels do not fit the T5 width {}; the three "
+            "encoders are not from one SD3 model",
+            m_clipL->config().hidden, m_clipG->config().hidden, clipWidth, m_contextWidth);
     ++m_loads;
 }
 
@@ -208,15 +223,27 @@ PromptEmbedding Sd3Conditioner::encodeUncached(const std::vector<std::string>& p
     if (!encodersLoaded()) loadEncoders();
     c10::InferenceMode guard;
     const std::int64_t B = static_cast<std::int64_t>(prompts.size());
-    const ClipTextOutput l = m_clipL->forward(m_clipLTokenizer.encodeBatch(prompts));
-    const ClipTextOutput g = m_clipG->forward(m_clipGTokenizer.encodeBatch(prompts));
+    Stopwatch sw;
+    const at::Tensor clipLIds = m_clipLTokenizer.encodeBatch(prompts);
+    const at::Tensor clipGIds = m_clipGTokenizer.encodeBatch(prompts);
+    const at::Tensor t5Ids =
+        m_loadT5 ? m_t5Tokenizer->encodeBatch(prompts, t5Length, m_t5Mode) : at::Tensor();
+    m_timings.tokenizeMs = sw.elapsedMs();
+    sw.restart();
+    const ClipTextOutput l = m_clipL->forward(clipLIds);
+    m_timings.clipLMs = sw.elapsedMs();
+    sw.restart();
+    const ClipTextOutput g = m_clipG->forward(clipGIds);
+    m_timings.clipGMs = sw.elapsedMs();
+    sw.restart();
     const at::Tensor clip = at::cat({l.penultimate, g.penultimate}, -1);
     const at::Tensor clipPadded = at::constant_pad_nd(clip, {0, m_contextWidth - clip.size(-1)});
     at::Tensor t5;
     if (m_loadT5)
-        t5 = m_t5->forward(m_t5Tokenizer->encodeBatch(prompts, t5Length, m_t5Mode)).lastHiddenState;
+        t5 = m_t5->forward(t5Ids).lastHiddenState;
     else
         t5 = at::zeros({B, t5Length, m_contextWidth}, clip.options());
+    m_timings.t5Ms = sw.elapsedMs();
     ++m_encoderBatches;
     return PromptEmbedding{at::cat({clipPadded, t5}, 1), at::cat({l.pooled, g.pooled}, -1)};
 }
@@ -224,8 +251,8 @@ PromptEmbedding Sd3Conditioner::encodeUncached(const std::vector<std::string>& p
 PromptEmbedding Sd3Conditioner::encode(const std::vector<std::string>& prompts, int t5Length) {
     if (prompts.empty()) throwBadInput("text encoders: no prompt to encode");
     if (t5Length < 1 || t5Length > kMaxT5Length)
-        throwBadInput("text encoders: T5 length {} is outside 1..{} (the SD3 pipeline uses 256, SwD 512)", t5Length,
-                      kMaxT5Length);
+        throwBadInput("text encoders: T5 length {} is outside 1..{} (the SD3 pipeline uses 256, SwD 512)",
+                      t5Length, kMaxT5Length);
     std::vector<std::string> missing;
     std::set<std::string> missingSet;
     std::map<std::string, CacheEntry> found;
@@ -245,7 +272,8 @@ PromptEmbedding Sd3Conditioner::encode(const std::vector<std::string>& prompts, 
         const PromptEmbedding fresh = encodeUncached(missing, t5Length);
         for (std::size_t i = 0; i < missing.size(); ++i) {
             const auto row = static_cast<std::int64_t>(i);
-            CacheEntry entry{fresh.context.slice(0, row, row + 1).clone(), fresh.pooled.slice(0, row, row + 1).clone()};
+            CacheEntry entry{fresh.context.slice(0, row, row + 1).clone(),
+                             fresh.pooled.slice(0, row, row + 1).clone()};
             found.emplace(missing[i], entry);
             if (m_cacheCapacity == 0) continue;
             const CacheKey key{missing[i], t5Length};

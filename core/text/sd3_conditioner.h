@@ -35,16 +35,18 @@ struct TextEncoderPaths {
     // "" or the all-in-one prefix, e.g. "text_encoders.clip_l.transformer.". With "" an all-in-one file is
     // still recognised by its names.
     std::string clipLPrefix, clipGPrefix, t5Prefix;
-    std::filesystem::path clipVocab, clipMerges, t5Spiece;  // tokenizer/vocab.json, merges.txt, tokenizer_3/spiece.model
+    std::filesystem::path clipVocab, clipMerges,
+        t5Spiece;  // tokenizer/vocab.json, merges.txt, tokenizer_3/spiece.model
     // Configs for weights whose shapes do not identify them and that have no config.json (tiny test models).
     std::optional<ClipTextConfig> clipLConfig, clipGConfig;
     std::optional<T5EncoderConfig> t5Config;
 
     // A diffusers SD3 / SD3.5 folder: text_encoder{,_2,_3}/ and tokenizer{,_3}/.
     static TextEncoderPaths fromDiffusersFolder(const std::filesystem::path& folder);
-    // An all-in-one checkpoint bundling the three encoders (text_encoders.{clip_l,clip_g,t5xxl}.transformer.),
-    // with tokenizer files from elsewhere.
-    static TextEncoderPaths fromAllInOne(const std::filesystem::path& checkpoint, const std::filesystem::path& clipVocab,
+    // An all-in-one checkpoint bundling the three encoders
+    // (text_encoders.{clip_l,clip_g,t5xxl}.transformer.), with tokenizer files from elsewhere.
+    static TextEncoderPaths fromAllInOne(const std::filesystem::path& checkpoint,
+                                         const std::filesystem::path& clipVocab,
                                          const std::filesystem::path& clipMerges,
                                          const std::filesystem::path& t5Spiece);
 };
@@ -64,7 +66,8 @@ public:
     // Loads the tokenizers and the encoders (errors surface here, naming the file). `dtype`: bf16 (the fast
     // CPU path) or fp32 (golden parity); T5 never runs in fp16 (an fp16 request runs T5 in bf16, CUDA only).
     // `loadT5` false leaves T5 out: its part of the context is zeros (saves ~9.5 GB for T5-XXL in bf16).
-    Sd3Conditioner(TextEncoderPaths paths, at::ScalarType dtype, at::Device device = at::kCPU, bool loadT5 = true);
+    Sd3Conditioner(TextEncoderPaths paths, at::ScalarType dtype, at::Device device = at::kCPU,
+                   bool loadT5 = true);
     // Same, with the encoder weights given as stores (paths supply the tokenizers and optional configs).
     Sd3Conditioner(TextEncoderPaths paths, TextEncoderWeights weights, at::ScalarType dtype,
                    at::Device device = at::kCPU, bool loadT5 = true);
@@ -89,6 +92,12 @@ public:
     void setT5Mode(T5Tokenizer::Mode mode);
     void setCacheCapacity(std::size_t prompts);  // default 64 (prompt, T) entries
     void clearCache();
+
+    // Where the time of the last encoder run went.
+    struct Timings {
+        double tokenizeMs = 0, clipLMs = 0, clipGMs = 0, t5Ms = 0;
+    };
+    const Timings& lastTimings() const { return m_timings; }
 
     // Statistics for tests and logs.
     std::size_t cacheSize() const { return m_cache.size(); }
@@ -130,6 +139,7 @@ private:
     std::list<CacheKey> m_lru;  // most recent first
     std::size_t m_cacheCapacity = 64;
     std::uint64_t m_cacheHits = 0, m_encoderBatches = 0, m_loads = 0;
+    Timings m_timings;
 };
 
 }  // namespace swd

@@ -20,15 +20,16 @@ typedef struct SwdSpmModel SwdSpmModel;
 typedef void (*SwdSpmPieceFn)(void* context, int id, const char* piece, size_t pieceBytes);
 // Called once per vocabulary entry by swd_spm_vocabulary. kind: 1 normal (or user defined), 2 unknown,
 // 3 control, 5 unused, 6 byte.
-typedef void (*SwdSpmVocabFn)(void* context, int id, const char* piece, size_t pieceBytes, float score, int kind);
+typedef void (*SwdSpmVocabFn)(void* context, int id, const char* piece, size_t pieceBytes, float score,
+                              int kind);
 
 typedef int (*SwdSpmAbiVersionFn)(void);
 // Loads a model; returns NULL and writes a message to `error` (NUL-terminated, at most errorCap bytes).
 typedef SwdSpmModel* (*SwdSpmLoadFn)(const char* path, char* error, int errorCap);
 typedef void (*SwdSpmFreeFn)(SwdSpmModel* model);
 // Encodes UTF-8 text; 0 on success, -1 with a message in `error`.
-typedef int (*SwdSpmEncodeFn)(const SwdSpmModel* model, const char* text, size_t textBytes, SwdSpmPieceFn onPiece,
-                              void* context, char* error, int errorCap);
+typedef int (*SwdSpmEncodeFn)(const SwdSpmModel* model, const char* text, size_t textBytes,
+                              SwdSpmPieceFn onPiece, void* context, char* error, int errorCap);
 // Lists every vocabulary entry in id order; returns the vocabulary size.
 typedef int (*SwdSpmVocabularyFn)(const SwdSpmModel* model, SwdSpmVocabFn onEntry, void* context);
 

@@ -22,7 +22,8 @@ std::vector<fs::path> SpmLibrary::candidatePaths() {
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
     if (!ec) {
         out.push_back(exe.parent_path() / SWD_SPM_MODULE_NAME);
-        out.push_back((exe.parent_path() / ".." / "lib" / "swd-studio" / SWD_SPM_MODULE_NAME).lexically_normal());
+        out.push_back(
+            (exe.parent_path() / ".." / "lib" / "swd-studio" / SWD_SPM_MODULE_NAME).lexically_normal());
     }
 #ifdef SWD_SPM_BUILD_PATH
     out.emplace_back(SWD_SPM_BUILD_PATH);
@@ -36,14 +37,16 @@ std::vector<fs::path> SpmLibrary::candidatePaths() {
 std::shared_ptr<const SpmLibrary> SpmLibrary::load(const fs::path& path) {
     std::error_code ec;
     if (!fs::exists(path, ec))
-        throwInternal("{}: the sentencepiece module does not exist (build the swd_spm target, or install the "
-                      "package that provides it)",
-                      path.string());
+        throwInternal(
+            "{}: the sentencepiece module does not exist (build the swd_spm target, or install the "
+            "package that provides it)",
+            path.string());
     dlerror();
     void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     if (!handle) {
         const char* why = dlerror();
-        throwInternal("{}: cannot load the sentencepiece module: {}", path.string(), why ? why : "unknown error");
+        throwInternal("{}: cannot load the sentencepiece module: {}", path.string(),
+                      why ? why : "unknown error");
     }
     auto lib = std::shared_ptr<SpmLibrary>(new SpmLibrary());
     lib->m_path = path;
@@ -51,15 +54,17 @@ std::shared_ptr<const SpmLibrary> SpmLibrary::load(const fs::path& path) {
     auto sym = [&](const char* name) {
         void* p = ::dlsym(handle, name);
         if (!p)
-            throwInternal("{}: the sentencepiece module lacks '{}' (a module from another build? rebuild swd_spm)",
-                          path.string(), name);
+            throwInternal(
+                "{}: the sentencepiece module lacks '{}' (a module from another build? rebuild swd_spm)",
+                path.string(), name);
         return p;
     };
     const auto version = reinterpret_cast<SwdSpmAbiVersionFn>(sym("swd_spm_abi_version"));
     if (version() != SWD_SPM_ABI_VERSION)
-        throwInternal("{}: the sentencepiece module has interface version {}, this program needs {}; rebuild or "
-                      "reinstall swd_spm together with the program",
-                      path.string(), version(), SWD_SPM_ABI_VERSION);
+        throwInternal(
+            "{}: the sentencepiece module has interface version {}, this program needs {}; rebuild or "
+            "reinstall swd_spm together with the program",
+            path.string(), version(), SWD_SPM_ABI_VERSION);
     lib->loadModel = reinterpret_cast<SwdSpmLoadFn>(sym("swd_spm_load"));
     lib->freeModel = reinterpret_cast<SwdSpmFreeFn>(sym("swd_spm_free"));
     lib->encode = reinterpret_cast<SwdSpmEncodeFn>(sym("swd_spm_encode"));
@@ -86,26 +91,30 @@ std::shared_ptr<const SpmLibrary> SpmLibrary::instance() {
             tried += "\n  " + candidate.string() + " (" + e.what() + ")";
         }
     }
-    throwInternal("the sentencepiece module {} (needed for the T5 tokenizer) was not found; looked at:{}\nBuild the "
-                  "swd_spm target, install the package (it puts the module in lib/swd-studio), or set "
-                  "SWD_SPM_MODULE to its path",
-                  SWD_SPM_MODULE_NAME, tried);
+    throwInternal(
+        "the sentencepiece module {} (needed for the T5 tokenizer) was not found; looked at:{}\nBuild the "
+        "swd_spm target, install the package (it puts the module in lib/swd-studio), or set "
+        "SWD_SPM_MODULE to its path",
+        SWD_SPM_MODULE_NAME, tried);
 }
 
-SentencePieceModel SentencePieceModel::load(const fs::path& modelFile, std::shared_ptr<const SpmLibrary> library) {
+SentencePieceModel SentencePieceModel::load(const fs::path& modelFile,
+                                            std::shared_ptr<const SpmLibrary> library) {
     std::error_code ec;
     if (!fs::exists(modelFile, ec))
-        throwBadInput("{}: no such file; the T5 tokenizer needs spiece.model (from the model's tokenizer_3/ folder)",
-                      modelFile.string());
+        throwBadInput(
+            "{}: no such file; the T5 tokenizer needs spiece.model (from the model's tokenizer_3/ folder)",
+            modelFile.string());
     if (fs::is_directory(modelFile, ec))
         throwBadInput("{}: is a folder; pass the spiece.model file inside it", modelFile.string());
     if (!library) library = SpmLibrary::instance();
     char error[1024] = {0};
     SwdSpmModel* model = library->loadModel(modelFile.c_str(), error, sizeof error);
     if (!model)
-        throwBadInput("{}: not a readable SentencePiece model ({}); expected T5's spiece.model: download "
-                      "tokenizer_3/spiece.model again",
-                      modelFile.string(), error);
+        throwBadInput(
+            "{}: not a readable SentencePiece model ({}); expected T5's spiece.model: download "
+            "tokenizer_3/spiece.model again",
+            modelFile.string(), error);
     SentencePieceModel out;
     out.m_path = modelFile;
     out.m_library = library;
@@ -120,7 +129,8 @@ std::vector<SentencePieceModel::Piece> SentencePieceModel::encode(std::string_vi
     auto onPiece = [](void* context, int id, const char* piece, size_t bytes) {
         static_cast<std::vector<Piece>*>(context)->push_back(Piece{id, std::string(piece, bytes)});
     };
-    if (m_library->encode(m_model.get(), text.data(), text.size(), onPiece, &pieces, error, sizeof error) != 0)
+    if (m_library->encode(m_model.get(), text.data(), text.size(), onPiece, &pieces, error, sizeof error) !=
+        0)
         throwBadInput("{}: sentencepiece could not encode the prompt: {}", m_path.string(), error);
     return pieces;
 }

@@ -1,6 +1,7 @@
 #include "text/t5_encoder.h"
 
 #include "models/attention.h"
+#include "models/op_profile.h"
 #include "text/encoder_weights.h"
 #include "util/error.h"
 
@@ -12,6 +13,13 @@ namespace swd {
 
 namespace {
 
+// Runs `body` inside a profile scope (`swd bench text --profile`).
+template <typename F>
+auto timed(const char* name, F&& body) {
+    profile::Scope scope(name);
+    return body();
+}
+
 const char* const kBlocks = "encoder.block.";
 const char* const kBiasName = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
 
@@ -21,9 +29,10 @@ std::string embeddingName(const TensorStore& store) {
     std::string hint;
     if (store.has("text_encoders.t5xxl.transformer.shared.weight"))
         hint = " It bundles T5 under 'text_encoders.t5xxl.transformer.': pass that prefix.";
-    throwBadInput("{}: has neither 'shared.weight' nor 'encoder.embed_tokens.weight'; expected a T5 encoder in "
-                  "transformers' layout (T5EncoderModel).{}",
-                  store.describe(), hint);
+    throwBadInput(
+        "{}: has neither 'shared.weight' nor 'encoder.embed_tokens.weight'; expected a T5 encoder in "
+        "transformers' layout (T5EncoderModel).{}",
+        store.describe(), hint);
 }
 
 // T5LayerNorm: no mean, no bias; the variance in fp32.
@@ -42,15 +51,19 @@ T5EncoderConfig T5EncoderConfig::fromJson(const nlohmann::json& json, const std:
     c.dFf = jsonInt(json, "d_ff", origin);
     c.layers = jsonInt(json, "num_layers", origin);
     c.heads = jsonInt(json, "num_heads", origin);
-    c.numBuckets = json.contains("relative_attention_num_buckets") ? jsonInt(json, "relative_attention_num_buckets", origin) : 32;
-    c.maxDistance =
-        json.contains("relative_attention_max_distance") ? jsonInt(json, "relative_attention_max_distance", origin) : 128;
+    c.numBuckets = json.contains("relative_attention_num_buckets")
+                       ? jsonInt(json, "relative_attention_num_buckets", origin)
+                       : 32;
+    c.maxDistance = json.contains("relative_attention_max_distance")
+                        ? jsonInt(json, "relative_attention_max_distance", origin)
+                        : 128;
     c.eps = jsonNumber(json, "layer_norm_epsilon", 1e-6, origin);
     const std::string ff = json.value("feed_forward_proj", std::string("relu"));
     if (ff != "gated-gelu")
-        throwUnsupported("{}: feed_forward_proj '{}' is not supported; only T5 v1.1 encoders with gated-gelu "
-                         "(T5-XXL of SD3) are",
-                         origin, ff);
+        throwUnsupported(
+            "{}: feed_forward_proj '{}' is not supported; only T5 v1.1 encoders with gated-gelu "
+            "(T5-XXL of SD3) are",
+            origin, ff);
     return c;
 }
 
@@ -59,27 +72,28 @@ T5EncoderConfig T5EncoderConfig::infer(const TensorStore& store) {
     const std::string emb = embeddingName(store);
     const auto& embShape = store.info(emb).shape;
     if (embShape.size() != 2)
-        throwBadInput("{}: '{}' should be a matrix [vocab, d_model], found {}", store.fileOf(emb).string(), emb,
-                      shapeToString(embShape));
+        throwBadInput("{}: '{}' should be a matrix [vocab, d_model], found {}", store.fileOf(emb).string(),
+                      emb, shapeToString(embShape));
     c.vocabSize = embShape[0];
     c.dModel = embShape[1];
     const auto& bias = store.info(kBiasName).shape;
     if (bias.size() != 2)
-        throwBadInput("{}: '{}' should be [buckets, heads], found {}", store.fileOf(kBiasName).string(), kBiasName,
-                      shapeToString(bias));
+        throwBadInput("{}: '{}' should be [buckets, heads], found {}", store.fileOf(kBiasName).string(),
+                      kBiasName, shapeToString(bias));
     c.numBuckets = bias[0];
     c.heads = bias[1];
     const std::string q = std::string(kBlocks) + "0.layer.0.SelfAttention.q.weight";
     const std::int64_t inner = store.info(q).shape.at(0);
     if (inner % c.heads != 0)
-        throwBadInput("{}: '{}' has {} rows, not a multiple of the {} heads of the bias table", store.fileOf(q).string(),
-                      q, inner, c.heads);
+        throwBadInput("{}: '{}' has {} rows, not a multiple of the {} heads of the bias table",
+                      store.fileOf(q).string(), q, inner, c.heads);
     c.dKv = inner / c.heads;
     const std::string wi0 = std::string(kBlocks) + "0.layer.1.DenseReluDense.wi_0.weight";
     if (!store.has(wi0))
-        throwUnsupported("{}: has no '{}'; only T5 v1.1 encoders with a gated-GELU feed-forward (SD3's T5-XXL) are "
-                         "supported",
-                         store.describe(), store.prefix() + wi0);
+        throwUnsupported(
+            "{}: has no '{}'; only T5 v1.1 encoders with a gated-GELU feed-forward (SD3's T5-XXL) are "
+            "supported",
+            store.describe(), store.prefix() + wi0);
     c.dFf = store.info(wi0).shape.at(0);
     c.layers = countIndexedChildren(store, kBlocks);
     return c;
@@ -88,8 +102,9 @@ T5EncoderConfig T5EncoderConfig::infer(const TensorStore& store) {
 T5Encoder T5Encoder::load(const TensorStore& store, const T5EncoderConfig& config, at::ScalarType dtype,
                           at::Device device) {
     if (dtype == at::kHalf)
-        throwUnsupported("T5 encoder: fp16 overflows in T5's feed-forward (and has no CPU compute here); use bf16 or "
-                         "fp32");
+        throwUnsupported(
+            "T5 encoder: fp16 overflows in T5's feed-forward (and has no CPU compute here); use bf16 or "
+            "fp32");
     dtype = checkComputeDtype(dtype, device, "T5 encoder");
     const std::string emb = embeddingName(store);
     T5Encoder m;
@@ -106,20 +121,25 @@ T5Encoder T5Encoder::load(const TensorStore& store, const T5EncoderConfig& confi
     if (blocksInFile != config.layers)
         throwBadInput("{}: has {} encoder blocks, the config says {} (weights and config.json do not match)",
                       store.describe(), blocksInFile, config.layers);
+    const MatmulBackend backend = encoderMatmulBackend(dtype, device);
+    auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in) {
+        return Linear(name, w(name + ".weight", {out, in}, dtype), at::Tensor(), backend);
+    };
     for (std::int64_t i = 0; i < config.layers; ++i) {
         const std::string p = kBlocks + std::to_string(i) + ".layer.";
         Block b;
         b.attnNorm = w(p + "0.layer_norm.weight", {D}, at::kFloat);
-        b.q = w(p + "0.SelfAttention.q.weight", {inner, D}, dtype);
-        b.k = w(p + "0.SelfAttention.k.weight", {inner, D}, dtype);
-        b.v = w(p + "0.SelfAttention.v.weight", {inner, D}, dtype);
-        b.o = w(p + "0.SelfAttention.o.weight", {D, inner}, dtype);
+        b.q = linear(p + "0.SelfAttention.q", inner, D);
+        b.k = linear(p + "0.SelfAttention.k", inner, D);
+        b.v = linear(p + "0.SelfAttention.v", inner, D);
+        b.o = linear(p + "0.SelfAttention.o", D, inner);
         b.ffNorm = w(p + "1.layer_norm.weight", {D}, at::kFloat);
-        b.wi0 = w(p + "1.DenseReluDense.wi_0.weight", {F, D}, dtype);
-        b.wi1 = w(p + "1.DenseReluDense.wi_1.weight", {F, D}, dtype);
-        b.wo = w(p + "1.DenseReluDense.wo.weight", {D, F}, dtype);
+        b.wi0 = linear(p + "1.DenseReluDense.wi_0", F, D);
+        b.wi1 = linear(p + "1.DenseReluDense.wi_1", F, D);
+        b.wo = linear(p + "1.DenseReluDense.wo", D, F);
         m.m_blocks.push_back(std::move(b));
     }
+    m.m_ones = at::ones({D}, at::TensorOptions().dtype(at::kFloat).device(device));
     m.m_finalNorm = w("encoder.final_layer_norm.weight", {D}, at::kFloat);
     return m;
 }
@@ -127,6 +147,7 @@ T5Encoder T5Encoder::load(const TensorStore& store, const T5EncoderConfig& confi
 T5Encoder T5Encoder::load(const std::filesystem::path& path, const std::string& prefix, at::ScalarType dtype,
                           at::Device device, const std::optional<T5EncoderConfig>& config) {
     const TensorStore store = openTextEncoderWeights(path, prefix);
+    checkNames(store);  // before reading config.json: a wrong model should be named as such
     T5EncoderConfig c;
     if (config) {
         c = *config;
@@ -138,20 +159,47 @@ T5Encoder T5Encoder::load(const std::filesystem::path& path, const std::string& 
     return load(store, c, dtype, device);
 }
 
+std::vector<std::pair<std::string, std::vector<std::int64_t>>> T5Encoder::parameterShapes(
+    const T5EncoderConfig& c) {
+    const std::int64_t D = c.dModel, inner = c.heads * c.dKv, F = c.dFf;
+    std::vector<std::pair<std::string, std::vector<std::int64_t>>> out = {
+        {"shared.weight", {c.vocabSize, D}}};
+    for (std::int64_t i = 0; i < c.layers; ++i) {
+        const std::string p = kBlocks + std::to_string(i) + ".layer.";
+        for (const char* proj : {"q", "k", "v"})
+            out.push_back({p + "0.SelfAttention." + proj + ".weight", {inner, D}});
+        out.push_back({p + "0.SelfAttention.o.weight", {D, inner}});
+        if (i == 0) out.push_back({kBiasName, {c.numBuckets, c.heads}});
+        out.push_back({p + "0.layer_norm.weight", {D}});
+        out.push_back({p + "1.DenseReluDense.wi_0.weight", {F, D}});
+        out.push_back({p + "1.DenseReluDense.wi_1.weight", {F, D}});
+        out.push_back({p + "1.DenseReluDense.wo.weight", {D, F}});
+        out.push_back({p + "1.layer_norm.weight", {D}});
+    }
+    out.push_back({"encoder.final_layer_norm.weight", {D}});
+    return out;
+}
+
+void T5Encoder::checkNames(const TensorStore& store) {
+    embeddingName(store);
+}
+
 std::uint64_t T5Encoder::parameterBytes() const {
     std::uint64_t total = 0;
     auto add = [&](const at::Tensor& t) {
         if (t.defined()) total += static_cast<std::uint64_t>(t.numel()) * t.element_size();
     };
     add(m_embedding), add(m_biasTable), add(m_finalNorm);
-    for (const auto& b : m_blocks)
-        for (const at::Tensor* t : {&b.attnNorm, &b.ffNorm, &b.q, &b.k, &b.v, &b.o, &b.wi0, &b.wi1, &b.wo}) add(*t);
+    for (const auto& b : m_blocks) {
+        add(b.attnNorm), add(b.ffNorm);
+        for (const Linear* lin : {&b.q, &b.k, &b.v, &b.o, &b.wi0, &b.wi1, &b.wo}) add(lin->weight());
+    }
     return total;
 }
 
 at::Tensor T5Encoder::positionBias(std::int64_t tokens) const {
-    // transformers' T5Attention._relative_position_bucket (bidirectional), with the same float32 operations so
-    // the bucket boundaries agree exactly.
+    // transformers' T5Attention._relative_position_bucket (bidirectional), with the same float32 operations
+    // so the bucket boundaries agree exactly.
     const auto longs = at::TensorOptions().dtype(at::kLong).device(m_device);
     const at::Tensor context = at::arange(tokens, longs).unsqueeze(1);
     const at::Tensor memory = at::arange(tokens, longs).unsqueeze(0);
@@ -175,35 +223,53 @@ T5EncoderOutput T5Encoder::forward(const at::Tensor& inputIds, bool allHiddenSta
     if (!loaded()) throwInternal("T5Encoder::forward on a model that is not loaded");
     c10::InferenceMode guard;
     if (inputIds.dim() != 2)
-        throwBadInput("T5 encoder: input ids must be [batch, tokens], found {}", shapeToString(inputIds.sizes()));
+        throwBadInput("T5 encoder: input ids must be [batch, tokens], found {}",
+                      shapeToString(inputIds.sizes()));
     const at::Tensor ids = inputIds.to(m_device, at::kLong);
     const std::int64_t B = ids.size(0), T = ids.size(1), H = m_config.heads, K = m_config.dKv;
-    if (ids.numel() > 0 && (ids.min().item<std::int64_t>() < 0 || ids.max().item<std::int64_t>() >= m_config.vocabSize))
+    if (ids.numel() > 0 &&
+        (ids.min().item<std::int64_t>() < 0 || ids.max().item<std::int64_t>() >= m_config.vocabSize))
         throwBadInput("T5 encoder: token ids must lie in [0, {})", m_config.vocabSize);
 
     T5EncoderOutput out;
-    at::Tensor x = at::embedding(m_embedding, ids).to(at::kFloat);
-    if (allHiddenStates) out.hiddenStates.push_back(x);
+    // The residual stream stays fp32; the matmuls take the compute dtype and add into it in place.
+    at::Tensor x = at::embedding(m_embedding, ids).to(at::kFloat).contiguous();
+    const std::int64_t M = B * T, D = m_config.dModel;
+    const at::Tensor x2d = x.view({M, D});
+    if (allHiddenStates) out.hiddenStates.push_back(x.clone());
     AttentionOptions attention;
     attention.scale = 1.0;  // T5 does not scale its logits
     attention.bias = positionBias(T);
+    const auto f32 = x.options();
     const std::size_t L = m_blocks.size();
     for (std::size_t i = 0; i < L; ++i) {
         const Block& b = m_blocks[i];
-        at::Tensor h = rmsNorm(x, b.attnNorm, m_config.eps).to(m_dtype);
-        // The attention itself in fp32: T5's unscaled logits are large, and at these lengths the two small
-        // matmuls cost ~1% of the block.
-        auto heads = [&](const at::Tensor& t) { return t.view({B, T, H, K}).transpose(1, 2).to(at::kFloat); };
-        const at::Tensor q = heads(at::linear(h, b.q));
-        const at::Tensor k = heads(at::linear(h, b.k));
-        const at::Tensor v = heads(at::linear(h, b.v));
-        const at::Tensor a =
-            scaledDotProductAttention(q, k, v, attention).transpose(1, 2).reshape({B, T, H * K}).to(m_dtype);
-        x = x + at::linear(a, b.o).to(at::kFloat);
-        h = rmsNorm(x, b.ffNorm, m_config.eps).to(m_dtype);
-        const at::Tensor gated = at::gelu(at::linear(h, b.wi0), "tanh") * at::linear(h, b.wi1);
-        x = x + at::linear(gated, b.wo).to(at::kFloat);
-        if (allHiddenStates && i + 1 < L) out.hiddenStates.push_back(x);
+        const at::Tensor h = timed("text: rms norm (+ cast)", [&] {
+            return rmsNorm(x, b.attnNorm, m_config.eps).to(m_dtype).view({M, D});
+        });
+        // q, k, v come out of the matmuls in fp32, so the attention runs in fp32: T5's logits are unscaled
+        // and large, and at these lengths its two small matmuls cost ~1% of the block.
+        auto heads = [&](const Linear& proj) {
+            const at::Tensor t = at::empty({M, H * K}, f32);
+            proj.forwardInto(h, t);
+            return t.view({B, T, H, K}).transpose(1, 2);
+        };
+        const at::Tensor q = heads(b.q), k = heads(b.k), v = heads(b.v);
+        const at::Tensor a = timed("text: attention (fp32, + reshape and cast)", [&] {
+            return scaledDotProductAttention(q, k, v, attention)
+                .transpose(1, 2)
+                .reshape({M, H * K})
+                .to(m_dtype);
+        });
+        b.o.addGatedTo(a, m_ones, x2d);
+        const at::Tensor h2 = timed("text: rms norm (+ cast)", [&] {
+            return rmsNorm(x, b.ffNorm, m_config.eps).to(m_dtype).view({M, D});
+        });
+        at::Tensor gated = b.wi0.forwardGelu(h2);  // gelu_new = the tanh approximation
+        const at::Tensor linearPart = b.wi1.forward(h2);
+        timed("text: gate multiply", [&] { return gated.mul_(linearPart); });
+        b.wo.addGatedTo(gated, m_ones, x2d);
+        if (allHiddenStates && i + 1 < L) out.hiddenStates.push_back(x.clone());
     }
     out.lastHiddenState = rmsNorm(x, m_finalNorm, m_config.eps);
     if (allHiddenStates) out.hiddenStates.push_back(out.lastHiddenState);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "io/tensor_store.h"
+#include "models/linear.h"
 
 #include <ATen/ATen.h>
 
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace swd {
@@ -28,6 +30,8 @@ struct T5EncoderConfig {
     std::int64_t maxDistance = 128;
     double eps = 1e-6;
 
+    // The real SD3 encoder, T5-XXL v1.1 (d_model 4096, 24 blocks, 64 heads, d_ff 10240).
+    static T5EncoderConfig t5xxl() { return T5EncoderConfig(); }
     // transformers' config.json; only gated-gelu ("gated-gelu", dense_act_fn gelu_new) encoders are accepted.
     static T5EncoderConfig fromJson(const nlohmann::json& json, const std::string& origin);
     // From the weights' shapes (heads and buckets from the relative_attention_bias table); max distance 128.
@@ -35,16 +39,18 @@ struct T5EncoderConfig {
 };
 
 struct T5EncoderOutput {
-    at::Tensor lastHiddenState;            // [B, T, d_model] fp32, after the final norm
-    std::vector<at::Tensor> hiddenStates;  // transformers' convention: embeddings, layers 1..L-1, final (if asked)
+    at::Tensor lastHiddenState;  // [B, T, d_model] fp32, after the final norm
+    std::vector<at::Tensor>
+        hiddenStates;  // transformers' convention: embeddings, layers 1..L-1, final (if asked)
 };
 
 class T5Encoder {
 public:
     T5Encoder() = default;
 
-    // Loads from transformers' names ("shared.weight" or "encoder.embed_tokens.weight", "encoder.block.N...").
-    // Matrices and the embedding in `dtype` (bf16 or fp32; fp16 is refused), norms and the bias table in fp32.
+    // Loads from transformers' names ("shared.weight" or "encoder.embed_tokens.weight",
+    // "encoder.block.N..."). Matrices and the embedding in `dtype` (bf16 or fp32; fp16 is refused), norms and
+    // the bias table in fp32.
     static T5Encoder load(const TensorStore& store, const T5EncoderConfig& config, at::ScalarType dtype,
                           at::Device device = at::kCPU);
     // Opens `path` (folder, single file, or all-in-one with `prefix`); config.json when the folder has one,
@@ -52,13 +58,21 @@ public:
     static T5Encoder load(const std::filesystem::path& path, const std::string& prefix, at::ScalarType dtype,
                           at::Device device, const std::optional<T5EncoderConfig>& config = std::nullopt);
 
+    // Every parameter (transformers name, shape) of an encoder with this config ("shared.weight" for the
+    // embedding). Used for random-weight benchmarks and to check the names against real checkpoints.
+    static std::vector<std::pair<std::string, std::vector<std::int64_t>>> parameterShapes(
+        const T5EncoderConfig& config);
+
+    // Throws BadInput unless `store` holds a T5 encoder under transformers' names.
+    static void checkNames(const TensorStore& store);
+
     bool loaded() const { return m_embedding.defined(); }
     const T5EncoderConfig& config() const { return m_config; }
     at::ScalarType dtype() const { return m_dtype; }
     std::uint64_t parameterBytes() const;
 
-    // input_ids [B, T] -> last hidden state (and every hidden state when `allHiddenStates`). No attention mask:
-    // padding tokens are attended, as in the SD3 pipeline.
+    // input_ids [B, T] -> last hidden state (and every hidden state when `allHiddenStates`). No attention
+    // mask: padding tokens are attended, as in the SD3 pipeline.
     T5EncoderOutput forward(const at::Tensor& inputIds, bool allHiddenStates = false) const;
 
     // The additive bias [1, heads, T, T] (fp32) for T tokens.
@@ -66,17 +80,18 @@ public:
 
 private:
     struct Block {
-        at::Tensor attnNorm, ffNorm;  // fp32
-        at::Tensor q, k, v, o, wi0, wi1, wo;  // compute dtype
+        at::Tensor attnNorm, ffNorm;      // fp32
+        Linear q, k, v, o, wi0, wi1, wo;  // compute dtype (oneDNN on the CPU: fp32 outputs, fused epilogues)
     };
 
     T5EncoderConfig m_config;
     at::ScalarType m_dtype = at::kFloat;
     at::Device m_device = at::kCPU;
-    at::Tensor m_embedding;     // [V, d_model] compute dtype
-    at::Tensor m_biasTable;     // [buckets, heads] fp32
+    at::Tensor m_embedding;  // [V, d_model] compute dtype
+    at::Tensor m_biasTable;  // [buckets, heads] fp32
     std::vector<Block> m_blocks;
-    at::Tensor m_finalNorm;     // fp32
+    at::Tensor m_finalNorm;  // fp32
+    at::Tensor m_ones;       // [d_model] fp32: the gate of the fused residual adds
 };
 
 }  // namespace swd

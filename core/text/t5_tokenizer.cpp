@@ -58,17 +58,19 @@ T5Tokenizer T5Tokenizer::load(const std::filesystem::path& spieceModel) {
     const char* expected[] = {"<pad>", "</s>", "<unk>"};
     for (int id = 0; id < 3; ++id)
         if (static_cast<int>(vocab.size()) <= id || vocab[static_cast<std::size_t>(id)].piece != expected[id])
-            throwBadInput("{}: piece {} is '{}', expected '{}'; this is not T5's spiece.model (pass "
-                          "tokenizer_3/spiece.model)",
-                          spieceModel.string(), id,
-                          static_cast<int>(vocab.size()) > id ? vocab[static_cast<std::size_t>(id)].piece : "",
-                          expected[id]);
+            throwBadInput(
+                "{}: piece {} is '{}', expected '{}'; this is not T5's spiece.model (pass "
+                "tokenizer_3/spiece.model)",
+                spieceModel.string(), id,
+                static_cast<int>(vocab.size()) > id ? vocab[static_cast<std::size_t>(id)].piece : "",
+                expected[id]);
     double minScore = std::numeric_limits<double>::infinity();
     for (std::size_t id = 0; id < vocab.size(); ++id) {
         const auto& e = vocab[id];
         minScore = std::min(minScore, static_cast<double>(e.score));
         if (e.kind != 1) continue;  // unknown, control, unused and byte pieces are never matched in text
-        data->pieces.emplace(e.piece, std::make_pair(static_cast<std::int64_t>(id), static_cast<double>(e.score)));
+        data->pieces.emplace(e.piece,
+                             std::make_pair(static_cast<std::int64_t>(id), static_cast<double>(e.score)));
         data->maxPieceBytes = std::max(data->maxPieceBytes, e.piece.size());
     }
     data->unkScore = minScore - kUnkPenalty;
@@ -93,12 +95,14 @@ void T5Tokenizer::viterbi(const std::string& word, std::vector<Token>& out) cons
     std::size_t start = 0;
     while (start < n) {
         const double base = best[start].score;
-        const std::size_t charLen = std::min(utf8::sequenceLength(static_cast<unsigned char>(word[start])), n - start);
+        const std::size_t charLen =
+            std::min(utf8::sequenceLength(static_cast<unsigned char>(word[start])), n - start);
         bool hasSingleChar = false;
         const std::size_t maxLen = std::min(m_data->maxPieceBytes, n - start);
         for (std::size_t len = 1; len <= maxLen; ++len) {
             const std::size_t end = start + len;
-            if (end < n && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) continue;  // not a boundary
+            if (end < n && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80)
+                continue;  // not a boundary
             const auto it = m_data->pieces.find(word.substr(start, len));
             if (it == m_data->pieces.end()) continue;
             const double candidate = it->second.second + base;
@@ -156,7 +160,8 @@ std::vector<T5Tokenizer::Token> T5Tokenizer::run(const std::string& text, Mode m
         const SpecialToken* match = nullptr;
         if (text[i] == '<')
             for (const auto& s : m_data->specials)
-                if (text.compare(i, s.text.size(), s.text) == 0 && (!match || s.text.size() > match->text.size()))
+                if (text.compare(i, s.text.size(), s.text) == 0 &&
+                    (!match || s.text.size() > match->text.size()))
                     match = &s;
         if (!match) {
             ++i;
@@ -170,7 +175,8 @@ std::vector<T5Tokenizer::Token> T5Tokenizer::run(const std::string& text, Mode m
     if (start < text.size()) segments.push_back({text.substr(start), nullptr});
     for (std::size_t k = 0; k < segments.size(); ++k) {
         if (!segments[k].special || !segments[k].special->stripAround) continue;
-        if (k > 0 && !segments[k - 1].special) segments[k - 1].text = stripPythonSpace(segments[k - 1].text, false, true);
+        if (k > 0 && !segments[k - 1].special)
+            segments[k - 1].text = stripPythonSpace(segments[k - 1].text, false, true);
         if (k + 1 < segments.size() && !segments[k + 1].special)
             segments[k + 1].text = stripPythonSpace(segments[k + 1].text, true, false);
     }
@@ -217,7 +223,8 @@ std::vector<std::string> T5Tokenizer::tokenize(const std::string& text, Mode mod
 std::vector<std::int64_t> T5Tokenizer::encode(const std::string& text, int maxLength, Mode mode) const {
     if (maxLength < 1) throwBadInput("T5 tokenizer: max length {} must be at least 1", maxLength);
     std::vector<std::int64_t> ids = tokenIds(text, mode);
-    if (ids.size() > static_cast<std::size_t>(maxLength - 1)) ids.resize(static_cast<std::size_t>(maxLength - 1));
+    if (ids.size() > static_cast<std::size_t>(maxLength - 1))
+        ids.resize(static_cast<std::size_t>(maxLength - 1));
     ids.push_back(kEosId);
     ids.resize(static_cast<std::size_t>(maxLength), kPadId);
     return ids;

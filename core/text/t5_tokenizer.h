@@ -39,7 +39,8 @@ public:
     // What the pipeline feeds the encoder: ids[:maxLength-1] + [1], padded with 0 to maxLength.
     std::vector<std::int64_t> encode(const std::string& text, int maxLength, Mode mode = Mode::Fast) const;
     // encode() of every prompt as an int64 tensor [B, maxLength].
-    at::Tensor encodeBatch(const std::vector<std::string>& prompts, int maxLength, Mode mode = Mode::Fast) const;
+    at::Tensor encodeBatch(const std::vector<std::string>& prompts, int maxLength,
+                           Mode mode = Mode::Fast) const;
 
     int vocabularySize() const;
 
