@@ -2,6 +2,7 @@
 // (random weights, loaded through TensorStore like a checkpoint): the time to encode one prompt, per encoder
 // and for the whole conditioner, and the resident memory.
 #include "cli_common.h"
+#include "models/random_weights.h"
 #include "io/model_set.h"
 #include "models/op_profile.h"
 #include "text/sd3_conditioner.h"
@@ -20,40 +21,6 @@
 namespace swd::cli {
 
 namespace {
-
-// Random weights in the compute dtype: matrices uniform in ±1/sqrt(fan_in) (tiled from one random block of
-// 16M values: drawing 5 billion numbers would take minutes, and speed does not depend on the values), norm
-// weights 1, biases 0. The scale keeps the activations finite.
-TensorStore randomStore(const std::vector<std::pair<std::string, std::vector<std::int64_t>>>& shapes,
-                        at::ScalarType dtype, std::uint64_t seed, const std::string& origin) {
-    auto gen = at::detail::createCPUGenerator(seed);
-    const std::int64_t poolSize = std::int64_t(1) << 24;
-    const at::Tensor pool = at::empty({poolSize}, at::TensorOptions().dtype(dtype)).uniform_(-1.0, 1.0, gen);
-    std::map<std::string, at::Tensor> tensors;
-    std::int64_t offset = 0;
-    for (const auto& [name, shape] : shapes) {
-        at::Tensor t;
-        if (shape.size() >= 2) {
-            t = at::empty(shape, at::TensorOptions().dtype(dtype));
-            const at::Tensor flat = t.view({-1});
-            for (std::int64_t done = 0; done < flat.numel();) {
-                const std::int64_t n = std::min(flat.numel() - done, poolSize - offset);
-                flat.narrow(0, done, n).copy_(pool.narrow(0, offset, n));
-                done += n;
-                offset = (offset + n) % poolSize;
-            }
-            offset = (offset + 7919) % poolSize;  // another phase for the next tensor
-            t.mul_(1.0 / std::sqrt(static_cast<double>(shape.back())));
-        } else if (name.find("norm") != std::string::npos &&
-                   name.compare(name.size() - 7, 7, ".weight") == 0) {
-            t = at::ones(shape, at::TensorOptions().dtype(dtype));
-        } else {
-            t = at::zeros(shape, at::TensorOptions().dtype(dtype));
-        }
-        tensors.emplace(name, std::move(t));
-    }
-    return TensorStore::fromTensors(std::move(tensors), origin);
-}
 
 // User + system CPU time of this process (with the wall time it shows how much of the machine the run had).
 double processCpuSeconds() {
@@ -120,13 +87,13 @@ void addBenchTextCommand(CLI::App& bench) {
         const auto rss0 = currentRssBytes();
         Stopwatch build;
         TextEncoderWeights weights;
-        weights.clipL = randomStore(ClipTextModel::parameterShapes(ClipTextConfig::clipL(), 768), dtype, 1,
+        weights.clipL = randomWeightStore(ClipTextModel::parameterShapes(ClipTextConfig::clipL(), 768), dtype, 1,
                                     "random CLIP-L");
-        weights.clipG = randomStore(ClipTextModel::parameterShapes(ClipTextConfig::clipG(), 1280), dtype, 2,
+        weights.clipG = randomWeightStore(ClipTextModel::parameterShapes(ClipTextConfig::clipG(), 1280), dtype, 2,
                                     "random CLIP-G");
         if (!args->noT5)
             weights.t5 =
-                randomStore(T5Encoder::parameterShapes(T5EncoderConfig::t5xxl()), dtype, 3, "random T5-XXL");
+                randomWeightStore(T5Encoder::parameterShapes(T5EncoderConfig::t5xxl()), dtype, 3, "random T5-XXL");
         const double buildMs = build.elapsedMs();
         Stopwatch load;
         Sd3Conditioner conditioner(paths, weights, dtype, at::kCPU, !args->noT5);
