@@ -25,15 +25,24 @@ bool usable(at::ScalarType dtype) {
 
 std::string cpuIsa() {
     switch (dnnl::get_effective_cpu_isa()) {
-        case dnnl::cpu_isa::sse41: return "sse41";
-        case dnnl::cpu_isa::avx: return "avx";
-        case dnnl::cpu_isa::avx2: return "avx2";
-        case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-        case dnnl::cpu_isa::avx512_core: return "avx512_core";
-        case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-        case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-        case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-        default: return "other";
+        case dnnl::cpu_isa::sse41:
+            return "sse41";
+        case dnnl::cpu_isa::avx:
+            return "avx";
+        case dnnl::cpu_isa::avx2:
+            return "avx2";
+        case dnnl::cpu_isa::avx2_vnni:
+            return "avx2_vnni";
+        case dnnl::cpu_isa::avx512_core:
+            return "avx512_core";
+        case dnnl::cpu_isa::avx512_core_vnni:
+            return "avx512_core_vnni";
+        case dnnl::cpu_isa::avx512_core_bf16:
+            return "avx512_core_bf16";
+        case dnnl::cpu_isa::avx512_core_amx:
+            return "avx512_core_amx";
+        default:
+            return "other";
     }
 }
 
@@ -49,10 +58,14 @@ dnnl::stream& stream() {
 
 dnnl::memory::data_type dataType(at::ScalarType type) {
     switch (type) {
-        case at::kFloat: return dnnl::memory::data_type::f32;
-        case at::kBFloat16: return dnnl::memory::data_type::bf16;
-        case at::kHalf: return dnnl::memory::data_type::f16;
-        default: throwInternal("oneDNN backend: no oneDNN data type for {}", c10::toString(type));
+        case at::kFloat:
+            return dnnl::memory::data_type::f32;
+        case at::kBFloat16:
+            return dnnl::memory::data_type::bf16;
+        case at::kHalf:
+            return dnnl::memory::data_type::f16;
+        default:
+            throwInternal("oneDNN backend: no oneDNN data type for {}", c10::toString(type));
     }
 }
 

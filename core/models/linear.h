@@ -30,12 +30,23 @@ public:
     Linear(std::string name, at::Tensor weight, at::Tensor bias, MatmulBackend backend);
 
     const std::string& name() const { return m_name; }
-    bool defined() const { return m_weight.defined(); }
-    int64_t inFeatures() const { return m_weight.size(1); }
-    int64_t outFeatures() const { return m_weight.size(0); }
-    const at::Tensor& weight() const { return m_weight; }
+    bool defined() const { return m_in > 0; }
+    int64_t inFeatures() const { return m_in; }
+    int64_t outFeatures() const { return m_out; }
+    at::ScalarType dtype() const { return m_dtype; }
+    // The weight [out, in] as the model holds it, or a plain copy of the packed one.
+    at::Tensor weight() const;
     const at::Tensor& bias() const { return m_bias; }
     MatmulBackend backend() const { return m_backend; }
+
+    // oneDNN only: reorders the weight once into the blocked layout oneDNN's matmul reads fastest (~9%
+    // faster here than the plain [out, in] rows it would otherwise re-block on every call) and drops the
+    // plain weight, so the model holds one copy. Returns false (and changes nothing) where packing does
+    // not apply. The layout does not depend on the number of rows, so one copy serves every call.
+    bool pack();
+    bool packed() const { return m_packed != nullptr; }
+    // The tensor the matmul reads (packed buffer or plain weight), to check that nothing was reloaded.
+    const void* weightStorage() const;
 
     // Sets or clears (nullptr) the run-time LoRA of this layer; the base weights never change.
     void setLora(std::shared_ptr<const LoraLayer> lora) { m_lora = std::move(lora); }
@@ -53,11 +64,17 @@ public:
 private:
     enum class Epilogue { None, Gelu, GatedResidual };
     at::Tensor atenForward(const at::Tensor& x) const;
-    void onednnRun(const at::Tensor& x2d, const at::Tensor& dst, Epilogue epilogue, const at::Tensor& gate) const;
+    void onednnRun(const at::Tensor& x2d, const at::Tensor& dst, Epilogue epilogue,
+                   const at::Tensor& gate) const;
+
+    struct Packed;  // oneDNN's blocked weight and its memory descriptor (linear.cpp)
 
     std::string m_name;
-    at::Tensor m_weight;     // [out, in], contiguous
-    at::Tensor m_bias;       // [out] in the compute dtype (ATen) or fp32 (oneDNN)
+    int64_t m_in = 0, m_out = 0;
+    at::ScalarType m_dtype = at::kFloat;
+    at::Tensor m_weight;  // [out, in], contiguous; undefined once packed
+    std::shared_ptr<const Packed> m_packed;
+    at::Tensor m_bias;  // [out] in the compute dtype (ATen) or fp32 (oneDNN)
     MatmulBackend m_backend = MatmulBackend::Aten;
     std::shared_ptr<const LoraLayer> m_lora;
 };

@@ -29,16 +29,18 @@ int jsonInt(const nlohmann::json& j, const char* key, int fallback, const std::s
 
 const std::vector<int64_t>& shapeOf(const TensorStore& w, const std::string& name) {
     if (!w.has(name))
-        throwBadInput("{}: not an SD3 transformer checkpoint the way it is laid out: it has no '{}' (needed to "
-                      "infer the configuration)",
-                      w.describe(), name);
+        throwBadInput(
+            "{}: not an SD3 transformer checkpoint the way it is laid out: it has no '{}' (needed to "
+            "infer the configuration)",
+            w.describe(), name);
     return w.info(name).shape;
 }
 
 int64_t dim(const TensorStore& w, const std::string& name, std::size_t rank, std::size_t index) {
     const auto& s = shapeOf(w, name);
     if (s.size() != rank)
-        throwBadInput("{}: '{}' has shape {}, expected {} dimensions", w.describe(), name, shapeToString(s), rank);
+        throwBadInput("{}: '{}' has shape {}, expected {} dimensions", w.describe(), name, shapeToString(s),
+                      rank);
     return s[index];
 }
 
@@ -59,7 +61,8 @@ int countBlocks(const TensorStore& w, const std::string& prefix) {
         std::vector<int> missing;
         for (int i = 0; i < n; ++i)
             if (!idx.count(i)) missing.push_back(i);
-        throwBadInput("{}: blocks {}{} are missing (found {} of {})", w.describe(), prefix, missing, idx.size(), n);
+        throwBadInput("{}: blocks {}{} are missing (found {} of {})", w.describe(), prefix, missing,
+                      idx.size(), n);
     }
     return n;
 }
@@ -77,15 +80,17 @@ const char* mmditLayoutName(MMDiTLayout layout) {
 }
 
 bool MMDiTConfig::isDual(int layer) const {
-    return std::find(dualAttentionLayers.begin(), dualAttentionLayers.end(), layer) != dualAttentionLayers.end();
+    return std::find(dualAttentionLayers.begin(), dualAttentionLayers.end(), layer) !=
+           dualAttentionLayers.end();
 }
 
 std::string MMDiTConfig::describe() const {
-    return fmt::format("{} layers, {} heads x {} (hidden {}), qk norm {}, dual attention in {} layer{}, "
-                       "pos_embed_max_size {}, joint dim {}, pooled dim {}, patch {}, channels {}->{}",
-                       numLayers, numHeads, headDim, hidden(), qkNorm ? "rms_norm" : "none",
-                       dualAttentionLayers.size(), dualAttentionLayers.size() == 1 ? "" : "s", posEmbedMaxSize,
-                       jointAttentionDim, pooledProjectionDim, patchSize, inChannels, outChannels);
+    return fmt::format(
+        "{} layers, {} heads x {} (hidden {}), qk norm {}, dual attention in {} layer{}, "
+        "pos_embed_max_size {}, joint dim {}, pooled dim {}, patch {}, channels {}->{}",
+        numLayers, numHeads, headDim, hidden(), qkNorm ? "rms_norm" : "none", dualAttentionLayers.size(),
+        dualAttentionLayers.size() == 1 ? "" : "s", posEmbedMaxSize, jointAttentionDim, pooledProjectionDim,
+        patchSize, inChannels, outChannels);
 }
 
 bool MMDiTConfig::operator==(const MMDiTConfig& o) const {
@@ -113,12 +118,35 @@ void MMDiTConfig::validate(const std::string& origin) const {
     positive(pooledProjectionDim, "pooled_projection_dim");
     positive(posEmbedMaxSize, "pos_embed_max_size");
     if (captionProjectionDim != hidden())
-        throwBadInput("{}: caption_projection_dim {} differs from the hidden size num_attention_heads x "
-                      "attention_head_dim = {}; SD3 models have them equal",
-                      origin, captionProjectionDim, hidden());
+        throwBadInput(
+            "{}: caption_projection_dim {} differs from the hidden size num_attention_heads x "
+            "attention_head_dim = {}; SD3 models have them equal",
+            origin, captionProjectionDim, hidden());
     for (int l : dualAttentionLayers)
         if (l < 0 || l >= numLayers)
             throwBadInput("{}: dual_attention_layers has {}, outside 0..{}", origin, l, numLayers - 1);
+}
+
+MMDiTConfig MMDiTConfig::sd35Medium() {
+    MMDiTConfig c;  // the defaults are SD3.5 Medium's
+    c.dualAttentionLayers = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    return c;
+}
+
+MMDiTConfig MMDiTConfig::sd35Large() {
+    MMDiTConfig c;
+    c.numLayers = 38;
+    c.numHeads = 38;
+    c.captionProjectionDim = 38 * 64;
+    c.posEmbedMaxSize = 192;
+    return c;
+}
+
+MMDiTConfig MMDiTConfig::sd3Medium() {
+    MMDiTConfig c;
+    c.posEmbedMaxSize = 192;
+    c.qkNorm = false;
+    return c;
 }
 
 MMDiTConfig MMDiTConfig::fromJson(const nlohmann::json& j, const std::string& origin) {
@@ -141,9 +169,10 @@ MMDiTConfig MMDiTConfig::fromJson(const nlohmann::json& j, const std::string& or
     c.pooledProjectionDim = jsonInt(j, "pooled_projection_dim", 2048, origin);
     const auto pos = j.find("pos_embed_max_size");
     if (pos == j.end() || pos->is_null())
-        throwUnsupported("{}: pos_embed_max_size is not set; only SD3 models with a stored, cropped pos-embed "
-                         "table (SD3, SD3.5) are supported",
-                         origin);
+        throwUnsupported(
+            "{}: pos_embed_max_size is not set; only SD3 models with a stored, cropped pos-embed "
+            "table (SD3, SD3.5) are supported",
+            origin);
     c.posEmbedMaxSize = jsonInt(j, "pos_embed_max_size", 0, origin);
     const auto qk = j.find("qk_norm");
     if (qk == j.end() || qk->is_null()) {
@@ -155,7 +184,8 @@ MMDiTConfig MMDiTConfig::fromJson(const nlohmann::json& j, const std::string& or
     }
     const auto dual = j.find("dual_attention_layers");
     if (dual != j.end() && !dual->is_null()) {
-        if (!dual->is_array()) throwBadInput("{}: dual_attention_layers must be a list of block indices", origin);
+        if (!dual->is_array())
+            throwBadInput("{}: dual_attention_layers must be a list of block indices", origin);
         for (const auto& v : *dual) {
             if (!v.is_number_integer())
                 throwBadInput("{}: dual_attention_layers must hold integers, found {}", origin, v.dump());
@@ -183,17 +213,20 @@ MMDiTLayout MMDiTConfig::detectLayout(const TensorStore& w) {
     const bool diffusers = hasPrefix(names, "transformer_blocks.");
     const bool original = hasPrefix(names, "joint_blocks.");
     if (diffusers && original)
-        throwBadInput("{}: holds both diffusers (transformer_blocks.*) and single-file (joint_blocks.*) names",
-                      w.describe());
+        throwBadInput(
+            "{}: holds both diffusers (transformer_blocks.*) and single-file (joint_blocks.*) names",
+            w.describe());
     if (diffusers) return MMDiTLayout::Diffusers;
     if (original) return MMDiTLayout::SingleFile;
     if (hasPrefix(names, "model.diffusion_model."))
-        throwBadInput("{}: the single-file names are under 'model.diffusion_model.'; open the view with that "
-                      "prefix",
-                      w.describe());
-    throwBadInput("{}: not an SD3 transformer: no transformer_blocks.* (diffusers) or joint_blocks.* "
-                  "(single file) tensors",
-                  w.describe());
+        throwBadInput(
+            "{}: the single-file names are under 'model.diffusion_model.'; open the view with that "
+            "prefix",
+            w.describe());
+    throwBadInput(
+        "{}: not an SD3 transformer: no transformer_blocks.* (diffusers) or joint_blocks.* "
+        "(single file) tensors",
+        w.describe());
 }
 
 MMDiTConfig MMDiTConfig::infer(const TensorStore& w) {
@@ -204,8 +237,8 @@ MMDiTConfig MMDiTConfig::infer(const TensorStore& w) {
     const int hidden = static_cast<int>(dim(w, ctx, 2, 0));
     c.jointAttentionDim = static_cast<int>(dim(w, ctx, 2, 1));
     c.captionProjectionDim = hidden;
-    c.pooledProjectionDim =
-        static_cast<int>(dim(w, d ? "time_text_embed.text_embedder.linear_1.weight" : "y_embedder.mlp.0.weight", 2, 1));
+    c.pooledProjectionDim = static_cast<int>(
+        dim(w, d ? "time_text_embed.text_embedder.linear_1.weight" : "y_embedder.mlp.0.weight", 2, 1));
     const std::string patch = d ? "pos_embed.proj.weight" : "x_embedder.proj.weight";
     c.inChannels = static_cast<int>(dim(w, patch, 4, 1));
     c.patchSize = static_cast<int>(dim(w, patch, 4, 2));
@@ -213,12 +246,13 @@ MMDiTConfig MMDiTConfig::infer(const TensorStore& w) {
     c.outChannels = static_cast<int>(outRows / (c.patchSize * c.patchSize));
     const std::string blocks = d ? "transformer_blocks." : "joint_blocks.";
     c.numLayers = countBlocks(w, blocks);
-    const std::string normQ = d ? "transformer_blocks.0.attn.norm_q.weight" : "joint_blocks.0.x_block.attn.ln_q.weight";
+    const std::string normQ =
+        d ? "transformer_blocks.0.attn.norm_q.weight" : "joint_blocks.0.x_block.attn.ln_q.weight";
     c.qkNorm = w.has(normQ);
     c.headDim = c.qkNorm ? static_cast<int>(dim(w, normQ, 1, 0)) : 64;
     if (hidden % c.headDim != 0)
-        throwBadInput("{}: hidden size {} is not a multiple of the head dim {}; give the config.json", w.describe(),
-                      hidden, c.headDim);
+        throwBadInput("{}: hidden size {} is not a multiple of the head dim {}; give the config.json",
+                      w.describe(), hidden, c.headDim);
     c.numHeads = hidden / c.headDim;
     const std::string pos = d ? "pos_embed.pos_embed" : "pos_embed";
     c.posEmbedMaxSize = squareRoot(dim(w, pos, 3, 1), w.describe() + ": " + pos);
@@ -235,7 +269,9 @@ ParameterList mmditParameters(const MMDiTConfig& c, MMDiTLayout layout) {
     const int64_t H = c.hidden(), D = c.headDim, P = c.posEmbedMaxSize, p = c.patchSize;
     const int64_t outF = static_cast<int64_t>(p) * p * c.outChannels;
     ParameterList list;
-    auto add = [&](std::string name, std::vector<int64_t> shape) { list.emplace_back(std::move(name), std::move(shape)); };
+    auto add = [&](std::string name, std::vector<int64_t> shape) {
+        list.emplace_back(std::move(name), std::move(shape));
+    };
     auto linear = [&](const std::string& name, int64_t out, int64_t in) {
         add(name + ".weight", {out, in});
         add(name + ".bias", {out});
@@ -271,7 +307,8 @@ ParameterList mmditParameters(const MMDiTConfig& c, MMDiTLayout layout) {
                     add(b + "attn2.norm_q.weight", {D});
                     add(b + "attn2.norm_k.weight", {D});
                 }
-                for (const char* n : {"attn2.to_q", "attn2.to_k", "attn2.to_v", "attn2.to_out.0"}) linear(b + n, H, H);
+                for (const char* n : {"attn2.to_q", "attn2.to_k", "attn2.to_v", "attn2.to_out.0"})
+                    linear(b + n, H, H);
             }
             linear(b + "ff.net.0.proj", 4 * H, H);
             linear(b + "ff.net.2", H, 4 * H);

@@ -31,7 +31,7 @@ struct MMDiTConfig {
     int captionProjectionDim = 1536;  // = hidden size in every SD3 model
     int pooledProjectionDim = 2048;
     int posEmbedMaxSize = 384;
-    bool qkNorm = true;  // per-head RMSNorm of q and k ("rms_norm"); SD3.0 has none
+    bool qkNorm = true;                    // per-head RMSNorm of q and k ("rms_norm"); SD3.0 has none
     std::vector<int> dualAttentionLayers;  // MMDiT-X blocks with a second, image-only attention
 
     int hidden() const { return numHeads * headDim; }
@@ -42,6 +42,12 @@ struct MMDiTConfig {
     int maxLatentSide() const { return posEmbedMaxSize * patchSize; }
     // "24 layers, 24 heads x 64 (hidden 1536), qk rms_norm, dual attention in 13 layers, pos 384".
     std::string describe() const;
+
+    // The published architectures (HF transformer/config.json): SD3.5 Medium (MMDiT-X), SD3.5 Large,
+    // SD3 Medium.
+    static MMDiTConfig sd35Medium();
+    static MMDiTConfig sd35Large();
+    static MMDiTConfig sd3Medium();
 
     // From diffusers' config.json content; `origin` names it in errors. Unknown keys are ignored.
     static MMDiTConfig fromJson(const nlohmann::json& json, const std::string& origin);

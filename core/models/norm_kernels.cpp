@@ -1,5 +1,6 @@
 #include "models/norm_kernels.h"
 
+#include "models/op_profile.h"
 #include "util/error.h"
 
 #include <ATen/Parallel.h>
@@ -104,16 +105,16 @@ inline void rmsRow(T* x, int64_t heads, int64_t d, const float* w, double eps) {
 
 #define SWD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
-SWD_CLONES void lnModRowsF32(const float* x, int64_t xs, int64_t rows, int64_t n, double eps, const float* mul,
-                             const float* add, float* out, int64_t os, const float* mul2, const float* add2,
-                             float* out2, int64_t os2) {
+SWD_CLONES void lnModRowsF32(const float* x, int64_t xs, int64_t rows, int64_t n, double eps,
+                             const float* mul, const float* add, float* out, int64_t os, const float* mul2,
+                             const float* add2, float* out2, int64_t os2) {
     for (int64_t r = 0; r < rows; ++r)
         lnModRow(x + r * xs, n, eps, mul, add, out + r * os, mul2, add2, out2 ? out2 + r * os2 : nullptr);
 }
 
-SWD_CLONES void lnModRowsBf16(const float* x, int64_t xs, int64_t rows, int64_t n, double eps, const float* mul,
-                              const float* add, std::uint16_t* out, int64_t os, const float* mul2, const float* add2,
-                              std::uint16_t* out2, int64_t os2) {
+SWD_CLONES void lnModRowsBf16(const float* x, int64_t xs, int64_t rows, int64_t n, double eps,
+                              const float* mul, const float* add, std::uint16_t* out, int64_t os,
+                              const float* mul2, const float* add2, std::uint16_t* out2, int64_t os2) {
     for (int64_t r = 0; r < rows; ++r)
         lnModRow(x + r * xs, n, eps, mul, add, out + r * os, mul2, add2, out2 ? out2 + r * os2 : nullptr);
 }
@@ -123,27 +124,31 @@ SWD_CLONES void rmsRowsF32(float* x, int64_t xs, int64_t rows, int64_t heads, in
     for (int64_t r = 0; r < rows; ++r) rmsRow(x + r * xs, heads, d, w, eps);
 }
 
-SWD_CLONES void rmsRowsBf16(std::uint16_t* x, int64_t xs, int64_t rows, int64_t heads, int64_t d, const float* w,
-                            double eps) {
+SWD_CLONES void rmsRowsBf16(std::uint16_t* x, int64_t xs, int64_t rows, int64_t heads, int64_t d,
+                            const float* w, double eps) {
     for (int64_t r = 0; r < rows; ++r) rmsRow(x + r * xs, heads, d, w, eps);
 }
 
 void requireCpuFloat(const at::Tensor& t, const char* what, bool allowBf16) {
-    const bool ok = t.device().is_cpu() && (t.scalar_type() == at::kFloat ||
-                                            (allowBf16 && t.scalar_type() == at::kBFloat16));
+    const bool ok = t.device().is_cpu() &&
+                    (t.scalar_type() == at::kFloat || (allowBf16 && t.scalar_type() == at::kBFloat16));
     if (!ok || t.stride(-1) != 1)
-        throwInternal("norm kernels: {} must be a CPU fp32{} tensor with a contiguous last dim (got {} on {})", what,
-                      allowBf16 ? "/bf16" : "", c10::toString(t.scalar_type()), t.device().str());
+        throwInternal(
+            "norm kernels: {} must be a CPU fp32{} tensor with a contiguous last dim (got {} on {})", what,
+            allowBf16 ? "/bf16" : "", c10::toString(t.scalar_type()), t.device().str());
 }
 
 }  // namespace
 
-void layerNormModulate(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale, const at::Tensor& out,
-                       double eps, const at::Tensor& shift2, const at::Tensor& scale2, const at::Tensor& out2) {
+void layerNormModulate(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale,
+                       const at::Tensor& out, double eps, const at::Tensor& shift2, const at::Tensor& scale2,
+                       const at::Tensor& out2) {
+    profile::Scope scope("layernorm + modulate (fused kernel)");
     requireCpuFloat(x, "x", false);
     requireCpuFloat(out, "out", true);
     const bool two = out2.defined();
-    if (two && out2.scalar_type() != out.scalar_type()) throwInternal("norm kernels: out2 dtype differs from out");
+    if (two && out2.scalar_type() != out.scalar_type())
+        throwInternal("norm kernels: out2 dtype differs from out");
     const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
     // (1 + scale) once per batch element, in fp32 like the reference.
     const at::Tensor mul = (scale.to(at::kFloat) + 1.0f).contiguous();
@@ -160,23 +165,26 @@ void layerNormModulate(const at::Tensor& x, const at::Tensor& shift, const at::T
         const float* ab2 = two ? add2.data_ptr<float>() + b * C : nullptr;
         at::parallel_for(0, T, grain, [&](int64_t r0, int64_t r1) {
             if (bf16) {
-                auto* ob = reinterpret_cast<std::uint16_t*>(out.data_ptr()) + b * out.stride(0) + r0 * out.stride(1);
+                auto* ob =
+                    reinterpret_cast<std::uint16_t*>(out.data_ptr()) + b * out.stride(0) + r0 * out.stride(1);
                 auto* ob2 = two ? reinterpret_cast<std::uint16_t*>(out2.data_ptr()) + b * out2.stride(0) +
                                       r0 * out2.stride(1)
                                 : nullptr;
-                lnModRowsBf16(xb + r0 * x.stride(1), x.stride(1), r1 - r0, C, eps, mb, ab, ob, out.stride(1), mb2, ab2,
-                              ob2, two ? out2.stride(1) : 0);
+                lnModRowsBf16(xb + r0 * x.stride(1), x.stride(1), r1 - r0, C, eps, mb, ab, ob, out.stride(1),
+                              mb2, ab2, ob2, two ? out2.stride(1) : 0);
             } else {
                 float* ob = out.data_ptr<float>() + b * out.stride(0) + r0 * out.stride(1);
-                float* ob2 = two ? out2.data_ptr<float>() + b * out2.stride(0) + r0 * out2.stride(1) : nullptr;
-                lnModRowsF32(xb + r0 * x.stride(1), x.stride(1), r1 - r0, C, eps, mb, ab, ob, out.stride(1), mb2, ab2,
-                             ob2, two ? out2.stride(1) : 0);
+                float* ob2 =
+                    two ? out2.data_ptr<float>() + b * out2.stride(0) + r0 * out2.stride(1) : nullptr;
+                lnModRowsF32(xb + r0 * x.stride(1), x.stride(1), r1 - r0, C, eps, mb, ab, ob, out.stride(1),
+                             mb2, ab2, ob2, two ? out2.stride(1) : 0);
             }
         });
     }
 }
 
 void rmsNormHeads(const at::Tensor& x, const at::Tensor& weight, int64_t headDim, double eps) {
+    profile::Scope scope("qk rmsnorm (fused kernel)");
     requireCpuFloat(x, "x", true);
     if (x.dim() != 2 || x.size(1) % headDim != 0) throwInternal("rmsNormHeads: x must be [rows, heads*D]");
     const at::Tensor w = weight.to(at::kFloat).contiguous();

@@ -11,9 +11,9 @@ namespace swd::kernels {
 // x [B, T, C] fp32 (last dim contiguous), shift / scale [B, C] fp32, out [B, T, C] fp32 or bf16 (any
 // batch / row strides, last dim contiguous). When out2 is defined it gets the same normalised x with
 // shift2 / scale2 (MMDiT-X feeds two attentions from one LayerNorm).
-void layerNormModulate(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale, const at::Tensor& out,
-                       double eps, const at::Tensor& shift2 = {}, const at::Tensor& scale2 = {},
-                       const at::Tensor& out2 = {});
+void layerNormModulate(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale,
+                       const at::Tensor& out, double eps, const at::Tensor& shift2 = {},
+                       const at::Tensor& scale2 = {}, const at::Tensor& out2 = {});
 
 // In place over every head of every row: x = x · rsqrt(mean(x²) + eps) · weight, with x [rows, heads·D]
 // viewed as [rows, heads, D] (fp32 or bf16, last dim contiguous, any row stride), weight [D] fp32.
