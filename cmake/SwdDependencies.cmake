@@ -4,6 +4,12 @@
 # libtorch: Debian's 1.13 (CI) or a user's 2.x with CUDA (-DCMAKE_PREFIX_PATH=/path/to/libtorch).
 find_package(Torch REQUIRED)
 message(STATUS "swd: libtorch ${Torch_VERSION} at ${TORCH_INSTALL_PREFIX}")
+# A CUDA libtorch (the user's 2.x build): enables GPU memory statistics.
+set(SWD_WITH_CUDA OFF)
+if(TORCH_CUDA_LIBRARIES OR TARGET torch_cuda OR CAFFE2_USE_CUDA)
+    set(SWD_WITH_CUDA ON)
+endif()
+message(STATUS "swd: CUDA support in libtorch: ${SWD_WITH_CUDA}")
 
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(fmt REQUIRED)
@@ -28,10 +34,28 @@ endforeach()
 # libpng: PNG text chunks as iTXt (OIIO writes Latin-1 tEXt, which mangles non-ASCII prompts).
 find_package(PNG REQUIRED)
 
+# OpenSSL: SHA-256 of model files for the run metadata.
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+
 # sentencepiece: no CMake config in Debian. It must never be linked into a process that links libtorch
 # (two protobuf copies crash at start-up); core/text/spm_module is a dlopen()ed MODULE instead.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SentencePiece REQUIRED IMPORTED_TARGET sentencepiece)
+
+# ICU (libicu-dev): Unicode classes, NFC and lower-casing of the CLIP tokenizer.
+find_package(ICU REQUIRED COMPONENTS uc)
+
+# oneDNN headers (libdnnl-dev): the models' CPU fast path calls the oneDNN that libtorch 1.13 already
+# loads (fused matmul post-ops, fp32 outputs from bf16). Optional: without it the models use ATen only.
+find_path(SWD_DNNL_INCLUDE dnnl.hpp)
+find_library(SWD_DNNL_LIBRARY NAMES dnnl)
+if(SWD_DNNL_INCLUDE AND SWD_DNNL_LIBRARY)
+    add_library(swd_dnnl INTERFACE IMPORTED)
+    target_include_directories(swd_dnnl INTERFACE ${SWD_DNNL_INCLUDE})
+    target_link_libraries(swd_dnnl INTERFACE ${SWD_DNNL_LIBRARY})
+    target_compile_definitions(swd_dnnl INTERFACE SWD_HAVE_ONEDNN=1)
+    message(STATUS "swd: oneDNN ${SWD_DNNL_LIBRARY}")
+endif()
 
 # CLI11 (header only).
 find_package(CLI11 CONFIG QUIET)

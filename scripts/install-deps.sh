@@ -5,9 +5,9 @@ set -eu
 
 PACKAGES="cmake ninja-build pkg-config g++ ccache
   qt6-base-dev qt6-base-dev-tools qt6-qpa-plugins libqt6opengl6-dev qt6-charts-dev qt6-svg-dev
-  libtorch-dev libopenblas0-openmp
-  libsentencepiece-dev libopenimageio-dev libpng-dev
-  nlohmann-json3-dev libcli11-dev libfmt-dev
+  libtorch-dev libopenblas0-openmp libdnnl-dev
+  libsentencepiece-dev libopenimageio-dev libpng-dev libssl-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libicu-dev
   fonts-dejavu-core"
 # Tests also build the libFuzzer target (clang + its runtime) and take screenshots under Xvfb.
 TEST_PACKAGES="clang libclang-rt-14-dev xvfb xauth"

@@ -17,9 +17,13 @@ void addPresetsCommand(CLI::App& app);
 void addScheduleCommand(CLI::App& app);
 void addCheckGoldenCommand(CLI::App& app);
 void addBenchCommand(CLI::App& app);
+void addGenerateCommands(CLI::App& app);  // generate, compare, make-demo-model
 void addInspectCommand(CLI::App& app);
 void addModelsCommand(CLI::App& app);
 void addBenchVaeCommand(CLI::App& bench);
+void addBenchPipeline(CLI::App& bench);  // swd bench without a subcommand
+void addBenchTextCommand(CLI::App& bench);
+void addBenchTransformerCommand(CLI::App& bench);
 
 // The exit code chosen by the subcommand that ran (set by setAction's wrapper).
 int& commandExitCode();

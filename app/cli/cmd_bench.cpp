@@ -6,10 +6,14 @@ namespace swd::cli {
 
 void addBenchCommand(CLI::App& app) {
     auto* bench = app.add_subcommand(
-        "bench", "Measure speed and peak memory: the whole pipeline, or one component with random weights");
-    bench->require_subcommand(1);
+        "bench", "Measure speed and peak memory: the whole pipeline (SwD against full resolution), or one component "
+        "(subcommand) with random weights");
+    bench->require_subcommand(0, 1);
+    addBenchPipeline(*bench);
     // Each component adds its subcommand here.
     addBenchVaeCommand(*bench);
+    addBenchTextCommand(*bench);
+    addBenchTransformerCommand(*bench);
 }
 
 }  // namespace swd::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
 
     swd::cli::addPresetsCommand(app);
     swd::cli::addScheduleCommand(app);
+    swd::cli::addGenerateCommands(app);
     swd::cli::addCheckGoldenCommand(app);
     swd::cli::addBenchCommand(app);
     swd::cli::addInspectCommand(app);

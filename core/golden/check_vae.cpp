@@ -9,14 +9,16 @@ namespace swd {
 
 void checkVaeCase(const GoldenCase& c, GoldenReport& report) {
     const Tolerance tol = c.tolerance();
-    const auto vae = Sd3Vae::load(TensorStore::open(c.pathField("weights")), at::kFloat, at::Device(c.options().device));
+    const auto vae =
+        Sd3Vae::load(TensorStore::open(c.pathField("weights")), at::kFloat, at::Device(c.options().device));
     const TensorStore inputs = c.file("inputs.safetensors");
     const TensorStore outputs = c.file("outputs.safetensors");
     for (const auto& name : inputs.names()) {
         const auto dot = name.rfind('.');
         const std::string run = name.substr(0, dot), what = name.substr(dot + 1);
         if (what == "latent") {
-            report.check(run + ".sample", vae->decode(inputs.get(name)).cpu(), outputs.get(run + ".sample"), tol);
+            report.check(run + ".sample", vae->decode(inputs.get(name)).cpu(), outputs.get(run + ".sample"),
+                         tol);
         } else if (what == "image") {
             const auto [mean, logvar] = vae->encode(inputs.get(name));
             report.check(run + ".mean", mean.cpu(), outputs.get(run + ".mean"), tol);

@@ -6,6 +6,13 @@ const std::vector<GoldenKind>& goldenKinds() {
     static const std::vector<GoldenKind> kinds = {
         {"scheduler", "flow-matching sigma grids and the Euler step", &checkSchedulerCase},
         {"vae", "SD3 VAE (AutoencoderKL) decode and encode", &checkVaeCase},
+        {"tokenizers", "CLIP-L, CLIP-G and T5 token ids (fast and sentencepiece)", &checkTokenizersCase},
+        {"text_encoders", "CLIP text models and the T5 encoder, every hidden state", &checkTextEncodersCase},
+        {"sd3_transformer", "SD3 / SD3.5 MMDiT forward (fp32), every run", &checkSd3TransformerCase},
+        {"sd3_transformer_lora", "PEFT / diffusers LoRA on the MMDiT: run-time, switched off, merged",
+         &checkSd3TransformerLoraCase},
+        {"sd3_pipeline", "diffusers' SD3 pipeline: prompt to uint8 image, flow Euler with CFG", &checkSd3PipelineCase},
+        {"swd_sampling", "SwD's scale-wise sampling: prompt to image, every step", &checkSwdSamplingCase},
     };
     return kinds;
 }

@@ -8,5 +8,11 @@ namespace swd {
 
 void checkSchedulerCase(const GoldenCase& c, GoldenReport& report);
 void checkVaeCase(const GoldenCase& c, GoldenReport& report);
+void checkTokenizersCase(const GoldenCase& c, GoldenReport& report);
+void checkTextEncodersCase(const GoldenCase& c, GoldenReport& report);
+void checkSd3TransformerCase(const GoldenCase& c, GoldenReport& report);
+void checkSd3TransformerLoraCase(const GoldenCase& c, GoldenReport& report);
+void checkSd3PipelineCase(const GoldenCase& c, GoldenReport& report);
+void checkSwdSamplingCase(const GoldenCase& c, GoldenReport& report);
 
 }  // namespace swd

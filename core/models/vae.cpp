@@ -1,6 +1,7 @@
 #include "models/vae.h"
 
 #include "models/attention.h"
+#include "models/op_profile.h"
 #include "models/vae_keys.h"
 #include "models/vae_ops.h"
 #include "util/error.h"
@@ -48,9 +49,10 @@ VaeConfig VaeConfig::fromJson(const fs::path& configJson) {
     if (!j.is_object()) throwBadInput("{}: a VAE config must be a JSON object", label);
     const std::string cls = j.value("_class_name", std::string("AutoencoderKL"));
     if (cls != "AutoencoderKL")
-        throwBadInput("{}: _class_name is '{}', expected 'AutoencoderKL' (the SD3 VAE); tiny decoders "
-                      "(AutoencoderTiny) load as TAESD previews instead",
-                      label, cls);
+        throwBadInput(
+            "{}: _class_name is '{}', expected 'AutoencoderKL' (the SD3 VAE); tiny decoders "
+            "(AutoencoderTiny) load as TAESD previews instead",
+            label, cls);
     VaeConfig c;
     try {
         auto intField = [&](const char* key, int fallback) {
@@ -69,31 +71,35 @@ VaeConfig VaeConfig::fromJson(const fs::path& configJson) {
         c.scalingFactor = j.contains("scaling_factor") && !j["scaling_factor"].is_null()
                               ? j["scaling_factor"].get<double>()
                               : 0.18215;  // diffusers' default
-        c.shiftFactor = j.contains("shift_factor") && !j["shift_factor"].is_null() ? j["shift_factor"].get<double>()
-                                                                                  : 0.0;
+        c.shiftFactor = j.contains("shift_factor") && !j["shift_factor"].is_null()
+                            ? j["shift_factor"].get<double>()
+                            : 0.0;
         const std::string act = j.value("act_fn", std::string("silu"));
-        if (act != "silu") throwUnsupported("{}: act_fn '{}' is not supported (the SD3 VAE uses silu)", label, act);
+        if (act != "silu")
+            throwUnsupported("{}: act_fn '{}' is not supported (the SD3 VAE uses silu)", label, act);
         // diffusers defaults both to true when absent.
         for (const char* key : {"use_quant_conv", "use_post_quant_conv"})
             if (!j.contains(key) || (j[key].is_boolean() && j[key].get<bool>()))
-                throwUnsupported("{}: {} is true (or absent, which diffusers reads as true): quant convs belong "
-                                 "to SD1/SDXL-style VAEs; the SD3 VAE has none (set it to false if the weights "
-                                 "have no quant_conv tensors)",
-                                 label, key);
+                throwUnsupported(
+                    "{}: {} is true (or absent, which diffusers reads as true): quant convs belong "
+                    "to SD1/SDXL-style VAEs; the SD3 VAE has none (set it to false if the weights "
+                    "have no quant_conv tensors)",
+                    label, key);
         for (const char* key : {"latents_mean", "latents_std"})
             if (j.contains(key) && !j[key].is_null())
-                throwUnsupported("{}: {} is set; per-channel latent statistics are not supported (SD3 uses "
-                                 "scaling_factor and shift_factor)",
-                                 label, key);
+                throwUnsupported(
+                    "{}: {} is set; per-channel latent statistics are not supported (SD3 uses "
+                    "scaling_factor and shift_factor)",
+                    label, key);
         auto checkTypes = [&](const char* key, const char* expected) {
             if (!j.contains(key)) return;
             for (const auto& t : j[key])
                 if (t.get<std::string>() != expected)
-                    throwUnsupported("{}: {} contains '{}'; only {} is supported", label, key, t.get<std::string>(),
-                                     expected);
+                    throwUnsupported("{}: {} contains '{}'; only {} is supported", label, key,
+                                     t.get<std::string>(), expected);
             if (j[key].size() != c.blockOutChannels.size())
-                throwBadInput("{}: {} has {} entries but block_out_channels has {}", label, key, j[key].size(),
-                              c.blockOutChannels.size());
+                throwBadInput("{}: {} has {} entries but block_out_channels has {}", label, key,
+                              j[key].size(), c.blockOutChannels.size());
         };
         checkTypes("down_block_types", "DownEncoderBlock2D");
         checkTypes("up_block_types", "UpDecoderBlock2D");
@@ -132,24 +138,29 @@ VaeConfig VaeConfig::fromWeights(const TensorStore& store) {
     }
     c.midBlockAttention = weights.has(ldm ? "decoder.mid.attn_1.norm.weight"
                                           : "decoder.mid_block.attentions.0.group_norm.weight");
-    if (weights.has("encoder.conv_in.weight")) c.inChannels = static_cast<int>(weights.info("encoder.conv_in.weight").shape[1]);
+    if (weights.has("encoder.conv_in.weight"))
+        c.inChannels = static_cast<int>(weights.info("encoder.conv_in.weight").shape[1]);
     c.validate(weights.describe());
     return c;
 }
 
 void VaeConfig::validate(const std::string& origin) const {
     if (blockOutChannels.empty() || blockOutChannels.size() > 8)
-        throwBadInput("{}: block_out_channels must have 1 to 8 entries, found {}", origin, blockOutChannels.size());
+        throwBadInput("{}: block_out_channels must have 1 to 8 entries, found {}", origin,
+                      blockOutChannels.size());
     if (latentChannels < 1 || inChannels < 1 || outChannels < 1 || layersPerBlock < 1 || normNumGroups < 1)
-        throwBadInput("{}: latent_channels, in/out_channels, layers_per_block and norm_num_groups must be "
-                      "positive (found {}, {}/{}, {}, {})",
-                      origin, latentChannels, inChannels, outChannels, layersPerBlock, normNumGroups);
+        throwBadInput(
+            "{}: latent_channels, in/out_channels, layers_per_block and norm_num_groups must be "
+            "positive (found {}, {}/{}, {}, {})",
+            origin, latentChannels, inChannels, outChannels, layersPerBlock, normNumGroups);
     for (int ch : blockOutChannels)
         if (ch < 1 || ch % normNumGroups != 0)
-            throwBadInput("{}: block_out_channels {} are not all multiples of norm_num_groups {} (GroupNorm needs "
-                          "that); if the weights come without a config.json, pass the VAE's config.json",
-                          origin, fmt::join(blockOutChannels, ", "), normNumGroups);
-    if (!(scalingFactor > 0.0)) throwBadInput("{}: scaling_factor must be positive, found {}", origin, scalingFactor);
+            throwBadInput(
+                "{}: block_out_channels {} are not all multiples of norm_num_groups {} (GroupNorm needs "
+                "that); if the weights come without a config.json, pass the VAE's config.json",
+                origin, fmt::join(blockOutChannels, ", "), normNumGroups);
+    if (!(scalingFactor > 0.0))
+        throwBadInput("{}: scaling_factor must be positive, found {}", origin, scalingFactor);
 }
 
 bool VaeConfig::operator==(const VaeConfig& o) const {
@@ -164,9 +175,10 @@ bool VaeConfig::operator==(const VaeConfig& o) const {
 
 std::vector<TileSpan> planTiles(int64_t length, int tile, int overlap) {
     if (tile < 1 || overlap < 0 || overlap >= tile)
-        throwBadInput("VAE tiling: the tile ({}) must be at least 1 latent pixel and the overlap ({}) between 0 "
-                      "and tile − 1",
-                      tile, overlap);
+        throwBadInput(
+            "VAE tiling: the tile ({}) must be at least 1 latent pixel and the overlap ({}) between 0 "
+            "and tile − 1",
+            tile, overlap);
     if (length <= tile) return {{0, std::max<int64_t>(length, 0)}};
     const int64_t n = (length - overlap + (tile - overlap) - 1) / (tile - overlap);
     const int64_t size = (length + (n - 1) * overlap + n - 1) / n;
@@ -180,15 +192,13 @@ std::vector<TileSpan> planTiles(int64_t length, int tile, int overlap) {
 
 namespace {
 
-struct Conv {
-    at::Tensor w, b;
-};
+using Conv = ConvLayer;
 struct Norm {
     at::Tensor w, b;
 };
 struct Resnet {
     Norm norm1, norm2;
-    Conv conv1, conv2, shortcut;  // shortcut.w undefined when in == out
+    Conv conv1, conv2, shortcut;  // no shortcut when in == out
 };
 struct Attn {
     Norm norm;
@@ -201,8 +211,8 @@ struct Upsample {
 struct Level {
     std::vector<Resnet> resnets;
     bool hasSampler = false;
-    Conv down;   // encoder: the stride-2 conv
-    Upsample up; // decoder
+    Conv down;    // encoder: the stride-2 conv
+    Upsample up;  // decoder
 };
 struct Mid {
     Resnet first, second;
@@ -244,7 +254,8 @@ public:
     // The tensor in fp32 on the CPU, in the diffusers shape (for weights that are combined first).
     at::Tensor getFloat(const std::string& diffusersName) {
         const auto shapeIt = m_shapes.find(diffusersName);
-        if (shapeIt == m_shapes.end()) throwInternal("VAE loader asked for an unknown parameter {}", diffusersName);
+        if (shapeIt == m_shapes.end())
+            throwInternal("VAE loader asked for an unknown parameter {}", diffusersName);
         const std::vector<int64_t>& expected = shapeIt->second;
         const std::string source =
             m_layout == VaeLayout::Ldm ? vaeLdmName(diffusersName, m_config.numLevels()) : diffusersName;
@@ -255,13 +266,12 @@ public:
         }
         const auto& found = m_store.info(source).shape;
         const bool matrix = isVaeAttentionMatrix(diffusersName);
-        const bool ok = found == expected ||
-                        (matrix && found == std::vector<int64_t>{expected[0], expected[1], 1, 1});
+        const bool ok =
+            found == expected || (matrix && found == std::vector<int64_t>{expected[0], expected[1], 1, 1});
         if (!ok) {
-            m_wrongShape.push_back(fmt::format("{} {} (expected {}{})", source, shapeToString(found),
-                                               shapeToString(expected),
-                                               matrix ? fmt::format(" or [{}, {}, 1, 1]", expected[0], expected[1])
-                                                      : ""));
+            m_wrongShape.push_back(
+                fmt::format("{} {} (expected {}{})", source, shapeToString(found), shapeToString(expected),
+                            matrix ? fmt::format(" or [{}, {}, 1, 1]", expected[0], expected[1]) : ""));
             return {};
         }
         at::Tensor t = m_store.get(source);
@@ -284,22 +294,23 @@ public:
         }
         if (m_missing.empty() && m_wrongShape.empty() && unexpected.empty()) return;
         std::string msg = fmt::format(
-            "{}: the VAE weights ({} names) do not fit the architecture (latent_channels {}, block_out_channels "
+            "{}: the VAE weights ({} names) do not fit the architecture (latent_channels {}, "
+            "block_out_channels "
             "[{}], layers_per_block {}, mid-block attention {}):",
             m_store.describe(), vaeLayoutName(m_layout), m_config.latentChannels,
             fmt::join(m_config.blockOutChannels, ", "), m_config.layersPerBlock,
             m_config.midBlockAttention ? "yes" : "no");
         if (!m_missing.empty())
             msg += fmt::format(" missing {} tensor(s): {};", m_missing.size(), joinLimited(m_missing));
-        if (!m_wrongShape.empty())
-            msg += fmt::format(" wrong shape: {};", joinLimited(m_wrongShape));
+        if (!m_wrongShape.empty()) msg += fmt::format(" wrong shape: {};", joinLimited(m_wrongShape));
         if (!unexpected.empty())
             msg += fmt::format(" unexpected {} tensor(s): {};", unexpected.size(), joinLimited(unexpected));
         bool quant = false;
         for (const auto& u : unexpected) quant = quant || u.find("quant_conv") != std::string::npos;
         if (quant)
-            msg += " quant_conv tensors belong to SD1/SDXL-style VAEs (4 latent channels); SD3 needs its own "
-                   "16-channel VAE;";
+            msg +=
+                " quant_conv tensors belong to SD1/SDXL-style VAEs (4 latent channels); SD3 needs its own "
+                "16-channel VAE;";
         msg += " check that this is an SD3 / SD3.5 VAE and that its config.json belongs to these weights";
         throw Error(ErrorKind::BadInput, msg);
     }
@@ -316,8 +327,9 @@ private:
     std::vector<std::string> m_missing, m_wrongShape, m_ignored;
 };
 
-Conv readConv(WeightReader& r, const std::string& name, bool bias = true) {
-    return {r.get(name + ".weight"), bias ? r.get(name + ".bias") : at::Tensor()};
+Conv readConv(WeightReader& r, const std::string& name, int64_t stride = 1, int64_t padding = 1) {
+    const at::Tensor w = r.get(name + ".weight"), b = r.get(name + ".bias");
+    return w.defined() ? ConvLayer(w, b, stride, padding) : ConvLayer();  // missing: reported by finish()
 }
 
 Norm readNorm(WeightReader& r, const std::string& name) {
@@ -330,11 +342,12 @@ Resnet readResnet(WeightReader& r, const std::string& name, bool shortcut) {
     res.conv1 = readConv(r, name + ".conv1");
     res.norm2 = readNorm(r, name + ".norm2");
     res.conv2 = readConv(r, name + ".conv2");
-    if (shortcut) res.shortcut = readConv(r, name + ".conv_shortcut");
+    if (shortcut) res.shortcut = readConv(r, name + ".conv_shortcut", 1, 0);
     return res;
 }
 
-Mid readMid(WeightReader& r, const std::string& side, bool attention, at::ScalarType dtype, at::Device device) {
+Mid readMid(WeightReader& r, const std::string& side, bool attention, at::ScalarType dtype,
+            at::Device device) {
     Mid m;
     m.first = readResnet(r, side + "mid_block.resnets.0", false);
     m.second = readResnet(r, side + "mid_block.resnets.1", false);
@@ -347,8 +360,9 @@ Mid readMid(WeightReader& r, const std::string& side, bool attention, at::Scalar
             w.push_back(r.getFloat(a + p + ".weight"));
             b.push_back(r.getFloat(a + p + ".bias"));
         }
-        const bool complete = std::all_of(w.begin(), w.end(), [](const at::Tensor& t) { return t.defined(); }) &&
-                              std::all_of(b.begin(), b.end(), [](const at::Tensor& t) { return t.defined(); });
+        const bool complete =
+            std::all_of(w.begin(), w.end(), [](const at::Tensor& t) { return t.defined(); }) &&
+            std::all_of(b.begin(), b.end(), [](const at::Tensor& t) { return t.defined(); });
         if (complete) {
             m.attn.wqkv = at::cat(w, 0).to(device, dtype);
             m.attn.bqkv = at::cat(b, 0).to(device, dtype);
@@ -383,9 +397,10 @@ std::unique_ptr<Sd3Vae> Sd3Vae::load(const TensorStore& store, at::ScalarType dt
         throwBadInput("{}: VAE compute dtype {} is not supported (use float32 or bfloat16)", store.describe(),
                       c10::toString(dtype));
     if (dtype == at::kHalf && device.is_cpu())
-        throwUnsupported("{}: float16 has no CPU kernels in this libtorch; load the VAE as bfloat16 or float32 on "
-                         "the CPU (fp16 weights are converted)",
-                         store.describe());
+        throwUnsupported(
+            "{}: float16 has no CPU kernels in this libtorch; load the VAE as bfloat16 or float32 on "
+            "the CPU (fp16 weights are converted)",
+            store.describe());
     const TensorStore weights = vaeWeightsView(store);
     const VaeLayout layout = detectVaeLayout(weights);
 
@@ -463,7 +478,7 @@ std::unique_ptr<Sd3Vae> Sd3Vae::load(const TensorStore& store, at::ScalarType dt
             }
             if (i < levels - 1) {
                 level.hasSampler = true;
-                level.down = readConv(r, block + ".downsamplers.0.conv");
+                level.down = readConv(r, block + ".downsamplers.0.conv", 2, 0);
             }
             e.levels.push_back(std::move(level));
         }
@@ -486,32 +501,40 @@ namespace {
 struct Ctx {
     int groups;
     bool channelsLast;
+    NormStatsSession* session = nullptr;  // shared GroupNorm statistics of a tiled decode
 };
 
-at::Tensor conv(const at::Tensor& x, const Conv& c, int64_t stride, int64_t pad) {
-    return at::conv2d(x, c.w, c.b, {stride, stride}, {pad, pad});
+// c(x), added in place to `accumulate` when given (the resnets' residual, fused into the convolution).
+at::Tensor conv(const at::Tensor& x, const Conv& c, const at::Tensor& accumulate = {}) {
+    const at::Tensor& w = c.weight();
+    const double flops = profile::enabled() ? 2.0 * static_cast<double>(w.numel()) * x.size(0) *
+                                                  c.outputSize(x.size(2)) * c.outputSize(x.size(3))
+                                            : 0.0;
+    profile::Scope scope(w.size(2) == 1 ? "vae conv 1x1" : "vae conv 3x3", flops);
+    return c(x, accumulate);
 }
 
-// GroupNorm followed by SiLU (in place on the normalised copy).
+// GroupNorm followed by SiLU, fused (vae_ops.h).
 at::Tensor normSilu(const at::Tensor& x, const Norm& n, const Ctx& ctx) {
-    at::Tensor h = at::group_norm(x, ctx.groups, n.w, n.b, kNormEps);
-    return at::silu_(h);
+    profile::Scope scope("vae groupnorm + silu");
+    return groupNormSilu(x, ctx.groups, n.w, n.b, kNormEps, true, ctx.session);
 }
 
+// x must be an intermediate of this forward pass: without a shortcut conv the residual is added into it.
 at::Tensor resnet(const at::Tensor& x, const Resnet& r, const Ctx& ctx) {
-    at::Tensor h = conv(normSilu(x, r.norm1, ctx), r.conv1, 1, 1);
-    h = conv(normSilu(h, r.norm2, ctx), r.conv2, 1, 1);
-    if (r.shortcut.w.defined()) return h.add_(conv(x, r.shortcut, 1, 0));
-    return h.add_(x);
+    const at::Tensor h = conv(normSilu(x, r.norm1, ctx), r.conv1);
+    const at::Tensor skip = r.shortcut.defined() ? conv(x, r.shortcut) : x;
+    return conv(normSilu(h, r.norm2, ctx), r.conv2, skip);
 }
 
 // diffusers Attention with one head over the h·w positions, then the residual.
 at::Tensor attention(const at::Tensor& x, const Attn& a, const Ctx& ctx) {
+    profile::Scope scope("vae mid-block attention (all)");
     const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-    const at::Tensor h = at::group_norm(x, ctx.groups, a.norm.w, a.norm.b, kNormEps);
+    const at::Tensor h = groupNormSilu(x, ctx.groups, a.norm.w, a.norm.b, kNormEps, false, ctx.session);
     const at::Tensor tokens = h.permute({0, 2, 3, 1}).reshape({B, H * W, C});  // free in channels-last
     const at::Tensor qkv = at::linear(tokens, a.wqkv, a.bqkv);
-    auto head = [&](int64_t i) { return qkv.narrow(2, i * C, C).unsqueeze(1).contiguous(); };
+    auto head = [&](int64_t i) { return qkv.narrow(2, i * C, C).unsqueeze(1); };  // strided views
     at::Tensor o = scaledDotProductAttention(head(0), head(1), head(2)).squeeze(1);
     o = at::linear(o, a.wo, a.bo).view({B, H, W, C}).permute({0, 3, 1, 2});
     if (!ctx.channelsLast) o = o.contiguous();
@@ -525,10 +548,17 @@ at::Tensor mid(const at::Tensor& x, const Mid& m, const Ctx& ctx) {
 }
 
 at::Tensor upsample(const at::Tensor& x, const Upsample& u, const Ctx& ctx) {
-    if (u.fused.defined()) return upsampleConv(x, u.fused, ctx.channelsLast);
+    if (u.fused.defined()) {
+        const double flops = profile::enabled() ? 2.0 * static_cast<double>(u.fused.conv.weight().numel()) *
+                                                      x.size(0) * (x.size(2) + 1) * (x.size(3) + 1)
+                                                : 0.0;
+        profile::Scope scope("vae upsample x2 + conv (fused)", flops);
+        return upsampleConv(x, u.fused, ctx.channelsLast);
+    }
+    profile::Scope scope("vae upsample x2 + conv (plain)");
     at::Tensor up = at::upsample_nearest2d(x, {2 * x.size(2), 2 * x.size(3)});
     if (ctx.channelsLast) up = up.contiguous(at::MemoryFormat::ChannelsLast);
-    return conv(up, u.conv, 1, 1);
+    return conv(up, u.conv);
 }
 
 }  // namespace
@@ -548,18 +578,22 @@ void Sd3Vae::checkLatent(const at::Tensor& latent, const char* what) const {
 
 at::Tensor Sd3Vae::decode(const at::Tensor& vaeLatent) {
     checkLatent(vaeLatent, "decode");
+    return decodeWith(vaeLatent, nullptr);
+}
+
+at::Tensor Sd3Vae::decodeWith(const at::Tensor& vaeLatent, NormStatsSession* session) {
     c10::InferenceMode guard;
-    const Ctx ctx{m_config.normNumGroups, m_options.channelsLast};
+    const Ctx ctx{m_config.normNumGroups, m_options.channelsLast, session};
     const Coder& d = m_w->decoder;
     at::Tensor x = vaeLatent.to(m_device, m_dtype);
     if (ctx.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    x = conv(x, d.convIn, 1, 1);
+    x = conv(x, d.convIn);
     x = mid(x, d.mid, ctx);
     for (const Level& level : d.levels) {
         for (const Resnet& r : level.resnets) x = resnet(x, r, ctx);
         if (level.hasSampler) x = upsample(x, level.up, ctx);
     }
-    x = conv(normSilu(x, d.normOut, ctx), d.convOut, 1, 1);
+    x = conv(normSilu(x, d.normOut, ctx), d.convOut);
     return x.to(at::kFloat).contiguous();
 }
 
@@ -569,13 +603,15 @@ std::pair<at::Tensor, at::Tensor> Sd3Vae::encode(const at::Tensor& image) {
                       m_origin);
     const int f = m_config.downsampleFactor();
     if (!image.defined() || image.dim() != 4 || image.size(1) != m_config.inChannels)
-        throwBadInput("VAE encode ({}): expected an image [batch, {}, height, width] in [-1, 1], got {}", m_origin,
-                      m_config.inChannels, image.defined() ? shapeToString(image.sizes()) : "nothing");
+        throwBadInput("VAE encode ({}): expected an image [batch, {}, height, width] in [-1, 1], got {}",
+                      m_origin, m_config.inChannels,
+                      image.defined() ? shapeToString(image.sizes()) : "nothing");
     if (image.size(0) < 1 || image.size(2) < f || image.size(3) < f || image.size(2) % f != 0 ||
         image.size(3) % f != 0)
-        throwBadInput("VAE encode ({}): image height and width must be positive multiples of {} (the VAE's "
-                      "downsampling factor), got {}x{}; crop or pad the image",
-                      m_origin, f, image.size(2), image.size(3));
+        throwBadInput(
+            "VAE encode ({}): image height and width must be positive multiples of {} (the VAE's "
+            "downsampling factor), got {}x{}; crop or pad the image",
+            m_origin, f, image.size(2), image.size(3));
     if (!at::isFloatingType(image.scalar_type()))
         throwBadInput("VAE encode ({}): the image must be floating point in [-1, 1], got {}", m_origin,
                       c10::toString(image.scalar_type()));
@@ -584,18 +620,18 @@ std::pair<at::Tensor, at::Tensor> Sd3Vae::encode(const at::Tensor& image) {
     const Coder& e = m_w->encoder;
     at::Tensor x = image.to(m_device, m_dtype);
     if (ctx.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    x = conv(x, e.convIn, 1, 1);
+    x = conv(x, e.convIn);
     for (const Level& level : e.levels) {
         for (const Resnet& r : level.resnets) x = resnet(x, r, ctx);
         if (level.hasSampler) {
             // diffusers Downsample2D: pad right and bottom by one, then a 3x3 stride-2 conv without padding.
             x = at::constant_pad_nd(x, {0, 1, 0, 1});
             if (ctx.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-            x = conv(x, level.down, 2, 0);
+            x = conv(x, level.down);
         }
     }
     x = mid(x, e.mid, ctx);
-    x = conv(normSilu(x, e.normOut, ctx), e.convOut, 1, 1).to(at::kFloat);
+    x = conv(normSilu(x, e.normOut, ctx), e.convOut).to(at::kFloat);
     const int64_t L = m_config.latentChannels;
     at::Tensor mean = x.narrow(1, 0, L).contiguous();
     at::Tensor logvar = x.narrow(1, L, L).clamp(-30.0, 20.0).contiguous();
@@ -611,8 +647,8 @@ at::Tensor tileRamp(const std::vector<TileSpan>& spans, std::size_t i, int64_t f
     if (i > 0) {
         const int64_t ov = (spans[i - 1].start + spans[i - 1].size - spans[i].start) * factor;
         for (int64_t p = 0; p < std::min(ov, n); ++p)
-            w[static_cast<std::size_t>(p)] = std::min(w[static_cast<std::size_t>(p)],
-                                                      static_cast<float>((p + 0.5) / static_cast<double>(ov)));
+            w[static_cast<std::size_t>(p)] = std::min(
+                w[static_cast<std::size_t>(p)], static_cast<float>((p + 0.5) / static_cast<double>(ov)));
     }
     if (i + 1 < spans.size()) {
         const int64_t ov = (spans[i].start + spans[i].size - spans[i + 1].start) * factor;
@@ -624,6 +660,14 @@ at::Tensor tileRamp(const std::vector<TileSpan>& spans, std::size_t i, int64_t f
     return at::tensor(w);
 }
 
+// The part of tile i that it owns, in tile-local latent pixels: up to the middle of each overlap.
+std::pair<int64_t, int64_t> tileCore(const std::vector<TileSpan>& spans, std::size_t i) {
+    const int64_t start = spans[i].start, end = spans[i].start + spans[i].size;
+    const int64_t lo = i == 0 ? start : (spans[i - 1].start + spans[i - 1].size + start) / 2;
+    const int64_t hi = i + 1 == spans.size() ? end : (end + spans[i + 1].start) / 2;
+    return {lo - start, hi - start};
+}
+
 }  // namespace
 
 at::Tensor Sd3Vae::decodeTiled(const at::Tensor& vaeLatent, const TilingOptions& tiling) {
@@ -632,11 +676,42 @@ at::Tensor Sd3Vae::decodeTiled(const at::Tensor& vaeLatent, const TilingOptions&
     const bool tile = tiling.mode == TilingOptions::Mode::Always ||
                       (tiling.mode == TilingOptions::Mode::Auto && h * w > tiling.autoAboveLatentPixels);
     if (!tile) return decode(vaeLatent);
+    if (tiling.statsPasses < 0 || tiling.statsPasses > 8)
+        throwBadInput("VAE tiling: statsPasses must be between 0 and 8, got {}", tiling.statsPasses);
     const auto rows = planTiles(h, tiling.tileLatent, tiling.overlapLatent);
     const auto cols = planTiles(w, tiling.tileLatent, tiling.overlapLatent);
     if (rows.size() == 1 && cols.size() == 1) return decode(vaeLatent);
 
     c10::InferenceMode guard;
+    auto part = [&](std::size_t r, std::size_t c) {
+        return vaeLatent.slice(2, rows[r].start, rows[r].start + rows[r].size)
+            .slice(3, cols[c].start, cols[c].start + cols[c].size);
+    };
+    // The whole image's GroupNorm statistics, summed over the pixels each tile owns.
+    std::vector<std::pair<at::Tensor, at::Tensor>> shared;
+    for (int pass = 0; pass < tiling.statsPasses; ++pass) {
+        std::vector<GroupMoments> total;
+        for (std::size_t r = 0; r < rows.size(); ++r)
+            for (std::size_t c = 0; c < cols.size(); ++c) {
+                NormStatsSession session;
+                session.record = true;
+                session.replay = pass > 0;
+                session.statistics = shared;
+                const auto [y0, y1] = tileCore(rows, r);
+                const auto [x0, x1] = tileCore(cols, c);
+                session.latentCore = {y0, y1, x0, x1};
+                session.latentH = rows[r].size;
+                session.latentW = cols[c].size;
+                decodeWith(part(r, c), &session);
+                if (total.empty()) total.resize(session.recorded.size());
+                if (total.size() != session.recorded.size())
+                    throwInternal("tiled VAE decode: tiles made different numbers of GroupNorm calls");
+                for (std::size_t i = 0; i < total.size(); ++i) total[i].merge(session.recorded[i]);
+            }
+        shared.clear();
+        for (const auto& m : total) shared.push_back(m.meanRstd(kNormEps));
+    }
+
     const int64_t f = m_config.downsampleFactor();
     const auto fopts = at::TensorOptions().dtype(at::kFloat).device(m_device);
     at::Tensor out = at::zeros({vaeLatent.size(0), m_config.outChannels, h * f, w * f}, fopts);
@@ -645,9 +720,10 @@ at::Tensor Sd3Vae::decodeTiled(const at::Tensor& vaeLatent, const TilingOptions&
         const at::Tensor wy = tileRamp(rows, r, f).to(m_device);
         for (std::size_t c = 0; c < cols.size(); ++c) {
             const at::Tensor wx = tileRamp(cols, c, f).to(m_device);
-            const at::Tensor part = vaeLatent.slice(2, rows[r].start, rows[r].start + rows[r].size)
-                                        .slice(3, cols[c].start, cols[c].start + cols[c].size);
-            const at::Tensor img = decode(part);
+            NormStatsSession session;
+            session.replay = true;
+            session.statistics = shared;
+            const at::Tensor img = decodeWith(part(r, c), shared.empty() ? nullptr : &session);
             const at::Tensor mask = wy.unsqueeze(1) * wx.unsqueeze(0);
             const int64_t y0 = rows[r].start * f, x0 = cols[c].start * f;
             out.slice(2, y0, y0 + img.size(2)).slice(3, x0, x0 + img.size(3)).add_(img * mask);

@@ -49,7 +49,8 @@ std::string midPart(std::string_view rest) {
 using Shape = std::vector<int64_t>;
 using ParamList = std::vector<std::pair<std::string, Shape>>;
 
-void addConv(ParamList& out, const std::string& name, int64_t cout, int64_t cin, int64_t k, bool bias = true) {
+void addConv(ParamList& out, const std::string& name, int64_t cout, int64_t cin, int64_t k,
+             bool bias = true) {
     out.push_back({name + ".weight", {cout, cin, k, k}});
     if (bias) out.push_back({name + ".bias", {cout}});
 }
@@ -97,14 +98,16 @@ VaeLayout detectVaeLayout(const TensorStore& weights) {
             ldm = true;
     }
     if (diffusers && ldm)
-        throwBadInput("{}: mixes diffusers VAE names (decoder.up_blocks.*) with LDM names (decoder.up.*); "
-                      "a checkpoint must use one layout",
-                      weights.describe());
+        throwBadInput(
+            "{}: mixes diffusers VAE names (decoder.up_blocks.*) with LDM names (decoder.up.*); "
+            "a checkpoint must use one layout",
+            weights.describe());
     if (diffusers) return VaeLayout::Diffusers;
     if (ldm) return VaeLayout::Ldm;
-    throwBadInput("{}: holds no VAE tensors (expected decoder.up_blocks.* as in a diffusers vae/ folder, or "
-                  "decoder.up.* as under first_stage_model. in a single-file checkpoint)",
-                  weights.describe());
+    throwBadInput(
+        "{}: holds no VAE tensors (expected decoder.up_blocks.* as in a diffusers vae/ folder, or "
+        "decoder.up.* as under first_stage_model. in a single-file checkpoint)",
+        weights.describe());
 }
 
 TensorStore vaeWeightsView(const TensorStore& weights) {
@@ -113,14 +116,15 @@ TensorStore vaeWeightsView(const TensorStore& weights) {
         const TensorStore view = weights.withPrefix(prefix);
         if (view.has("decoder.conv_in.weight")) return view;
     }
-    throwBadInput("{}: has no VAE (looked for decoder.conv_in.weight, first_stage_model.decoder.conv_in.weight "
-                  "and vae.decoder.conv_in.weight); pass a diffusers vae/ folder or a checkpoint that "
-                  "includes the VAE",
-                  weights.describe());
+    throwBadInput(
+        "{}: has no VAE (looked for decoder.conv_in.weight, first_stage_model.decoder.conv_in.weight "
+        "and vae.decoder.conv_in.weight); pass a diffusers vae/ folder or a checkpoint that "
+        "includes the VAE",
+        weights.describe());
 }
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> vaeParameterShapes(const VaeConfig& config,
-                                                                          bool withEncoder) {
+                                                                             bool withEncoder) {
     ParamList out;
     const auto& ch = config.blockOutChannels;
     const int levels = config.numLevels();
@@ -161,9 +165,12 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> vaeParameterShapes(con
 std::string vaeLdmName(const std::string& diffusersName, int levels) {
     const std::string_view name = diffusersName;
     std::string side;
-    if (startsWith(name, "encoder.")) side = "encoder.";
-    else if (startsWith(name, "decoder.")) side = "decoder.";
-    else return diffusersName;
+    if (startsWith(name, "encoder."))
+        side = "encoder.";
+    else if (startsWith(name, "decoder."))
+        side = "decoder.";
+    else
+        return diffusersName;
     const std::string_view rest = name.substr(side.size());
     if (startsWith(rest, "conv_norm_out.")) return side + "norm_out." + std::string(rest.substr(14));
     if (startsWith(rest, "mid_block.")) return side + midPart(rest.substr(10));
@@ -177,8 +184,10 @@ std::string vaeLdmName(const std::string& diffusersName, int levels) {
         const std::string base = side + (encoder ? "down." : "up.") + std::to_string(ldmLevel) + ".";
         if (startsWith(tail, "resnets.") && splitIndex(tail.substr(8), j, tail2))
             return base + "block." + std::to_string(j) + "." + resnetPart(tail2);
-        if (encoder && startsWith(tail, "downsamplers.0.")) return base + "downsample." + std::string(tail.substr(15));
-        if (!encoder && startsWith(tail, "upsamplers.0.")) return base + "upsample." + std::string(tail.substr(13));
+        if (encoder && startsWith(tail, "downsamplers.0."))
+            return base + "downsample." + std::string(tail.substr(15));
+        if (!encoder && startsWith(tail, "upsamplers.0."))
+            return base + "upsample." + std::string(tail.substr(13));
     }
     return diffusersName;  // conv_in / conv_out: the same in both layouts
 }
@@ -187,7 +196,8 @@ bool isVaeAttentionMatrix(const std::string& diffusersName) {
     const auto pos = diffusersName.find("mid_block.attentions.0.");
     if (pos == std::string::npos) return false;
     const std::string_view rest = std::string_view(diffusersName).substr(pos + 23);
-    return rest == "to_q.weight" || rest == "to_k.weight" || rest == "to_v.weight" || rest == "to_out.0.weight";
+    return rest == "to_q.weight" || rest == "to_k.weight" || rest == "to_v.weight" ||
+           rest == "to_out.0.weight";
 }
 
 }  // namespace swd

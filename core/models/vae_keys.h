@@ -30,7 +30,7 @@ TensorStore vaeWeightsView(const TensorStore& weights);
 
 // Every parameter of the model described by `config`, in diffusers names, with its shape.
 std::vector<std::pair<std::string, std::vector<int64_t>>> vaeParameterShapes(const VaeConfig& config,
-                                                                          bool withEncoder = true);
+                                                                             bool withEncoder = true);
 
 // The LDM name of a diffusers parameter name (`levels` = number of resolution levels).
 std::string vaeLdmName(const std::string& diffusersName, int levels);

@@ -27,17 +27,12 @@ std::string joinLimited(const std::vector<std::string>& items, std::size_t limit
     return out;
 }
 
-struct Conv {
-    at::Tensor w, b;
-};
-
-at::Tensor conv3(const at::Tensor& x, const Conv& c) {
-    return at::conv2d(x, c.w, c.b, {1, 1}, {1, 1});
-}
+using Conv = ConvLayer;  // 3x3, padding 1
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::vector<int64_t>>> taesdParameterShapes(int latentChannels, int channels) {
+std::vector<std::pair<std::string, std::vector<int64_t>>> taesdParameterShapes(int latentChannels,
+                                                                               int channels) {
     std::vector<std::pair<std::string, std::vector<int64_t>>> out;
     const int64_t c = channels;
     auto conv = [&](int index, const std::string& sub, int64_t cout, int64_t cin, bool bias) {
@@ -68,12 +63,14 @@ struct TaesdDecoder::Weights {
 TaesdDecoder::TaesdDecoder() = default;
 TaesdDecoder::~TaesdDecoder() = default;
 
-std::unique_ptr<TaesdDecoder> TaesdDecoder::load(const TensorStore& store, at::ScalarType dtype, at::Device device) {
+std::unique_ptr<TaesdDecoder> TaesdDecoder::load(const TensorStore& store, at::ScalarType dtype,
+                                                 at::Device device) {
     if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
-        throwBadInput("{}: TAESD compute dtype {} is not supported (use float32 or bfloat16)", store.describe(),
-                      c10::toString(dtype));
+        throwBadInput("{}: TAESD compute dtype {} is not supported (use float32 or bfloat16)",
+                      store.describe(), c10::toString(dtype));
     if (dtype == at::kHalf && device.is_cpu())
-        throwUnsupported("{}: float16 has no CPU kernels in this libtorch; use bfloat16 or float32", store.describe());
+        throwUnsupported("{}: float16 has no CPU kernels in this libtorch; use bfloat16 or float32",
+                         store.describe());
     TensorStore weights = store;
     TaesdLayout layout;
     if (store.has("decoder.layers.0.weight")) {
@@ -84,9 +81,10 @@ std::unique_ptr<TaesdDecoder> TaesdDecoder::load(const TensorStore& store, at::S
         layout = TaesdLayout::TaesdFile;
         weights = store.withPrefix("taesd_decoder.");
     } else {
-        throwBadInput("{}: is not a TAESD decoder (looked for '1.weight' as in taesd3_decoder.safetensors and "
-                      "'decoder.layers.0.weight' as in an AutoencoderTiny diffusion_pytorch_model.safetensors)",
-                      store.describe());
+        throwBadInput(
+            "{}: is not a TAESD decoder (looked for '1.weight' as in taesd3_decoder.safetensors and "
+            "'decoder.layers.0.weight' as in an AutoencoderTiny diffusion_pytorch_model.safetensors)",
+            store.describe());
     }
     auto nameOf = [&](const std::string& taesdName) {
         return layout == TaesdLayout::Diffusers ? taesdDiffusersName(taesdName) : taesdName;
@@ -111,7 +109,8 @@ std::unique_ptr<TaesdDecoder> TaesdDecoder::load(const TensorStore& store, at::S
         }
         const auto& found = weights.info(name).shape;
         if (found != shape) {
-            wrong.push_back(fmt::format("{} {} (expected {})", name, shapeToString(found), shapeToString(shape)));
+            wrong.push_back(
+                fmt::format("{} {} (expected {})", name, shapeToString(found), shapeToString(shape)));
             continue;
         }
         raw[taesdName] = weights.get(name);
@@ -119,15 +118,18 @@ std::unique_ptr<TaesdDecoder> TaesdDecoder::load(const TensorStore& store, at::S
     std::vector<std::string> unexpected;
     for (const auto& name : weights.names()) {
         if (used.count(name)) continue;
-        if (layout == TaesdLayout::Diffusers && name.compare(0, 15, "decoder.layers.") != 0) continue;  // encoder
+        if (layout == TaesdLayout::Diffusers && name.compare(0, 15, "decoder.layers.") != 0)
+            continue;  // encoder
         unexpected.push_back(name);
     }
     if (!missing.empty() || !wrong.empty() || !unexpected.empty()) {
-        std::string msg = fmt::format("{}: the TAESD decoder weights ({} names, {} latent channels) do not fit the "
-                                      "TAESD architecture:",
-                                      weights.describe(), layout == TaesdLayout::Diffusers ? "AutoencoderTiny" : "taesd",
-                                      latentChannels);
-        if (!missing.empty()) msg += fmt::format(" missing {} tensor(s): {};", missing.size(), joinLimited(missing));
+        std::string msg = fmt::format(
+            "{}: the TAESD decoder weights ({} names, {} latent channels) do not fit the "
+            "TAESD architecture:",
+            weights.describe(), layout == TaesdLayout::Diffusers ? "AutoencoderTiny" : "taesd",
+            latentChannels);
+        if (!missing.empty())
+            msg += fmt::format(" missing {} tensor(s): {};", missing.size(), joinLimited(missing));
         if (!wrong.empty()) msg += fmt::format(" wrong shape: {};", joinLimited(wrong));
         if (!unexpected.empty())
             msg += fmt::format(" unexpected {} tensor(s): {};", unexpected.size(), joinLimited(unexpected));
@@ -150,18 +152,19 @@ std::unique_ptr<TaesdDecoder> TaesdDecoder::load(const TensorStore& store, at::S
     dec->m_origin = weights.describe();
     dec->m_w = std::make_unique<Weights>();
     Weights& w = *dec->m_w;
-    w.convIn = {prepare("1.weight"), prepare("1.bias")};
-    w.convOut = {prepare("19.weight"), prepare("19.bias")};
+    w.convIn = ConvLayer(prepare("1.weight"), prepare("1.bias"), 1, 1);
+    w.convOut = ConvLayer(prepare("19.weight"), prepare("19.bias"), 1, 1);
     for (int b : kBlocks) {
         std::array<Conv, 3> block;
         for (int k = 0; k < 3; ++k) {
             const std::string base = fmt::format("{}.conv.{}", b, 2 * k);
-            block[static_cast<std::size_t>(k)] = {prepare(base + ".weight"), prepare(base + ".bias")};
+            block[static_cast<std::size_t>(k)] = ConvLayer(prepare(base + ".weight"), prepare(base + ".bias"), 1, 1);
         }
         w.blocks.push_back(block);
     }
     for (int u : kUpConvs)
-        w.upConvs.push_back(fuseUpsampleConv(raw.at(std::to_string(u) + ".weight"), at::Tensor(), dtype, device, true));
+        w.upConvs.push_back(
+            fuseUpsampleConv(raw.at(std::to_string(u) + ".weight"), at::Tensor(), dtype, device, true));
     return dec;
 }
 
@@ -178,15 +181,15 @@ at::Tensor TaesdDecoder::decodeToImage(const at::Tensor& latent) {
     // The clamp: tanh(x / 3)·3, in fp32 before the cast.
     at::Tensor x = (at::tanh(latent.to(m_device, at::kFloat) / 3.0) * 3.0).to(m_dtype);
     x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    x = conv3(x, w.convIn).relu_();
+    x = w.convIn(x, {}, /*relu=*/true);
     std::size_t block = 0;
     auto runBlocks = [&](int count) {
+        // ReLU(conv(ReLU(conv(ReLU(conv(x))))) + x), the ReLUs and the residual fused into the convolutions
+        // (x is an intermediate of this pass, so the residual is added into it).
         for (int i = 0; i < count; ++i, ++block) {
             const auto& c = w.blocks[block];
-            at::Tensor h = conv3(x, c[0]).relu_();
-            h = conv3(h, c[1]).relu_();
-            h = conv3(h, c[2]);
-            x = h.add_(x).relu_();
+            const at::Tensor h = c[1](c[0](x, {}, true), {}, true);
+            x = c[2](h, x, true);
         }
     };
     for (int stage = 0; stage < 3; ++stage) {
@@ -194,7 +197,7 @@ at::Tensor TaesdDecoder::decodeToImage(const at::Tensor& latent) {
         x = upsampleConv(x, w.upConvs[static_cast<std::size_t>(stage)], true);
     }
     runBlocks(1);
-    x = conv3(x, w.convOut);
+    x = w.convOut(x);
     return x.to(at::kFloat).clamp_(0.0, 1.0).contiguous();
 }
 

@@ -27,7 +27,7 @@ enum class TaesdLayout { TaesdFile, Diffusers };
 
 // The decoder's parameters in the taesd file names ("1.weight", ...), for `latentChannels` inputs.
 std::vector<std::pair<std::string, std::vector<int64_t>>> taesdParameterShapes(int latentChannels,
-                                                                            int channels = 64);
+                                                                               int channels = 64);
 // "3.conv.0.weight" -> "decoder.layers.2.conv.0.weight".
 std::string taesdDiffusersName(const std::string& taesdName);
 
