@@ -6,6 +6,7 @@
 #include "models/dnnl_backend.h"
 #include "models/mmdit.h"
 #include "models/op_profile.h"
+#include "models/random_weights.h"
 #include "util/runtime.h"
 #include "util/stopwatch.h"
 
@@ -20,30 +21,6 @@
 namespace swd::cli {
 
 namespace {
-
-// Random weights of every tensor the architecture has (diffusers names): matrices ~ U(±sqrt(3/fan_in)),
-// vectors small. Generated directly in the target dtype, one tensor at a time. Speed does not depend on
-// the values; the scale keeps activations finite.
-TensorStore randomTransformer(const MMDiTConfig& config, at::ScalarType dtype, uint64_t seed) {
-    auto gen = at::detail::createCPUGenerator(seed);
-    std::map<std::string, at::Tensor> out;
-    for (const auto& [name, shape] : MMDiT::expectedParameters(config, MMDiTLayout::Diffusers)) {
-        at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
-        double bound = 0.02;
-        if (shape.size() >= 2 && name.find("pos_embed.pos_embed") == std::string::npos) {
-            int64_t fanIn = 1;
-            for (std::size_t i = 1; i < shape.size(); ++i) fanIn *= shape[i];
-            bound = std::sqrt(3.0 / static_cast<double>(fanIn));
-        }
-        if (name.find("norm_") != std::string::npos && shape.size() == 1) {
-            t.fill_(1.0);
-        } else {
-            t.uniform_(-bound, bound, gen);
-        }
-        out[name] = t;
-    }
-    return TensorStore::fromTensors(std::move(out), "random " + config.describe());
-}
 
 // Floating-point operations of one forward (matmuls and attention products; element-wise ops excluded).
 double forwardFlops(const MMDiTConfig& c, int64_t batch, int64_t imageTokens, int64_t contextTokens) {
@@ -214,7 +191,9 @@ void addBenchTransformerCommand(CLI::App& bench) {
         Stopwatch sw;
         // The random store is dropped after the load (its tensors are freed and trimmed), as a checkpoint's
         // mapping would be: the model then holds its packed weights only.
-        auto model = MMDiT::load(randomTransformer(config, dtype, 7), dtype, at::kCPU, load);
+        auto model = MMDiT::load(randomWeightStore(MMDiT::expectedParameters(config, MMDiTLayout::Diffusers), dtype, 7,
+                                                       "random " + config.describe()),
+                                     dtype, at::kCPU, load);
         const auto loadPeak = peakRssBytes();
         malloc_trim(0);
         const auto weightBytes = model->parameterBytes();

@@ -4,6 +4,7 @@
 #include "cli_common.h"
 #include "models/latent_preview.h"
 #include "models/op_profile.h"
+#include "models/random_weights.h"
 #include "models/vae.h"
 #include "models/vae_keys.h"
 #include "models/vae_tiny.h"
@@ -20,31 +21,6 @@
 namespace swd::cli {
 
 namespace {
-
-// Random weights of the given shapes: convolutions and matrices ~ N(0, 1/fan_in), norms 1 / 0,
-// biases small. Speed does not depend on the values; the scale keeps activations finite.
-std::map<std::string, at::Tensor> randomWeights(
-    const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes, uint64_t seed,
-    double biasStd = 0.02) {
-    auto gen = at::detail::createCPUGenerator(seed);
-    std::map<std::string, at::Tensor> out;
-    for (const auto& [name, shape] : shapes) {
-        at::Tensor t;
-        const bool norm = name.find("norm") != std::string::npos;
-        if (shape.size() >= 2) {
-            int64_t fanIn = 1;
-            for (std::size_t i = 1; i < shape.size(); ++i) fanIn *= shape[i];
-            t = at::randn(shape, gen) / std::sqrt(static_cast<double>(fanIn));
-        } else if (norm) {
-            t = name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0 ? at::ones(shape)
-                                                                                    : at::zeros(shape);
-        } else {
-            t = at::randn(shape, gen) * biasStd;
-        }
-        out[name] = t;
-    }
-    return out;
-}
 
 // A smooth latent: a few low-frequency waves per channel (what a finished image's latent looks like at
 // the scale of a tile seam).
@@ -121,9 +97,8 @@ void addBenchVaeCommand(CLI::App& bench) {
         load.fusedUpsample = !args->plainUpsample;
         const auto before = currentRssBytes();
         const auto vae = Sd3Vae::load(
-            TensorStore::fromTensors(
-                randomWeights(vaeParameterShapes(config, args->encoder), 7, args->conditioned ? 2.0 : 0.02),
-                "random SD3 VAE"),
+            randomWeightStore(vaeParameterShapes(config, args->encoder), dtype, 7, "random SD3 VAE",
+                              args->conditioned ? 2.0 : 0.02),
             dtype, at::kCPU, load);
         fmt::print("weights loaded: RSS {} (+{})\n", formatBytes(currentRssBytes()),
                    formatBytes(currentRssBytes() - before));
@@ -198,7 +173,7 @@ void addBenchVaeCommand(CLI::App& bench) {
             fmt::print("preview projection  min {:.2f} ms  median {:.2f} ms  ({}x{} px)\n", stats.minMs,
                        stats.medianMs, lat, lat);
             auto taesd = TaesdDecoder::load(
-                TensorStore::fromTensors(randomWeights(taesdParameterShapes(16), 3), "random TAESD3"), dtype);
+                randomWeightStore(taesdParameterShapes(16), dtype, 3, "random TAESD3", 0.02), dtype);
             LatentPreviewer tiny(PreviewMode::Taesd, nullptr,
                                  std::shared_ptr<TaesdDecoder>(std::move(taesd)));
             stats = timeRepeated([&] { tiny.preview(latent); }, args->repeats, 1);

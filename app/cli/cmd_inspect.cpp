@@ -259,13 +259,8 @@ void addInspectCommand(CLI::App& app) {
     cmd->add_flag("--all", args->all, "list every tensor instead of one line per block group");
     setAction(cmd, [args] {
         const fs::path path(args->path);
+        requireExistingPath(path);
         std::error_code ec;
-        if (!fs::exists(path, ec)) {
-            if (fs::is_symlink(path, ec))
-                throwBadInput("{}: is a link to {}, which does not exist", path.string(),
-                              fs::read_symlink(path, ec).string());
-            throwBadInput("{}: no such file or folder", path.string());
-        }
         if (!fs::is_directory(path, ec) && looksLikeImage(path)) return inspectImage(path);
         return inspectWeights(path, args->all);
     });

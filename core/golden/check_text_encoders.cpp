@@ -1,6 +1,7 @@
 // Golden kind "text_encoders": transformers' CLIPTextModelWithProjection (CLIP-L-like, bigG-like) and
 // T5EncoderModel on real token ids, in fp32: every hidden state, the last one, the penultimate one SD3 uses,
 // and the pooled text_embeds. The case's input ids are also checked against our tokenizers.
+#include "golden/golden_components.h"
 #include "golden/golden_kinds.h"
 
 #include "text/clip_text_model.h"
@@ -51,12 +52,10 @@ void checkTextEncodersCase(const GoldenCase& c, GoldenReport& report) {
     // The ids the case was run on are what our tokenizers make of its prompts.
     std::vector<std::string> prompts;
     for (const auto& p : c.json().at("prompts")) prompts.push_back(p.get<std::string>());
-    const auto dir = c.tokenizersDir();
-    const auto clipL = ClipTokenizer::load(dir / "clip" / "vocab.json", dir / "clip" / "merges.txt",
-                                           ClipTokenizer::Variant::ClipL);
-    const auto clipG = ClipTokenizer::load(dir / "clip" / "vocab.json", dir / "clip" / "merges.txt",
-                                           ClipTokenizer::Variant::ClipG);
-    const auto t5 = T5Tokenizer::load(dir / "t5" / "spiece.model");
+    const CaseTokenizers tokenizers = loadCaseTokenizers(c);
+    const ClipTokenizer& clipL = tokenizers.clipL;
+    const ClipTokenizer& clipG = tokenizers.clipG;
+    const T5Tokenizer& t5 = tokenizers.t5;
     const std::int64_t t5Length = inputs.info("text_encoder_3.input_ids").shape.at(1);
     auto sameIds = [&](const std::string& name, const at::Tensor& got) {
         const at::Tensor want = inputs.get(name).to(at::kLong);

@@ -1,5 +1,6 @@
 // Golden kind "tokenizers": the ids of the three SD3 tokenizers for every prompt of the case, exactly:
 // CLIP-L and CLIP-G (77), T5 at 256 and 512 with the pipeline's fast tokenizer and with sentencepiece.
+#include "golden/golden_components.h"
 #include "golden/golden_kinds.h"
 
 #include "text/clip_tokenizer.h"
@@ -53,12 +54,10 @@ void checkIds(GoldenReport& report, const std::string& name, const std::vector<s
 }  // namespace
 
 void checkTokenizersCase(const GoldenCase& c, GoldenReport& report) {
-    const auto dir = c.tokenizersDir();
-    const auto clipL = ClipTokenizer::load(dir / "clip" / "vocab.json", dir / "clip" / "merges.txt",
-                                           ClipTokenizer::Variant::ClipL);
-    const auto clipG = ClipTokenizer::load(dir / "clip" / "vocab.json", dir / "clip" / "merges.txt",
-                                           ClipTokenizer::Variant::ClipG);
-    const auto t5 = T5Tokenizer::load(dir / "t5" / "spiece.model");
+    const CaseTokenizers tokenizers = loadCaseTokenizers(c);
+    const ClipTokenizer& clipL = tokenizers.clipL;
+    const ClipTokenizer& clipG = tokenizers.clipG;
+    const T5Tokenizer& t5 = tokenizers.t5;
     std::vector<std::string> prompts;
     std::vector<bool> tieCase;
     for (const auto& p : c.json().at("prompts")) {

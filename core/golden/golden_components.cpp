@@ -32,4 +32,12 @@ void checkGoldenTokenIds(const GoldenCase& c, GoldenReport& report, const Sd3Con
     if (text.t5Tokenizer()) exact(prefix + ".t5.input_ids", text.t5Tokenizer()->encode(prompt, t5Length));
 }
 
+CaseTokenizers loadCaseTokenizers(const GoldenCase& c) {
+    const auto dir = c.tokenizersDir();
+    return CaseTokenizers{
+        ClipTokenizer::load(dir / "clip" / "vocab.json", dir / "clip" / "merges.txt", ClipTokenizer::Variant::ClipL),
+        ClipTokenizer::load(dir / "clip" / "vocab.json", dir / "clip" / "merges.txt", ClipTokenizer::Variant::ClipG),
+        T5Tokenizer::load(dir / "t5" / "spiece.model")};
+}
+
 }  // namespace swd

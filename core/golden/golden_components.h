@@ -5,7 +5,9 @@
 #include "golden/golden_case.h"
 #include "models/mmdit.h"
 #include "models/vae.h"
+#include "text/clip_tokenizer.h"
 #include "text/sd3_conditioner.h"
+#include "text/t5_tokenizer.h"
 
 #include <memory>
 
@@ -18,6 +20,14 @@ struct GoldenComponents {
 };
 
 GoldenComponents loadGoldenComponents(const GoldenCase& c);
+
+// The real CLIP and T5 tokenizers the case names (its tokenizers folder).
+struct CaseTokenizers {
+    ClipTokenizer clipL;
+    ClipTokenizer clipG;
+    T5Tokenizer t5;
+};
+CaseTokenizers loadCaseTokenizers(const GoldenCase& c);
 
 // The ids the conditioner's tokenizers give for `prompt`, checked against the case's stored ids
 // (`<prefix>.clip_l.input_ids` etc. in inputs.safetensors) when present.

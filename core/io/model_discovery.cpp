@@ -585,14 +585,17 @@ std::string DiscoveryResult::searchedText() const {
     return s;
 }
 
-std::vector<FoundModel> identifyPath(const fs::path& path, const std::string& origin, int maxDepth) {
+void requireExistingPath(const fs::path& path) {
     std::error_code ec;
-    if (!fs::exists(path, ec)) {
-        if (fs::is_symlink(path, ec))
-            throwBadInput("{}: is a link to {}, which does not exist", path.string(),
-                          fs::read_symlink(path, ec).string());
-        throwBadInput("{}: no such file or folder", path.string());
-    }
+    if (fs::exists(path, ec)) return;
+    if (fs::is_symlink(path, ec))
+        throwBadInput("{}: is a link to {}, which does not exist", path.string(), fs::read_symlink(path, ec).string());
+    throwBadInput("{}: no such file or folder", path.string());
+}
+
+std::vector<FoundModel> identifyPath(const fs::path& path, const std::string& origin, int maxDepth) {
+    requireExistingPath(path);
+    std::error_code ec;
     std::vector<FoundModel> out;
     std::set<fs::path> visited;
     ScanContext ctx;

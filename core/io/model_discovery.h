@@ -104,4 +104,7 @@ DiscoveryResult discoverModels(const DiscoveryOptions& options);
 std::vector<FoundModel> identifyPath(const std::filesystem::path& path, const std::string& origin,
                                      int maxDepth = 4);
 
+// Throws BadInput naming the path when it does not exist (saying so when it is a dangling link).
+void requireExistingPath(const std::filesystem::path& path);
+
 }  // namespace swd

@@ -42,7 +42,7 @@ TensorStore TensorStore::openFile(const fs::path& file) {
     data->origin = file;
     auto st = SafetensorsFile::open(file);
     data->files.push_back(st);
-    for (const auto& info : st->tensors()) data->entries[info.name] = Entry{st, &info};
+    for (const auto& info : st->tensors()) data->entries[info.name] = Entry{st, &info, at::Tensor()};
     TensorStore store;
     store.m_data = std::move(data);
     return store;
@@ -83,7 +83,7 @@ TensorStore TensorStore::openIndex(const fs::path& indexJson) {
         if (!info)
             throwBadInput("{}: assigns tensor '{}' to shard '{}', which does not contain it", label, it.key(),
                           shardName);
-        data->entries[it.key()] = Entry{found->second, info};
+        data->entries[it.key()] = Entry{found->second, info, at::Tensor()};
     }
     TensorStore store;
     store.m_data = std::move(data);

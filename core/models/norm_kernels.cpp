@@ -1,5 +1,6 @@
 #include "models/norm_kernels.h"
 
+#include "models/float_access.h"
 #include "models/op_profile.h"
 #include "util/error.h"
 
@@ -12,26 +13,6 @@
 namespace swd::kernels {
 
 namespace {
-
-inline float loadF(const float* p, int64_t i) {
-    return p[i];
-}
-inline float loadF(const std::uint16_t* p, int64_t i) {
-    const std::uint32_t u = static_cast<std::uint32_t>(p[i]) << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-inline void storeF(float* p, int64_t i, float v) {
-    p[i] = v;
-}
-// Round to nearest even, like c10::BFloat16 (NaN payloads aside).
-inline void storeF(std::uint16_t* p, int64_t i, float v) {
-    std::uint32_t u;
-    std::memcpy(&u, &v, 4);
-    u += 0x7FFFu + ((u >> 16) & 1u);
-    p[i] = static_cast<std::uint16_t>(u >> 16);
-}
 
 // Mean and 1/std of one row, two passes with 16 partial sums (vectorisable without -ffast-math).
 template <typename In>

@@ -49,4 +49,11 @@ private:
     std::chrono::steady_clock::time_point m_start;
 };
 
+// Runs `body` inside a scope named `name` and returns what it returns.
+template <typename F>
+auto timed(const char* name, F&& body) {
+    Scope scope(name);
+    return body();
+}
+
 }  // namespace swd::profile

@@ -8,7 +8,7 @@
 namespace swd {
 
 TensorStore randomWeightStore(const ShapeList& shapes, at::ScalarType dtype, std::uint64_t seed,
-                              const std::string& origin) {
+                              const std::string& origin, double biasStd) {
     auto gen = at::detail::createCPUGenerator(seed);
     const std::int64_t poolSize = std::int64_t(1) << 24;
     const at::Tensor pool = at::empty({poolSize}, at::TensorOptions().dtype(dtype)).uniform_(-1.0, 1.0, gen);
@@ -35,6 +35,13 @@ TensorStore randomWeightStore(const ShapeList& shapes, at::ScalarType dtype, std
             if (!table) t.mul_(std::sqrt(3.0 / static_cast<double>(fanIn)));
         } else if (isWeight && name.find("norm") != std::string::npos) {
             t = at::ones(shape, at::TensorOptions().dtype(dtype));
+        } else if (biasStd > 0 && name.find("norm") == std::string::npos) {
+            // U(-1, 1) has standard deviation 1/sqrt(3).
+            std::int64_t n = 1;
+            for (const std::int64_t d : shape) n *= d;
+            if (offset + n > poolSize) offset = 0;  // vectors are far smaller than the pool
+            t = pool.narrow(0, offset, n).reshape(shape).mul(biasStd * std::sqrt(3.0));
+            offset = (offset + n + 7919) % poolSize;
         } else {
             t = at::zeros(shape, at::TensorOptions().dtype(dtype));
         }

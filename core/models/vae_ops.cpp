@@ -1,5 +1,7 @@
 #include "models/vae_ops.h"
 
+#include "models/float_access.h"
+
 #include "util/error.h"
 #include "util/tensor_text.h"
 
@@ -165,25 +167,8 @@ at::Tensor ConvLayer::operator()(const at::Tensor& x, const at::Tensor& accumula
 
 namespace {
 
-inline float loadF(const float* p, int64_t i) {
-    return p[i];
-}
-inline float loadF(const std::uint16_t* p, int64_t i) {
-    const std::uint32_t u = static_cast<std::uint32_t>(p[i]) << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-inline void storeF(float* p, int64_t i, float v) {
-    p[i] = v;
-}
-// bf16 rounding to nearest even, as c10::BFloat16 does (NaN payloads aside).
-inline void storeF(std::uint16_t* p, int64_t i, float v) {
-    std::uint32_t u;
-    std::memcpy(&u, &v, 4);
-    u += 0x7FFFu + ((u >> 16) & 1u);
-    p[i] = static_cast<std::uint16_t>(u >> 16);
-}
+using kernels::loadF;
+using kernels::storeF;
 
 // exp(x) for the SiLU, branch-free so that it vectorises: x = n·ln2 + r with |r| <= ln2/2, a degree-7
 // Taylor polynomial for exp(r) (relative error < 1e-8 before float rounding), 2^n from the exponent bits.

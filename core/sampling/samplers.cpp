@@ -63,6 +63,27 @@ at::Tensor timestepTensor(double sigma, int64_t batch, const at::Device& device)
     return at::full({batch}, t, at::TensorOptions().dtype(at::kFloat).device(device));
 }
 
+// The part of step i both samplers share: fills the record's schedule fields, evaluates the (guided)
+// velocity at x and the clean estimate x0 = x - sigma * v shown per step. False when cancelled.
+bool evaluateStep(const SamplerInputs& in, const at::Tensor& x, int i, StepRecord& rec) {
+    if (isCancelled(in)) return false;
+    const Schedule& s = *in.schedule;
+    const auto k = static_cast<std::size_t>(i);
+    rec.index = i;
+    rec.stepCount = s.stepCount();
+    rec.scale = s.scales[k];
+    rec.sigma = s.sigmas[k];
+    rec.sigmaNext = s.sigmas[k + 1];
+    rec.latentIn = x;
+    const at::Tensor t = timestepTensor(rec.sigma, x.size(0), x.device());
+    rec.timestep = t[0].item<double>();
+    Stopwatch modelClock;
+    if (!guidedVelocity(in, x, t, rec)) return false;
+    rec.modelMs = modelClock.elapsedMs();
+    rec.x0 = x - rec.guided * static_cast<float>(rec.sigma);
+    return true;
+}
+
 SamplingResult sampleScaleWise(const SamplerInputs& in) {
     checkInputs(in);
     if (!in.noise) throwInternal("the scale-wise sampler needs a noise source");
@@ -71,29 +92,13 @@ SamplingResult sampleScaleWise(const SamplerInputs& in) {
     SamplingResult result;
     at::Tensor x = in.initialNoise.to(at::kFloat);
     const auto device = x.device();
-    const int64_t batch = x.size(0);
     for (int i = 0; i < n; ++i) {
-        if (isCancelled(in)) {
-            result.cancelled = true;
-            return result;
-        }
         Stopwatch stepClock;
         StepRecord rec;
-        rec.index = i;
-        rec.stepCount = n;
-        rec.scale = s.scales[static_cast<std::size_t>(i)];
-        rec.sigma = s.sigmas[static_cast<std::size_t>(i)];
-        rec.sigmaNext = s.sigmas[static_cast<std::size_t>(i) + 1];
-        rec.latentIn = x;
-        const at::Tensor t = timestepTensor(rec.sigma, batch, device);
-        rec.timestep = t[0].item<double>();
-        Stopwatch modelClock;
-        if (!guidedVelocity(in, x, t, rec)) {
+        if (!evaluateStep(in, x, i, rec)) {
             result.cancelled = true;
             return result;
         }
-        rec.modelMs = modelClock.elapsedMs();
-        rec.x0 = x - rec.guided * static_cast<float>(rec.sigma);
         result.latent = rec.x0;
         result.completedSteps = i + 1;
         if (i + 1 < n) {
@@ -125,30 +130,13 @@ SamplingResult sampleFlowEuler(const SamplerInputs& in) {
                           s.name, i, s.scales[static_cast<std::size_t>(i)], s.scales[0]);
     SamplingResult result;
     at::Tensor x = in.initialNoise.to(at::kFloat);
-    const auto device = x.device();
-    const int64_t batch = x.size(0);
     for (int i = 0; i < n; ++i) {
-        if (isCancelled(in)) {
-            result.cancelled = true;
-            return result;
-        }
         Stopwatch stepClock;
         StepRecord rec;
-        rec.index = i;
-        rec.stepCount = n;
-        rec.scale = s.scales[static_cast<std::size_t>(i)];
-        rec.sigma = s.sigmas[static_cast<std::size_t>(i)];
-        rec.sigmaNext = s.sigmas[static_cast<std::size_t>(i) + 1];
-        rec.latentIn = x;
-        const at::Tensor t = timestepTensor(rec.sigma, batch, device);
-        rec.timestep = t[0].item<double>();
-        Stopwatch modelClock;
-        if (!guidedVelocity(in, x, t, rec)) {
+        if (!evaluateStep(in, x, i, rec)) {
             result.cancelled = true;
             return result;
         }
-        rec.modelMs = modelClock.elapsedMs();
-        rec.x0 = x - rec.guided * static_cast<float>(rec.sigma);  // the clean estimate shown per step
         x = x + rec.guided * (static_cast<float>(rec.sigmaNext) - static_cast<float>(rec.sigma));
         rec.latentOut = x;
         result.completedSteps = i + 1;

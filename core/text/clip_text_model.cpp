@@ -11,12 +11,7 @@ namespace swd {
 
 namespace {
 
-// Runs `body` inside a profile scope (`swd bench text --profile`).
-template <typename F>
-auto timed(const char* name, F&& body) {
-    profile::Scope scope(name);
-    return body();
-}
+using profile::timed;  // `swd bench text --profile`
 
 const char* const kTokenName = "text_model.embeddings.token_embedding.weight";
 const char* const kPositionName = "text_model.embeddings.position_embedding.weight";

@@ -13,12 +13,7 @@ namespace swd {
 
 namespace {
 
-// Runs `body` inside a profile scope (`swd bench text --profile`).
-template <typename F>
-auto timed(const char* name, F&& body) {
-    profile::Scope scope(name);
-    return body();
-}
+using profile::timed;  // `swd bench text --profile`
 
 const char* const kBlocks = "encoder.block.";
 const char* const kBiasName = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
