@@ -205,7 +205,8 @@ private:
     Engine& engineFor(const ModelSet& set, const RunRequest& request) {
         const auto precision = precisionFromName(request.precision.toStdString());
         const std::string base = set.transformer.string() + "|" + set.transformerPrefix + "|" +
-                                 request.device.toStdString() + "|" + request.precision.toStdString();
+                                 request.device.toStdString() + "|" + request.precision.toStdString() + "|" +
+                                 m_options.taesdPath.toStdString();
         const std::string adapter = set.adapter ? set.adapter->string() : std::string();
         // The loaded engine serves the run when it has the same base model on the same device, and the
         // adapter the run needs (a run without the adapter can use an engine that has one: it is switched
@@ -219,6 +220,7 @@ private:
             options.precision = precision.value_or(Precision::Auto);
             options.textPrecision = options.precision;
             if (!m_options.hashCache.isEmpty()) options.hashCache = m_options.hashCache.toStdString();
+            options.taesdPath = m_options.taesdPath.toStdString();
             m_engine = std::make_unique<Engine>(set, options);
             m_engineBase = base;
             m_engineAdapter = adapter;

@@ -50,6 +50,9 @@ namespace swd::ui {
 
 namespace {
 
+// Bumped when the docks change, so that an old saved layout is not applied to a new window.
+constexpr int kWindowStateVersion = 1;
+
 // "1 step", "6 steps" (English plurals without a translation loaded).
 QString stepsText(int n) {
     return n == 1 ? QObject::tr("1 step") : QObject::tr("%1 steps").arg(n);
@@ -104,6 +107,12 @@ MainWindow::MainWindow(const Options& options, QWidget* parent) : QMainWindow(pa
     buildActions();
     buildUi();
     buildMenus();
+    {
+        // The window's size and where the user put the docks, as they left them.
+        QSettings settings;
+        restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+        restoreState(settings.value(QStringLiteral("window/state")).toByteArray(), kWindowStateVersion);
+    }
 
     connect(m_schedule, &ScheduleEditor::schedulesChanged, this, [this] {
         updateActions();
@@ -461,6 +470,7 @@ void MainWindow::applySettings(const AppSettings& settings) {
     o.demoDir = demoModelDir();
     o.hashCache = appDataDir() + QStringLiteral("/file-hashes.json");
     o.threads = settings.threads;
+    o.taesdPath = settings.taesdPath;
     m_controller->configure(o);
 }
 
@@ -939,6 +949,9 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     m_settings.device = m_prompt->device();
     m_settings.precision = m_prompt->precision();
     m_settings.save();
+    QSettings window;
+    window.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    window.setValue(QStringLiteral("window/state"), saveState(kWindowStateVersion));
     event->accept();
 }
 

@@ -20,6 +20,7 @@ struct BackendOptions {
     QString demoDir;    // where the demo model is written when it is not installed
     QString hashCache;  // file-hash cache for the run metadata ("": none)
     int threads = 0;    // libtorch intra-op threads (0: every hardware thread)
+    QString taesdPath;  // TAESD3 decoder weights for "taesd" previews ("": projection instead)
 };
 
 // The cost model's inputs for the editor and the progress: the loaded transformer's shape, the measured

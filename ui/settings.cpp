@@ -17,7 +17,8 @@ QString ensureDir(const QString& path) {
 
 bool AppSettings::operator==(const AppSettings& o) const {
     return modelFolders == o.modelFolders && useHfCache == o.useHfCache && outputFolder == o.outputFolder &&
-           outputFormat == o.outputFormat && previewMode == o.previewMode && t5Length == o.t5Length &&
+           outputFormat == o.outputFormat && previewMode == o.previewMode && taesdPath == o.taesdPath &&
+           t5Length == o.t5Length &&
            threads == o.threads && device == o.device && precision == o.precision && modelKey == o.modelKey &&
            adapterKey == o.adapterKey && presetId == o.presetId;
 }
@@ -31,6 +32,7 @@ AppSettings AppSettings::load(QSettings& s) {
     if (!outputFormatIds().contains(a.outputFormat)) a.outputFormat = QStringLiteral("png");
     a.previewMode = s.value(QStringLiteral("generation/preview"), a.previewMode).toString();
     if (!previewModeIds().contains(a.previewMode)) a.previewMode = QStringLiteral("projection");
+    a.taesdPath = s.value(QStringLiteral("generation/taesd"), a.taesdPath).toString();
     a.t5Length = qBound(0, s.value(QStringLiteral("generation/t5Length"), a.t5Length).toInt(), 512);
     a.threads = qBound(0, s.value(QStringLiteral("generation/threads"), a.threads).toInt(), 1024);
     a.device = s.value(QStringLiteral("generation/device"), a.device).toString();
@@ -52,6 +54,7 @@ void AppSettings::save(QSettings& s) const {
     s.setValue(QStringLiteral("output/folder"), outputFolder);
     s.setValue(QStringLiteral("output/format"), outputFormat);
     s.setValue(QStringLiteral("generation/preview"), previewMode);
+    s.setValue(QStringLiteral("generation/taesd"), taesdPath);
     s.setValue(QStringLiteral("generation/t5Length"), t5Length);
     s.setValue(QStringLiteral("generation/threads"), threads);
     s.setValue(QStringLiteral("generation/device"), device);

@@ -34,6 +34,7 @@ private:
     QLineEdit* m_output = nullptr;
     QComboBox* m_format = nullptr;
     QComboBox* m_preview = nullptr;
+    QLineEdit* m_taesd = nullptr;
     QSpinBox* m_t5 = nullptr;
     QSpinBox* m_threads = nullptr;
 };

@@ -1,6 +1,7 @@
 // swd bench (no subcommand): the whole pipeline, SwD against full resolution on one model: per-step ms
 // at each scale, text encoding, VAE decode, total, peak memory, and the SwD / full-resolution ratio.
 #include "cli_common.h"
+#include "io/safetensors.h"
 #include "model_choice.h"
 #include "pipeline/engine.h"
 #include "pipeline/random_model.h"
@@ -12,9 +13,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 namespace swd::cli {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -114,6 +120,14 @@ void addBenchPipeline(CLI::App& bench) {
         options.loadT5 = !a->noT5;
         options.releaseTextEncoders = a->releaseText;
         ModelSet set;
+        struct Scratch {  // removed however the bench ends
+            fs::path path;
+            ~Scratch() {
+                std::error_code ec;
+                if (!path.empty()) fs::remove_all(path, ec);
+            }
+        } scratch;
+        fs::path& textScratch = scratch.path;
         Stopwatch prep;
         if (!a->randomFamily.empty()) {
             const auto family = modelFamilyFromId(a->randomFamily);
@@ -123,15 +137,36 @@ void addBenchPipeline(CLI::App& bench) {
                                                    !a->noT5, a->adapterRank);
             set = rm.set;
             options.weights = rm.weights;
+            if (a->releaseText) {
+                // Released encoders can only give their memory back when they came from files (as real ones
+                // do): write the random text encoders to a scratch folder and load them from there.
+                textScratch = fs::temp_directory_path() / fmt::format("swd-bench-text-{}", ::getpid());
+                fs::create_directories(textScratch);
+                auto weights = std::make_shared<ModelWeights>(*rm.weights);
+                auto toFile = [&](TensorStore& store, fs::path& path, const char* name) {
+                    if (store.empty()) return;
+                    std::vector<std::pair<std::string, at::Tensor>> tensors;
+                    for (const auto& n : store.names()) tensors.emplace_back(n, store.get(n));
+                    path = textScratch / name;
+                    saveSafetensors(path, tensors);
+                    store = TensorStore();
+                };
+                toFile(weights->clipL, set.clipL, "clip_l.safetensors");
+                toFile(weights->clipG, set.clipG, "clip_g.safetensors");
+                toFile(weights->t5, set.t5, "t5xxl.safetensors");
+                options.weights = std::move(weights);
+                fmt::print("random text encoders written to {} (removed at the end)\n", textScratch.string());
+            }
         } else {
             set = chooseModelSet(a->model, swdSchedule).set;
         }
         const double prepMs = prep.elapsedMs();
+
         fmt::print("swd bench: {} on {}, {}, T5 {}, text encoders {}; RSS after weights {}{}\n", set.displayName,
                    a->device, a->precision, a->noT5 ? "off" : "on", a->releaseText ? "released after use" : "kept",
                    formatBytes(currentRssBytes()),
                    a->randomFamily.empty() ? "" : fmt::format(" (random weights made in {:.1f} s)", prepMs / 1000));
-        Engine engine(set, options);
+        Engine engine(set, std::move(options));  // the engine alone holds in-memory weights, to drop them
         CancelToken cancel;
         auto request = [&](const Schedule& s) {
             GenerationRequest r;
@@ -145,13 +180,23 @@ void addBenchPipeline(CLI::App& bench) {
             r.label = s.sampler == SamplerKind::ScaleWise ? "SwD" : "Full resolution";
             return r;
         };
+        Stopwatch loadClock;
         engine.load();
+        fmt::print("models loaded in {:.1f} s; RSS {}\n", loadClock.elapsedMs() / 1000, formatBytes(currentRssBytes()));
+        // What stays resident between runs (the policy's steady state), besides the peak during the run.
+        auto residentAfter = [](nlohmann::json& run) {
+            const std::uint64_t rss = currentRssBytes();
+            fmt::print("  RSS after the run {}\n", formatBytes(rss));
+            run["rss_after_bytes"] = rss;
+        };
         const GenerationResult swdRun = engine.generate(request(swdSchedule), nullptr, cancel);
         nlohmann::json report = {{"model", set.displayName}, {"threads", runtimeThreads()}};
         report["swd"] = printRun(swdRun, swdSchedule, false);
+        residentAfter(report["swd"]);
         if (!a->skipFull) {
             const GenerationResult fullRun = engine.generate(request(fullSchedule), nullptr, cancel);
             report["full_resolution"] = printRun(fullRun, fullPlan, extrapolate);
+            residentAfter(report["full_resolution"]);
             const double ratio = report["full_resolution"]["total_ms"].get<double>() / report["swd"]["total_ms"].get<double>();
             report["full_over_swd"] = ratio;
             fmt::print("\nfull resolution / SwD: {:.1f}x\n", ratio);

@@ -112,6 +112,14 @@ struct Engine::Impl {
     std::string modelHash, adapterHash;
 
     void loadAll(GenerationObserver* observer, double* loadMs);
+    // A loaded component keeps what it needs of in-memory weights (packed copies or views); the engine lets
+    // go of the rest so that the process does not hold the weights twice. Components are never reloaded.
+    void dropInMemoryStore(TensorStore ModelWeights::*part) {
+        if (!options.weights || (options.weights.get()->*part).empty()) return;
+        auto rest = std::make_shared<ModelWeights>(*options.weights);
+        rest.get()->*part = TensorStore();
+        options.weights = std::move(rest);
+    }
     // The adapter's name for metadata: its repository (as discovery recorded it) or its folder name.
     std::string adapterName() const {
         for (const auto& part : models.parts)
@@ -181,6 +189,7 @@ void Engine::Impl::loadAll(GenerationObserver* observer, double* loadMs) {
                                   : TensorStore::open(models.transformer);
         if (!models.transformerPrefix.empty()) weights = weights.withPrefix(models.transformerPrefix);
         transformer = MMDiT::load(weights, dtype, device);
+        dropInMemoryStore(&ModelWeights::transformer);
     }
     if (!adapter && (models.adapter || (options.weights && options.weights->adapter))) {
         stage("adapter");
@@ -198,11 +207,15 @@ void Engine::Impl::loadAll(GenerationObserver* observer, double* loadMs) {
         VaeLoadOptions vo;
         vo.withEncoder = false;  // text-to-image needs only the decoder
         vae = Sd3Vae::load(weights, dtype, device, vo);
+        dropInMemoryStore(&ModelWeights::vae);
     }
     if (!taesd && !options.taesdPath.empty()) {
         stage("TAESD previews");
         taesd = TaesdDecoder::load(TensorStore::open(options.taesdPath), dtype, device);
     }
+    // Loading frees large temporaries (converted and unpacked copies, consumed in-memory stores); give them
+    // back now, since the allocator policy keeps freed memory otherwise.
+    if (loadedSomething) returnFreedMemory();
     if (loadMs && loadedSomething) *loadMs += clock.elapsedMs();
 }
 
@@ -265,7 +278,9 @@ int Engine::maxLatentSide() const {
 }
 
 void Engine::releaseTextEncoders() {
-    if (m_impl->conditioner) m_impl->conditioner->releaseEncoders();
+    if (!m_impl->conditioner) return;
+    m_impl->conditioner->releaseEncoders();
+    returnFreedMemory();
 }
 
 GenerationResult Engine::generate(const GenerationRequest& request, GenerationObserver* observer,
@@ -342,7 +357,10 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
         std::vector<std::string> negatives(static_cast<std::size_t>(request.batchSize), request.negativePrompt);
         negative = d.conditioner->encode(negatives, schedule.t5Length);
     }
-    if (d.options.releaseTextEncoders) d.conditioner->releaseEncoders();
+    if (d.options.releaseTextEncoders) {
+        d.conditioner->releaseEncoders();
+        returnFreedMemory();
+    }
     result.timings.textMs = textClock.elapsedMs();
 
     // Noise on the CPU, one generator per image: one seed, one image, on any device.

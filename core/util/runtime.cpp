@@ -24,6 +24,10 @@ void configureRuntime(const RuntimeOptions& options) {
     }
 }
 
+void returnFreedMemory() {
+    malloc_trim(0);
+}
+
 int runtimeThreads() {
     return at::get_num_threads();
 }

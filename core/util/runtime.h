@@ -18,6 +18,10 @@ void configureRuntime(const RuntimeOptions& options = {});
 
 int runtimeThreads();
 
+// Gives the free memory inside the heap back to the OS now (malloc_trim). With keepFreedMemory nothing
+// else does: freeing large models (e.g. the text encoders after encoding) would leave RSS unchanged.
+void returnFreedMemory();
+
 // Resident set size of this process, now and at its peak (from /proc/self/status), in bytes.
 std::uint64_t currentRssBytes();
 std::uint64_t peakRssBytes();

@@ -3,6 +3,9 @@
 #include "core/test_util.h"
 #include "io/file_hash.h"
 #include "image/image_io.h"
+#include "io/safetensors.h"
+#include "models/random_weights.h"
+#include "models/vae_tiny.h"
 #include "pipeline/cost_model.h"
 #include "pipeline/demo_model.h"
 #include "pipeline/engine.h"
@@ -163,6 +166,44 @@ private Q_SLOTS:
         QVERIFY(sameImage(a1.images[0], a2.images[0]));  // and switching back restores it exactly
         QCOMPARE(a2.timings.loadMs, 0.0);                // nothing was reloaded
         QVERIFY(b.provenance.adapterName.empty());
+    }
+
+    void taesdPreviewsWhenItsWeightsAreGiven() {
+        swd::test::ScratchDir dir;
+        writeDemoModel(dir.file("demo"));
+        // Random TAESD3 weights in a file, as the user points the settings at one.
+        const TensorStore random = randomWeightStore(taesdParameterShapes(16), at::kFloat, 5, "random TAESD3", 0.02);
+        std::vector<std::pair<std::string, at::Tensor>> tensors;
+        for (const auto& name : random.names()) tensors.emplace_back(name, random.get(name));
+        const auto taesdFile = dir.file("taesd3_decoder.safetensors");
+        saveSafetensors(taesdFile, tensors);
+        EngineOptions o;
+        o.precision = Precision::FP32;
+        o.textPrecision = Precision::FP32;
+        o.taesdPath = taesdFile;
+        Engine withTaesd(demoModelSet(dir.file("demo")), o);
+        RecordingObserver obs;
+        CancelToken cancel;
+        GenerationRequest r = request(smallSwd(), 3);
+        r.preview = PreviewMode::Taesd;
+        withTaesd.generate(r, &obs, cancel);
+        QCOMPARE(obs.steps.size(), std::size_t(3));
+        // Each preview is the tiny decoder's image of that step's x0, at image resolution.
+        const auto taesd = TaesdDecoder::load(TensorStore::open(taesdFile));
+        for (const StepEvent& e : obs.steps) {
+            QCOMPARE(e.previews.size(), std::size_t(1));
+            const RgbImage8& p = e.previews[0];
+            QCOMPARE(p.width, 8 * e.scale);
+            const at::Tensor want =
+                (taesd->decodeToImage(e.x0.narrow(0, 0, 1).to(at::kFloat))[0].permute({1, 2, 0}) * 255).round();
+            const at::Tensor got =
+                at::from_blob(const_cast<std::uint8_t*>(p.data.data()), {p.height, p.width, 3}, at::kByte).to(at::kFloat);
+            QVERIFY2((got - want).abs().max().item<double>() <= 1.0, qPrintable(QString::number(e.index)));
+        }
+        // Without TAESD weights the engine shows the latent projection instead.
+        obs.steps.clear();
+        engine().generate(r, &obs, cancel);
+        QCOMPARE(obs.steps.front().previews.at(0).width, obs.steps.front().scale);
     }
 
     void fullResolutionWithCfg() {

@@ -18,6 +18,7 @@
 #include "schedule_table_model.h"
 #include "seed_spin_box.h"
 #include "settings.h"
+#include "settings_dialog.h"
 #include "step_strip.h"
 
 #include <QAbstractButton>
@@ -27,6 +28,7 @@
 #include <QAction>
 #include <QComboBox>
 #include <QDir>
+#include <QDockWidget>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLineSeries>
@@ -514,7 +516,8 @@ private Q_SLOTS:
         s.useHfCache = false;
         s.outputFolder = QStringLiteral("/tmp/out put");
         s.outputFormat = QStringLiteral("png16");
-        s.previewMode = QStringLiteral("vae");
+        s.previewMode = QStringLiteral("taesd");
+        s.taesdPath = QStringLiteral("/models/taesd3/diffusion_pytorch_model.safetensors");
         s.t5Length = 128;
         s.threads = 3;
         s.device = QStringLiteral("cuda");
@@ -542,6 +545,45 @@ private Q_SLOTS:
         QCOMPARE(c.path, QStringLiteral("/models/sd35"));
         QCOMPARE(c.adapterPath, QStringLiteral("/a/lora"));
         QCOMPARE(ModelChoice::fromKeys(c.modelKey(), c.adapterKey()), c);
+    }
+
+    void settingsDialogEditsEverySetting() {
+        AppSettings s;
+        s.previewMode = QStringLiteral("taesd");
+        s.taesdPath = QStringLiteral("/models/taesd3.safetensors");
+        s.t5Length = 77;
+        SettingsDialog dialog(s);
+        auto* taesd = dialog.findChild<QLineEdit*>(QStringLiteral("taesdPathEdit"));
+        QVERIFY(taesd);
+        QCOMPARE(taesd->text(), s.taesdPath);
+        QCOMPARE(dialog.settings(), s);  // opening and accepting changes nothing
+        taesd->setText(QStringLiteral("  /elsewhere/taesd3  "));
+        auto* preview = dialog.findChild<QComboBox*>(QStringLiteral("previewModeCombo"));
+        preview->setCurrentIndex(preview->findData(QStringLiteral("vae")));
+        const AppSettings edited = dialog.settings();
+        QCOMPARE(edited.taesdPath, QStringLiteral("/elsewhere/taesd3"));
+        QCOMPARE(edited.previewMode, QStringLiteral("vae"));
+        QCOMPARE(edited.t5Length, 77);
+    }
+
+    void windowLayoutIsRestored() {
+        QSettings().remove(QStringLiteral("window"));
+        const MainWindow::Options o = scriptedWindow();
+        QByteArray saved;
+        {
+            MainWindow w(o);
+            w.resize(1100, 760);
+            w.show();
+            auto* history = w.findChild<QDockWidget*>(QStringLiteral("historyDock"));
+            QVERIFY(history);
+            history->setFloating(true);  // the user tears the history off
+            w.close();
+            saved = QSettings().value(QStringLiteral("window/state")).toByteArray();
+        }
+        QVERIFY(!saved.isEmpty());
+        MainWindow again(o);
+        QVERIFY(again.findChild<QDockWidget*>(QStringLiteral("historyDock"))->isFloating());
+        QSettings().remove(QStringLiteral("window"));
     }
 
     // --- restoring a run from an image ----------------------------------------------------------------
