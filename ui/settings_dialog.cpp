@@ -88,7 +88,7 @@ SettingsDialog::SettingsDialog(const AppSettings& settings, QWidget* parent)
     m_taesd->setToolTip(
         tr("Weights of the TAESD3 tiny decoder, for the TAESD step previews (about 0.3 s a 512-px "
            "preview on a CPU). Without them TAESD previews fall back to the latent projection"));
-    auto* browseTaesd = new QPushButton(tr("Br&owse…"), this);
+    auto* browseTaesd = new QPushButton(tr("Brow&se…"), this);
     browseTaesd->setToolTip(tr("Choose the TAESD3 weights file"));
     taesdRow->addWidget(m_taesd, 1);
     taesdRow->addWidget(browseTaesd);
