@@ -359,11 +359,14 @@ private Q_SLOTS:
         SWD_EXPECT_ERROR(parseDevice("tpu"), "'tpu' is not a device");
         if (!cudaAvailable()) {
             SWD_EXPECT_ERROR(parseDevice("cuda"), "device 'cuda' was requested");
+            bool threw = false;
             try {
                 parseDevice("cuda:0");
             } catch (const Error& e) {
+                threw = true;
                 QCOMPARE(e.kind(), ErrorKind::Unsupported);
             }
+            QVERIFY(threw);
         }
         QCOMPARE(componentDtype(Precision::Auto, at::Device(at::kCPU), Component::Transformer), at::kBFloat16);
         QCOMPARE(componentDtype(Precision::FP32, at::Device(at::kCPU), Component::TextEncoderT5), at::kFloat);
