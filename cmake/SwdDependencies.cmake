@@ -69,7 +69,7 @@ endif()
 # of qt6-charts-dev). QT_NO_KEYWORDS is set on every Qt target: Qt's `slots` macro breaks libtorch headers.
 set(_swd_qt_components "")
 if(SWD_BUILD_TESTS)
-    list(APPEND _swd_qt_components Core Test)
+    list(APPEND _swd_qt_components Core Gui Test)  # Gui: QImage reads our images back independently
 endif()
 if(SWD_BUILD_GUI)
     list(APPEND _swd_qt_components Core Gui Widgets Charts Concurrent Svg)
