@@ -18,9 +18,8 @@ QString ensureDir(const QString& path) {
 bool AppSettings::operator==(const AppSettings& o) const {
     return modelFolders == o.modelFolders && useHfCache == o.useHfCache && outputFolder == o.outputFolder &&
            outputFormat == o.outputFormat && previewMode == o.previewMode && taesdPath == o.taesdPath &&
-           t5Length == o.t5Length &&
-           threads == o.threads && device == o.device && precision == o.precision && modelKey == o.modelKey &&
-           adapterKey == o.adapterKey && presetId == o.presetId;
+           t5Length == o.t5Length && threads == o.threads && device == o.device && precision == o.precision &&
+           modelKey == o.modelKey && adapterKey == o.adapterKey && presetId == o.presetId;
 }
 
 AppSettings AppSettings::load(QSettings& s) {

@@ -16,8 +16,8 @@ struct AppSettings {
     QString outputFormat = QStringLiteral("png");        // png, png16, jpg, tiff, exr
     QString previewMode = QStringLiteral("projection");  // vae, taesd, projection, off
     QString taesdPath;  // TAESD3 decoder weights (madebyollin/taesd3 folder or .safetensors) for "taesd"
-    int t5Length = 0;  // 0: the schedule's own; 1..512 overrides it for every run
-    int threads = 0;   // 0: every hardware thread
+    int t5Length = 0;   // 0: the schedule's own; 1..512 overrides it for every run
+    int threads = 0;    // 0: every hardware thread
     QString device = QStringLiteral("cpu");
     QString precision = QStringLiteral("auto");
     QString modelKey = QStringLiteral("auto");      // ModelChoice::modelKey()

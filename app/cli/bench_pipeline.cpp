@@ -45,30 +45,44 @@ struct BenchArgs {
 nlohmann::json printRun(const GenerationResult& r, const Schedule& full, bool extrapolated) {
     fmt::print("\n{} ({}, {} of {} steps{}):\n", r.request.label, r.request.schedule.name, r.completedSteps,
                full.stepCount(), extrapolated ? ", the rest extrapolated" : "");
-    fmt::print("  {:>4}  {:>5}  {:>6}  {:>7}  {:>10}  {:>10}\n", "step", "scale", "image", "tokens", "ms", "model ms");
+    fmt::print("  {:>4}  {:>5}  {:>6}  {:>7}  {:>10}  {:>10}\n", "step", "scale", "image", "tokens", "ms",
+               "model ms");
     nlohmann::json steps = nlohmann::json::array();
     for (const auto& s : r.steps) {
         const int tokens = (s.scale / 2) * (s.scale / 2) + 77 + r.request.schedule.t5Length;
-        fmt::print("  {:>4}  {:>5}  {:>6}  {:>7}  {:>10.0f}  {:>10.0f}\n", s.index + 1, s.scale, s.scale * 8, tokens, s.ms,
-                   s.modelMs);
-        steps.push_back({{"step", s.index + 1}, {"scale", s.scale}, {"tokens", tokens}, {"ms", s.ms}, {"model_ms", s.modelMs}});
+        fmt::print("  {:>4}  {:>5}  {:>6}  {:>7}  {:>10.0f}  {:>10.0f}\n", s.index + 1, s.scale, s.scale * 8,
+                   tokens, s.ms, s.modelMs);
+        steps.push_back({{"step", s.index + 1},
+                         {"scale", s.scale},
+                         {"tokens", tokens},
+                         {"ms", s.ms},
+                         {"model_ms", s.modelMs}});
     }
     double sampling = r.timings.samplingMs;
     if (extrapolated && !r.steps.empty()) {
         double sum = 0;
         for (const auto& s : r.steps) sum += s.ms;
-        sampling = sum / static_cast<double>(r.steps.size()) * full.stepCount();  // every step costs the same here
+        sampling =
+            sum / static_cast<double>(r.steps.size()) * full.stepCount();  // every step costs the same here
     }
     const double total = r.timings.textMs + sampling + r.timings.decodeMs;
-    fmt::print("  text encoding {:.0f} ms, sampling {:.0f} ms{}, VAE decode {:.0f} ms, total {:.0f} ms (+ loading "
-               "{:.0f} ms); peak RSS {}{}\n",
-               r.timings.textMs, sampling, extrapolated ? " (extrapolated)" : "", r.timings.decodeMs, total,
-               r.timings.loadMs, formatBytes(r.timings.peakRssBytes),
-               r.timings.peakGpuBytes ? ", peak VRAM " + formatBytes(r.timings.peakGpuBytes) : std::string());
-    return {{"label", r.request.label},  {"schedule", r.request.schedule.name}, {"steps", steps},
-            {"text_ms", r.timings.textMs}, {"sampling_ms", sampling},          {"decode_ms", r.timings.decodeMs},
-            {"total_ms", total},          {"load_ms", r.timings.loadMs},      {"peak_rss_bytes", r.timings.peakRssBytes},
-            {"peak_gpu_bytes", r.timings.peakGpuBytes}, {"extrapolated", extrapolated}};
+    fmt::print(
+        "  text encoding {:.0f} ms, sampling {:.0f} ms{}, VAE decode {:.0f} ms, total {:.0f} ms (+ loading "
+        "{:.0f} ms); peak RSS {}{}\n",
+        r.timings.textMs, sampling, extrapolated ? " (extrapolated)" : "", r.timings.decodeMs, total,
+        r.timings.loadMs, formatBytes(r.timings.peakRssBytes),
+        r.timings.peakGpuBytes ? ", peak VRAM " + formatBytes(r.timings.peakGpuBytes) : std::string());
+    return {{"label", r.request.label},
+            {"schedule", r.request.schedule.name},
+            {"steps", steps},
+            {"text_ms", r.timings.textMs},
+            {"sampling_ms", sampling},
+            {"decode_ms", r.timings.decodeMs},
+            {"total_ms", total},
+            {"load_ms", r.timings.loadMs},
+            {"peak_rss_bytes", r.timings.peakRssBytes},
+            {"peak_gpu_bytes", r.timings.peakGpuBytes},
+            {"extrapolated", extrapolated}};
 }
 
 }  // namespace
@@ -80,9 +94,11 @@ void addBenchPipeline(CLI::App& bench) {
                      "use the real architecture of this family with random weights instead of a model: "
                      "sd3.5-medium or sd3.5-large");
     bench.add_option("--preset", a->preset, "SwD preset")->capture_default_str();
-    bench.add_option("--full-preset", a->fullPreset, "full-resolution preset (default: the preset's counterpart)");
-    bench.add_option("--full-steps", a->fullSteps,
-                     "run only this many full-resolution steps and extrapolate the rest (they all cost the same)");
+    bench.add_option("--full-preset", a->fullPreset,
+                     "full-resolution preset (default: the preset's counterpart)");
+    bench.add_option(
+        "--full-steps", a->fullSteps,
+        "run only this many full-resolution steps and extrapolate the rest (they all cost the same)");
     bench.add_flag("--skip-full", a->skipFull, "do not run full resolution");
     bench.add_option("--prompt", a->prompt, "prompt");
     bench.add_option("--seed", a->seed, "seed");
@@ -98,7 +114,7 @@ void addBenchPipeline(CLI::App& bench) {
         if (!bench.get_subcommands().empty()) return;  // a component benchmark ran instead
         const auto library = PresetLibrary::builtin();
         Schedule swdSchedule = library.get(a->preset);
-        Schedule fullSchedule = library.get(!a->fullPreset.empty()          ? a->fullPreset
+        Schedule fullSchedule = library.get(!a->fullPreset.empty()             ? a->fullPreset
                                             : !swdSchedule.compareWith.empty() ? swdSchedule.compareWith
                                                                                : "sd35-medium-full");
         fullSchedule.scales.assign(fullSchedule.scales.size(), swdSchedule.finalScale());  // same final size
@@ -131,10 +147,11 @@ void addBenchPipeline(CLI::App& bench) {
         Stopwatch prep;
         if (!a->randomFamily.empty()) {
             const auto family = modelFamilyFromId(a->randomFamily);
-            if (!family) throwBadInput("--random-weights '{}': use sd3.5-medium or sd3.5-large", a->randomFamily);
-            const RandomModel rm = makeRandomModel(*family, componentDtype(*precision, parseDevice(a->device),
-                                                                             Component::Transformer),
-                                                   !a->noT5, a->adapterRank);
+            if (!family)
+                throwBadInput("--random-weights '{}': use sd3.5-medium or sd3.5-large", a->randomFamily);
+            const RandomModel rm = makeRandomModel(
+                *family, componentDtype(*precision, parseDevice(a->device), Component::Transformer), !a->noT5,
+                a->adapterRank);
             set = rm.set;
             options.weights = rm.weights;
             if (a->releaseText) {
@@ -162,10 +179,11 @@ void addBenchPipeline(CLI::App& bench) {
         }
         const double prepMs = prep.elapsedMs();
 
-        fmt::print("swd bench: {} on {}, {}, T5 {}, text encoders {}; RSS after weights {}{}\n", set.displayName,
-                   a->device, a->precision, a->noT5 ? "off" : "on", a->releaseText ? "released after use" : "kept",
-                   formatBytes(currentRssBytes()),
-                   a->randomFamily.empty() ? "" : fmt::format(" (random weights made in {:.1f} s)", prepMs / 1000));
+        fmt::print(
+            "swd bench: {} on {}, {}, T5 {}, text encoders {}; RSS after weights {}{}\n", set.displayName,
+            a->device, a->precision, a->noT5 ? "off" : "on", a->releaseText ? "released after use" : "kept",
+            formatBytes(currentRssBytes()),
+            a->randomFamily.empty() ? "" : fmt::format(" (random weights made in {:.1f} s)", prepMs / 1000));
         Engine engine(set, std::move(options));  // the engine alone holds in-memory weights, to drop them
         CancelToken cancel;
         auto request = [&](const Schedule& s) {
@@ -182,7 +200,8 @@ void addBenchPipeline(CLI::App& bench) {
         };
         Stopwatch loadClock;
         engine.load();
-        fmt::print("models loaded in {:.1f} s; RSS {}\n", loadClock.elapsedMs() / 1000, formatBytes(currentRssBytes()));
+        fmt::print("models loaded in {:.1f} s; RSS {}\n", loadClock.elapsedMs() / 1000,
+                   formatBytes(currentRssBytes()));
         // What stays resident between runs (the policy's steady state), besides the peak during the run.
         auto residentAfter = [](nlohmann::json& run) {
             const std::uint64_t rss = currentRssBytes();
@@ -197,7 +216,8 @@ void addBenchPipeline(CLI::App& bench) {
             const GenerationResult fullRun = engine.generate(request(fullSchedule), nullptr, cancel);
             report["full_resolution"] = printRun(fullRun, fullPlan, extrapolate);
             residentAfter(report["full_resolution"]);
-            const double ratio = report["full_resolution"]["total_ms"].get<double>() / report["swd"]["total_ms"].get<double>();
+            const double ratio =
+                report["full_resolution"]["total_ms"].get<double>() / report["swd"]["total_ms"].get<double>();
             report["full_over_swd"] = ratio;
             fmt::print("\nfull resolution / SwD: {:.1f}x\n", ratio);
         }

@@ -2,9 +2,9 @@
 // (random weights, loaded through TensorStore like a checkpoint): the time to encode one prompt, per encoder
 // and for the whole conditioner, and the resident memory.
 #include "cli_common.h"
-#include "models/random_weights.h"
 #include "io/model_set.h"
 #include "models/op_profile.h"
+#include "models/random_weights.h"
 #include "text/sd3_conditioner.h"
 #include "util/error.h"
 #include "util/runtime.h"
@@ -87,13 +87,13 @@ void addBenchTextCommand(CLI::App& bench) {
         const auto rss0 = currentRssBytes();
         Stopwatch build;
         TextEncoderWeights weights;
-        weights.clipL = randomWeightStore(ClipTextModel::parameterShapes(ClipTextConfig::clipL(), 768), dtype, 1,
-                                    "random CLIP-L");
-        weights.clipG = randomWeightStore(ClipTextModel::parameterShapes(ClipTextConfig::clipG(), 1280), dtype, 2,
-                                    "random CLIP-G");
+        weights.clipL = randomWeightStore(ClipTextModel::parameterShapes(ClipTextConfig::clipL(), 768), dtype,
+                                          1, "random CLIP-L");
+        weights.clipG = randomWeightStore(ClipTextModel::parameterShapes(ClipTextConfig::clipG(), 1280),
+                                          dtype, 2, "random CLIP-G");
         if (!args->noT5)
-            weights.t5 =
-                randomWeightStore(T5Encoder::parameterShapes(T5EncoderConfig::t5xxl()), dtype, 3, "random T5-XXL");
+            weights.t5 = randomWeightStore(T5Encoder::parameterShapes(T5EncoderConfig::t5xxl()), dtype, 3,
+                                           "random T5-XXL");
         const double buildMs = build.elapsedMs();
         Stopwatch load;
         Sd3Conditioner conditioner(paths, weights, dtype, at::kCPU, !args->noT5);

@@ -191,9 +191,9 @@ void addBenchTransformerCommand(CLI::App& bench) {
         Stopwatch sw;
         // The random store is dropped after the load (its tensors are freed and trimmed), as a checkpoint's
         // mapping would be: the model then holds its packed weights only.
-        auto model = MMDiT::load(randomWeightStore(MMDiT::expectedParameters(config, MMDiTLayout::Diffusers), dtype, 7,
-                                                       "random " + config.describe()),
-                                     dtype, at::kCPU, load);
+        auto model = MMDiT::load(randomWeightStore(MMDiT::expectedParameters(config, MMDiTLayout::Diffusers),
+                                                   dtype, 7, "random " + config.describe()),
+                                 dtype, at::kCPU, load);
         const auto loadPeak = peakRssBytes();
         malloc_trim(0);
         const auto weightBytes = model->parameterBytes();

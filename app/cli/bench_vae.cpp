@@ -96,10 +96,9 @@ void addBenchVaeCommand(CLI::App& bench) {
         load.channelsLast = !args->nchw;
         load.fusedUpsample = !args->plainUpsample;
         const auto before = currentRssBytes();
-        const auto vae = Sd3Vae::load(
-            randomWeightStore(vaeParameterShapes(config, args->encoder), dtype, 7, "random SD3 VAE",
-                              args->conditioned ? 2.0 : 0.02),
-            dtype, at::kCPU, load);
+        const auto vae = Sd3Vae::load(randomWeightStore(vaeParameterShapes(config, args->encoder), dtype, 7,
+                                                        "random SD3 VAE", args->conditioned ? 2.0 : 0.02),
+                                      dtype, at::kCPU, load);
         fmt::print("weights loaded: RSS {} (+{})\n", formatBytes(currentRssBytes()),
                    formatBytes(currentRssBytes() - before));
 
@@ -117,7 +116,8 @@ void addBenchVaeCommand(CLI::App& bench) {
                 },
                 args->repeats, 1);
             fmt::print(
-                "decode {:<8} min {:.0f} ms  median {:.0f} ms  max {:.0f} ms  (CPU time {:.0f} ms = {:.0f} ms per "
+                "decode {:<8} min {:.0f} ms  median {:.0f} ms  max {:.0f} ms  (CPU time {:.0f} ms = {:.0f} "
+                "ms per "
                 "thread)  peak RSS {} (+{} over the {} before)\n",
                 label, stats.minMs, stats.medianMs, stats.maxMs, cpuMs, cpuMs / runtimeThreads(),
                 formatBytes(peakRssBytes()), formatBytes(peakRssBytes() - base), formatBytes(base));

@@ -6,7 +6,8 @@ namespace swd::cli {
 
 void addBenchCommand(CLI::App& app) {
     auto* bench = app.add_subcommand(
-        "bench", "Measure speed and peak memory: the whole pipeline (SwD against full resolution), or one component "
+        "bench",
+        "Measure speed and peak memory: the whole pipeline (SwD against full resolution), or one component "
         "(subcommand) with random weights");
     bench->require_subcommand(0, 1);
     addBenchPipeline(*bench);

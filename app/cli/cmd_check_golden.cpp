@@ -17,7 +17,9 @@ void addCheckGoldenCommand(CLI::App& app) {
         std::string device = "cpu";
     };
     auto args = std::make_shared<Args>();
-    cmd->add_option("CASE_DIR", args->cases, "golden case folders")->required()->check(CLI::ExistingDirectory);
+    cmd->add_option("CASE_DIR", args->cases, "golden case folders")
+        ->required()
+        ->check(CLI::ExistingDirectory);
     cmd->add_option("--tokenizers", args->tokenizers,
                     "tokenizer folder (clip/vocab.json, clip/merges.txt, t5/spiece.model); default: "
                     "the folder 'tokenizers' beside the folder that holds the case")

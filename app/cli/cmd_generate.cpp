@@ -58,12 +58,14 @@ void addRunOptions(CLI::App* cmd, RunArgs& a, bool withPreset) {
     cmd->add_option("--format", a.format, "png, png16, jpg, tiff or exr")->capture_default_str();
     cmd->add_option("--batch", a.batch, "images per run")->check(CLI::Range(1, 64));
     cmd->add_option("--device", a.device, "cpu, cuda or cuda:N")->capture_default_str();
-    cmd->add_option("--precision", a.precision, "auto, bf16, fp16 (CUDA only) or fp32")->capture_default_str();
+    cmd->add_option("--precision", a.precision, "auto, bf16, fp16 (CUDA only) or fp32")
+        ->capture_default_str();
     cmd->add_option("--preview", a.preview,
                     "step images: vae (decoded x0), taesd, projection (latent to RGB) or off; auto: vae with "
                     "--steps-out and in compare, else off")
         ->capture_default_str();
-    cmd->add_option("--t5-length", a.t5Length, "T5 tokens (default: the preset's; 512 for SwD, 256 full resolution)");
+    cmd->add_option("--t5-length", a.t5Length,
+                    "T5 tokens (default: the preset's; 512 for SwD, 256 full resolution)");
     cmd->add_option("--guidance", a.guidance, "CFG scale (default: the preset's)");
     cmd->add_flag("--no-t5", a.noT5, "run without T5-XXL (its part of the context is zeros; saves ~9.5 GB)");
     cmd->add_flag("--quiet", a.quiet, "print only the written files");
@@ -123,12 +125,14 @@ public:
     void onStage(Stage stage, const std::string& detail) override {
         if (m_quiet || stage == Stage::Done) return;
         const bool showDetail = !detail.empty() && stage != Stage::EncodingPrompt;
-        std::fprintf(stderr, "  %s%s%s\n", stageName(stage), showDetail ? ": " : "", showDetail ? detail.c_str() : "");
+        std::fprintf(stderr, "  %s%s%s\n", stageName(stage), showDetail ? ": " : "",
+                     showDetail ? detail.c_str() : "");
     }
     void onStep(const StepEvent& e) override {
         if (m_quiet) return;
-        std::fprintf(stderr, "  %s step %d/%d  scale %d (%d px)  sigma %.4f  %.0f ms  ETA %.1f s\n", e.runLabel.c_str(),
-                     e.index + 1, e.stepCount, e.scale, e.scale * 8, e.sigma, e.ms, e.etaMs / 1000.0);
+        std::fprintf(stderr, "  %s step %d/%d  scale %d (%d px)  sigma %.4f  %.0f ms  ETA %.1f s\n",
+                     e.runLabel.c_str(), e.index + 1, e.stepCount, e.scale, e.scale * 8, e.sigma, e.ms,
+                     e.etaMs / 1000.0);
     }
 
 private:
@@ -151,9 +155,10 @@ std::vector<fs::path> writeRun(const GenerationResult& r, const fs::path& folder
             const fs::path stepDir = folder / (path.stem().string() + "-steps");
             for (const auto& step : r.steps) {
                 if (i >= step.images.size()) continue;
-                const fs::path sp = stepDir / fmt::format("step-{:02d}-scale{}-sigma{:.4f}.png", step.index + 1,
-                                                          step.scale, step.sigma);
-                writeImage(sp, toFloatImage(step.images[i]), {meta.parameters, "", meta.software}, {ImageFormat::Png8});
+                const fs::path sp = stepDir / fmt::format("step-{:02d}-scale{}-sigma{:.4f}.png",
+                                                          step.index + 1, step.scale, step.sigma);
+                writeImage(sp, toFloatImage(step.images[i]), {meta.parameters, "", meta.software},
+                           {ImageFormat::Png8});
             }
             if (!quiet) std::printf("%s/\n", stepDir.c_str());
         }
@@ -172,8 +177,12 @@ RgbImage8 stepStrip(const GenerationResult& r, int height) {
 nlohmann::json runReport(const GenerationResult& r, const std::vector<fs::path>& files) {
     nlohmann::json steps = nlohmann::json::array();
     for (const auto& s : r.steps)
-        steps.push_back({{"step", s.index + 1}, {"scale", s.scale}, {"sigma", s.sigma}, {"timestep", s.timestep},
-                         {"ms", s.ms}, {"model_ms", s.modelMs}});
+        steps.push_back({{"step", s.index + 1},
+                         {"scale", s.scale},
+                         {"sigma", s.sigma},
+                         {"timestep", s.timestep},
+                         {"ms", s.ms},
+                         {"model_ms", s.modelMs}});
     std::vector<std::string> names;
     for (const auto& f : files) names.push_back(f.filename().string());
     return {{"label", r.request.label},
@@ -222,9 +231,11 @@ void addGenerateCommands(CLI::App& app) {
         const auto files = writeRun(r, ga->out, s.sampler == SamplerKind::ScaleWise ? "swd" : "full", format,
                                     ga->stepsOut, ga->quiet);
         if (!ga->quiet)
-            std::fprintf(stderr, "done: %.2f s (text %.2f s, sampling %.2f s, decode %.2f s, load %.2f s), peak %s\n",
+            std::fprintf(stderr,
+                         "done: %.2f s (text %.2f s, sampling %.2f s, decode %.2f s, load %.2f s), peak %s\n",
                          r.timings.totalMs / 1000, r.timings.textMs / 1000, r.timings.samplingMs / 1000,
-                         r.timings.decodeMs / 1000, r.timings.loadMs / 1000, formatBytes(r.timings.peakRssBytes).c_str());
+                         r.timings.decodeMs / 1000, r.timings.loadMs / 1000,
+                         formatBytes(r.timings.peakRssBytes).c_str());
         return 0;
     });
 
@@ -236,12 +247,14 @@ void addGenerateCommands(CLI::App& app) {
     auto ca = std::make_shared<RunArgs>();
     auto fullPreset = std::make_shared<std::string>();
     addRunOptions(cmp, *ca, true);
-    cmp->add_option("--full-preset", *fullPreset, "full-resolution preset (default: the SwD preset's counterpart)");
+    cmp->add_option("--full-preset", *fullPreset,
+                    "full-resolution preset (default: the SwD preset's counterpart)");
     ca->forStrips = true;
     setAction(cmp, [ca, fullPreset] {
         const Schedule swdSchedule = pickSchedule(*ca, "swd-2b-6step");
         std::string fullId = *fullPreset;
-        if (fullId.empty()) fullId = swdSchedule.compareWith.empty() ? "sd35-medium-full" : swdSchedule.compareWith;
+        if (fullId.empty())
+            fullId = swdSchedule.compareWith.empty() ? "sd35-medium-full" : swdSchedule.compareWith;
         Schedule fullSchedule = PresetLibrary::builtin().get(fullId);
         // Both finals at one size: full resolution runs at the SwD schedule's last scale.
         fullSchedule.scales.assign(fullSchedule.scales.size(), swdSchedule.finalScale());
@@ -264,36 +277,40 @@ void addGenerateCommands(CLI::App& app) {
         writeImage(folder / "side-by-side.png", toFloatImage(side), {}, {ImageFormat::Png8});
         writeImage(folder / "difference.png", toFloatImage(differenceImage(a, b)), {}, {ImageFormat::Png8});
         const RgbImage8 swdStrip = stepStrip(swdRun, 128), fullStrip = stepStrip(fullRun, 128);
-        if (!swdStrip.empty()) writeImage(folder / "swd-steps.png", toFloatImage(swdStrip), {}, {ImageFormat::Png8});
-        if (!fullStrip.empty()) writeImage(folder / "full-steps.png", toFloatImage(fullStrip), {}, {ImageFormat::Png8});
+        if (!swdStrip.empty())
+            writeImage(folder / "swd-steps.png", toFloatImage(swdStrip), {}, {ImageFormat::Png8});
+        if (!fullStrip.empty())
+            writeImage(folder / "full-steps.png", toFloatImage(fullStrip), {}, {ImageFormat::Png8});
 
         const double swdMs = swdRun.timings.totalMs - swdRun.timings.loadMs;
         const double fullMs = fullRun.timings.totalMs - fullRun.timings.loadMs;
         const double p = psnr(a, b);
-        nlohmann::json report = {
-            {"prompt", ca->prompt},
-            {"seed", ca->seed},
-            {"model", choice.set.displayName},
-            {"demo_model", choice.demo},
-            {"swd", runReport(swdRun, swdFiles)},
-            {"full_resolution", runReport(fullRun, fullFiles)},
-            {"speedup", swdMs > 0 ? fullMs / swdMs : 0.0},
-            {"psnr_db", std::isinf(p) ? nlohmann::json("inf") : nlohmann::json(p)},
-            {"ssim", ssim(a, b)},
-            {"files",
-             {{"side_by_side", "side-by-side.png"}, {"difference", "difference.png"}, {"swd_steps", "swd-steps.png"},
-              {"full_steps", "full-steps.png"}}}};
+        nlohmann::json report = {{"prompt", ca->prompt},
+                                 {"seed", ca->seed},
+                                 {"model", choice.set.displayName},
+                                 {"demo_model", choice.demo},
+                                 {"swd", runReport(swdRun, swdFiles)},
+                                 {"full_resolution", runReport(fullRun, fullFiles)},
+                                 {"speedup", swdMs > 0 ? fullMs / swdMs : 0.0},
+                                 {"psnr_db", std::isinf(p) ? nlohmann::json("inf") : nlohmann::json(p)},
+                                 {"ssim", ssim(a, b)},
+                                 {"files",
+                                  {{"side_by_side", "side-by-side.png"},
+                                   {"difference", "difference.png"},
+                                   {"swd_steps", "swd-steps.png"},
+                                   {"full_steps", "full-steps.png"}}}};
         writeText(folder / "report.json", report.dump(2) + "\n");
         std::printf("%s\n", (folder / "report.json").c_str());
         if (!ca->quiet)
-            std::fprintf(stderr, "SwD %.2f s, full resolution %.2f s: %.1fx faster; PSNR %.2f dB, SSIM %.4f\n",
+            std::fprintf(stderr,
+                         "SwD %.2f s, full resolution %.2f s: %.1fx faster; PSNR %.2f dB, SSIM %.4f\n",
                          swdMs / 1000, fullMs / 1000, swdMs > 0 ? fullMs / swdMs : 0.0, p, ssim(a, b));
         return 0;
     });
 
     // swd make-demo-model
-    auto* demo = app.add_subcommand("make-demo-model",
-                                    "Write the built-in demo model (tiny, random weights, real architecture family)");
+    auto* demo = app.add_subcommand(
+        "make-demo-model", "Write the built-in demo model (tiny, random weights, real architecture family)");
     auto dir = std::make_shared<std::string>();
     auto seed = std::make_shared<std::uint64_t>(kDemoModelSeed);
     auto tokenizers = std::make_shared<std::string>();

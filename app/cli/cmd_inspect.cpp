@@ -3,9 +3,9 @@
 // rank, alpha, scale and the base it fits). Images get their own branch (generation metadata).
 #include "cli_common.h"
 #include "image/image_io.h"
-#include "pipeline/generation_request.h"
 #include "io/model_discovery.h"
 #include "io/tensor_store.h"
+#include "pipeline/generation_request.h"
 #include "util/error.h"
 #include "util/tensor_text.h"
 
@@ -166,16 +166,18 @@ int inspectImage(const fs::path& path) {
         fmt::print("  prompt:          {}\n", r.prompt);
         if (s.guidance > 1.0) fmt::print("  negative prompt: {}\n", r.negativePrompt);
         fmt::print("  seed:            {}\n", r.seed);
-        fmt::print("  schedule:        {} ({}, {} steps, guidance {:g}, T5 {} tokens)\n", s.name, samplerId(s.sampler),
-                   s.stepCount(), s.guidance, s.t5Length);
+        fmt::print("  schedule:        {} ({}, {} steps, guidance {:g}, T5 {} tokens)\n", s.name,
+                   samplerId(s.sampler), s.stepCount(), s.guidance, s.t5Length);
         fmt::print("  scales:          {}\n", fmt::join(s.scales, ", "));
         fmt::print("  sigmas:          {}\n", fmt::join(s.sigmas, ", "));
         fmt::print("  model:           {}\n", rec.provenance.modelName);
-        if (!rec.provenance.modelHash.empty()) fmt::print("  model sha256:    {}\n", rec.provenance.modelHash);
+        if (!rec.provenance.modelHash.empty())
+            fmt::print("  model sha256:    {}\n", rec.provenance.modelHash);
         if (!rec.provenance.adapterName.empty())
-            fmt::print("  adapter:         {} ({})\n", rec.provenance.adapterName, rec.provenance.adapterHash);
-        fmt::print("  made with:       {} on {} ({}), {:.2f} s\n", rec.provenance.version, rec.provenance.deviceUsed,
-                   rec.provenance.dtypeUsed, rec.provenance.totalMs / 1000.0);
+            fmt::print("  adapter:         {} ({})\n", rec.provenance.adapterName,
+                       rec.provenance.adapterHash);
+        fmt::print("  made with:       {} on {} ({}), {:.2f} s\n", rec.provenance.version,
+                   rec.provenance.deviceUsed, rec.provenance.dtypeUsed, rec.provenance.totalMs / 1000.0);
         fmt::print("  model files:     {}\n", rec.provenance.modelIdentity);
         fmt::print("\nrequest (JSON, what 'Open image' restores):\n{}\n", requestToJson(r).dump(2));
     }

@@ -25,8 +25,8 @@ void addPresetsCommand(CLI::App& app) {
     setAction(list, [] {
         const auto library = PresetLibrary::builtin();
         for (const auto& s : library.all())
-            fmt::print("{:<20} {:<13} {:<11} {:<34} {}\n", s.id, modelFamilyId(s.family), samplerId(s.sampler),
-                       s.name, summary(s));
+            fmt::print("{:<20} {:<13} {:<11} {:<34} {}\n", s.id, modelFamilyId(s.family),
+                       samplerId(s.sampler), s.name, summary(s));
         return 0;
     });
 
@@ -39,8 +39,8 @@ void addPresetsCommand(CLI::App& app) {
         fmt::print("{}\n\n", scheduleToJson(s).dump(2));
         fmt::print("{:>4}  {:>5}  {:>6}  {:>9}  {:>10}\n", "step", "scale", "image", "sigma", "timestep");
         for (int i = 0; i < s.stepCount(); ++i)
-            fmt::print("{:>4}  {:>5}  {:>6}  {:>9.4f}  {:>10.3f}\n", i, s.scales[i], s.scales[i] * 8, s.sigmas[i],
-                       s.timestep(i));
+            fmt::print("{:>4}  {:>5}  {:>6}  {:>9.4f}  {:>10.3f}\n", i, s.scales[i], s.scales[i] * 8,
+                       s.sigmas[i], s.timestep(i));
         return 0;
     });
 }

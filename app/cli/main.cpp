@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string(SWD_VERSION));
     int threads = 0;
-    app.add_option("--threads", threads, "CPU threads for libtorch (default: all)")->check(CLI::NonNegativeNumber);
+    app.add_option("--threads", threads, "CPU threads for libtorch (default: all)")
+        ->check(CLI::NonNegativeNumber);
     app.footer("Run 'swd <command> --help' for the options of a command.");
 
     swd::cli::addPresetsCommand(app);

@@ -12,9 +12,11 @@ namespace swd::cli {
 namespace fs = std::filesystem;
 
 void addModelOptions(CLI::App* command, ModelArgs& args) {
-    command->add_option("--model", args.model,
-                        "model: a diffusers folder or single-file checkpoint, 'demo' (the built-in random-weight "
-                        "model) or 'auto' (find the preset's model; the demo model when none is installed)")
+    command
+        ->add_option(
+            "--model", args.model,
+            "model: a diffusers folder or single-file checkpoint, 'demo' (the built-in random-weight "
+            "model) or 'auto' (find the preset's model; the demo model when none is installed)")
         ->capture_default_str();
     command->add_option("--adapter", args.adapter, "SwD adapter: a PEFT folder or LoRA .safetensors file");
     command->add_option("--folder", args.folders, "extra folder to search for models (repeatable)");
@@ -22,7 +24,8 @@ void addModelOptions(CLI::App* command, ModelArgs& args) {
 
 fs::path cliCacheDir() {
     if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return fs::path(xdg) / "swd-studio";
-    if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".cache" / "swd-studio";
+    if (const char* home = std::getenv("HOME"); home && *home)
+        return fs::path(home) / ".cache" / "swd-studio";
     return fs::temp_directory_path() / "swd-studio";
 }
 
@@ -52,9 +55,10 @@ ModelChoice chooseModelSet(const ModelArgs& args, const Schedule& preset) {
     if (args.model == "auto" && args.adapter.empty() && !anyOfFamily) {
         choice.set = demoModelSet(ensureDemoModel(cliCacheDir() / "demo-model"));
         choice.demo = true;
-        choice.note = fmt::format("No {} model is installed (looked in: {}); using the built-in demo model "
-                                  "(random weights). Pass --model PATH to use yours.",
-                                  modelFamilyName(preset.family), found.searchedText());
+        choice.note = fmt::format(
+            "No {} model is installed (looked in: {}); using the built-in demo model "
+            "(random weights). Pass --model PATH to use yours.",
+            modelFamilyName(preset.family), found.searchedText());
         return choice;
     }
     throwBadInput("{}", plan.message);

@@ -24,7 +24,8 @@ void checkSchedulerCase(const GoldenCase& c, GoldenReport& report) {
         at::Tensor x = schedules.get("euler_example.sample");
         const at::Tensor v = schedules.get("euler_example.model_output");
         for (int i = 0; i < 4; ++i) {
-            x = flowEulerStep(x, v, sigmas[static_cast<std::size_t>(i)], sigmas[static_cast<std::size_t>(i) + 1]);
+            x = flowEulerStep(x, v, sigmas[static_cast<std::size_t>(i)],
+                              sigmas[static_cast<std::size_t>(i) + 1]);
             const std::string key = "euler_example.after_step" + std::to_string(i);
             report.check(key, x, schedules.get(key), tol);
         }

@@ -21,8 +21,8 @@ void checkSd3PipelineCase(const GoldenCase& c, GoldenReport& report) {
     const int t5Length = call.at("max_sequence_length").get<int>();
     const double shift = c.json().at("scheduler").value("shift", 3.0);
     const at::Tensor latents = inputs.get("latents");
-    Schedule schedule =
-        makeFullResolutionSchedule(steps, shift, static_cast<int>(latents.size(-1)), call.at("guidance_scale").get<double>(), t5Length);
+    Schedule schedule = makeFullResolutionSchedule(steps, shift, static_cast<int>(latents.size(-1)),
+                                                   call.at("guidance_scale").get<double>(), t5Length);
     schedule.name = c.name();
     report.check("sigmas", at::tensor(schedule.sigmas, at::kDouble), out.get("sigmas"), tol);
 
@@ -41,7 +41,8 @@ void checkSd3PipelineCase(const GoldenCase& c, GoldenReport& report) {
         checkGoldenTokenIds(c, report, *g.text, negative, "negative_prompt", t5Length);
         const PromptEmbedding neg = g.text->encode({negative}, t5Length);
         report.check("negative_prompt_embeds", neg.context, out.get("negative_prompt_embeds"), tol);
-        report.check("negative_pooled_prompt_embeds", neg.pooled, out.get("negative_pooled_prompt_embeds"), tol);
+        report.check("negative_pooled_prompt_embeds", neg.pooled, out.get("negative_pooled_prompt_embeds"),
+                     tol);
         in.guidance.scale = schedule.guidance;
         in.guidance.negative = {neg.context, neg.pooled};
         in.guidance.batched = true;  // the pipeline's batch [negative, positive]

@@ -56,7 +56,8 @@ void checkSwdSamplingCase(const GoldenCase& c, GoldenReport& report) {
             report.check(p + "model_out_uncond", r.velocityUncond, out.get(p + "model_out_uncond"), tol);
         if (out.has(p + "guided")) report.check(p + "guided", r.guided, out.get(p + "guided"), tol);
         report.check(p + "x0", r.x0, out.get(p + "x0"), tol);
-        if (out.has(p + "x0_upscaled")) report.check(p + "x0_upscaled", r.x0Upscaled, out.get(p + "x0_upscaled"), tol);
+        if (out.has(p + "x0_upscaled"))
+            report.check(p + "x0_upscaled", r.x0Upscaled, out.get(p + "x0_upscaled"), tol);
         if (out.has(p + "renoised")) report.check(p + "renoised", r.latentOut, out.get(p + "renoised"), tol);
     };
     const SamplingResult result = sampleScaleWise(in);

@@ -135,9 +135,9 @@ std::string formatGoldenReport(const GoldenReport& report) {
     std::string out;
     const std::string caseName = report.dir.filename().string();
     for (const auto& r : report.runs) {
-        out += fmt::format("{}  {}  {}  max_abs_err={:.3g}  atol={:.3g} rtol={:.3g}{}\n", r.pass ? "PASS" : "FAIL",
-                           caseName, r.name, r.maxAbsError, r.tolerance.atol, r.tolerance.rtol,
-                           r.note.empty() ? "" : "  (" + r.note + ")");
+        out += fmt::format("{}  {}  {}  max_abs_err={:.3g}  atol={:.3g} rtol={:.3g}{}\n",
+                           r.pass ? "PASS" : "FAIL", caseName, r.name, r.maxAbsError, r.tolerance.atol,
+                           r.tolerance.rtol, r.note.empty() ? "" : "  (" + r.note + ")");
     }
     if (!report.error.empty()) out += fmt::format("FAIL  {}  {}\n", caseName, report.error);
     return out;

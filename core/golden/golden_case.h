@@ -77,7 +77,8 @@ struct GoldenReport {
 
     bool passed() const;
     // Adds a run comparing `got` against `expected`.
-    bool check(const std::string& name, const at::Tensor& got, const at::Tensor& expected, Tolerance tolerance);
+    bool check(const std::string& name, const at::Tensor& got, const at::Tensor& expected,
+               Tolerance tolerance);
     // Adds a run that passes when `ok`, e.g. for exact id lists; `detail` says what differed.
     bool checkCondition(const std::string& name, bool ok, const std::string& detail);
 };

@@ -34,10 +34,11 @@ void checkGoldenTokenIds(const GoldenCase& c, GoldenReport& report, const Sd3Con
 
 CaseTokenizers loadCaseTokenizers(const GoldenCase& c) {
     const auto dir = c.tokenizersDir();
-    return CaseTokenizers{
-        ClipTokenizer::load(dir / "clip" / "vocab.json", dir / "clip" / "merges.txt", ClipTokenizer::Variant::ClipL),
-        ClipTokenizer::load(dir / "clip" / "vocab.json", dir / "clip" / "merges.txt", ClipTokenizer::Variant::ClipG),
-        T5Tokenizer::load(dir / "t5" / "spiece.model")};
+    return CaseTokenizers{ClipTokenizer::load(dir / "clip" / "vocab.json", dir / "clip" / "merges.txt",
+                                              ClipTokenizer::Variant::ClipL),
+                          ClipTokenizer::load(dir / "clip" / "vocab.json", dir / "clip" / "merges.txt",
+                                              ClipTokenizer::Variant::ClipG),
+                          T5Tokenizer::load(dir / "t5" / "spiece.model")};
 }
 
 }  // namespace swd

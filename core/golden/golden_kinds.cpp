@@ -11,7 +11,8 @@ const std::vector<GoldenKind>& goldenKinds() {
         {"sd3_transformer", "SD3 / SD3.5 MMDiT forward (fp32), every run", &checkSd3TransformerCase},
         {"sd3_transformer_lora", "PEFT / diffusers LoRA on the MMDiT: run-time, switched off, merged",
          &checkSd3TransformerLoraCase},
-        {"sd3_pipeline", "diffusers' SD3 pipeline: prompt to uint8 image, flow Euler with CFG", &checkSd3PipelineCase},
+        {"sd3_pipeline", "diffusers' SD3 pipeline: prompt to uint8 image, flow Euler with CFG",
+         &checkSd3PipelineCase},
         {"swd_sampling", "SwD's scale-wise sampling: prompt to image, every step", &checkSwdSamplingCase},
     };
     return kinds;

@@ -5,8 +5,8 @@
 #include <OpenImageIO/imageio.h>
 #include <fmt/format.h>
 #include <png.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -37,17 +37,22 @@ RgbImageF toFloatImage(const RgbImage8& image) {
     out.width = image.width;
     out.height = image.height;
     out.data.resize(image.data.size());
-    for (std::size_t i = 0; i < image.data.size(); ++i) out.data[i] = static_cast<float>(image.data[i]) / 255.0f;
+    for (std::size_t i = 0; i < image.data.size(); ++i)
+        out.data[i] = static_cast<float>(image.data[i]) / 255.0f;
     return out;
 }
 
 const char* imageFormatExtension(ImageFormat format) {
     switch (format) {
         case ImageFormat::Png8:
-        case ImageFormat::Png16: return ".png";
-        case ImageFormat::Jpeg: return ".jpg";
-        case ImageFormat::Tiff: return ".tif";
-        case ImageFormat::Exr: return ".exr";
+        case ImageFormat::Png16:
+            return ".png";
+        case ImageFormat::Jpeg:
+            return ".jpg";
+        case ImageFormat::Tiff:
+            return ".tif";
+        case ImageFormat::Exr:
+            return ".exr";
     }
     return ".png";
 }
@@ -122,11 +127,14 @@ bool writePngFile(FILE* file, const RgbImageF& image, bool sixteen, const std::v
     for (std::size_t i = 0; i < texts.size(); ++i) {
         std::memset(&chunks[i], 0, sizeof(png_text));
         // ASCII as tEXt (what every reader knows), anything else as uncompressed UTF-8 iTXt.
-        chunks[i].compression = isAscii(texts[i].value) ? PNG_TEXT_COMPRESSION_NONE : PNG_ITXT_COMPRESSION_NONE;
+        chunks[i].compression =
+            isAscii(texts[i].value) ? PNG_TEXT_COMPRESSION_NONE : PNG_ITXT_COMPRESSION_NONE;
         chunks[i].key = const_cast<char*>(texts[i].key.c_str());
         chunks[i].text = const_cast<char*>(texts[i].value.c_str());
-        if (chunks[i].compression == PNG_TEXT_COMPRESSION_NONE) chunks[i].text_length = texts[i].value.size();
-        else chunks[i].itxt_length = texts[i].value.size();
+        if (chunks[i].compression == PNG_TEXT_COMPRESSION_NONE)
+            chunks[i].text_length = texts[i].value.size();
+        else
+            chunks[i].itxt_length = texts[i].value.size();
         chunks[i].lang = nullptr;
         chunks[i].lang_key = nullptr;
     }
@@ -166,7 +174,8 @@ void writePng(const fs::path& path, const RgbImageF& image, bool sixteen, const 
     std::vector<png_text> chunks(texts.size() + 1);
     const bool ok = writePngFile(file, image, sixteen, texts, chunks.data(), rows, error);
     const bool closed = std::fclose(file) == 0;
-    if (!ok || !closed) throwBadInput("{}: writing the PNG failed: {}", path.string(), ok ? "disk full?" : error);
+    if (!ok || !closed)
+        throwBadInput("{}: writing the PNG failed: {}", path.string(), ok ? "disk full?" : error);
 }
 
 bool readPngTexts(FILE* file, std::vector<PngText>* texts, char* error) {
@@ -186,15 +195,15 @@ bool readPngTexts(FILE* file, std::vector<PngText>* texts, char* error) {
         const bool utf8 = chunks[i].compression == PNG_ITXT_COMPRESSION_NONE ||
                           chunks[i].compression == PNG_ITXT_COMPRESSION_zTXt;
         const std::size_t length = utf8 ? chunks[i].itxt_length : chunks[i].text_length;
-        texts->push_back({chunks[i].key, utf8 ? std::string(chunks[i].text, length)
-                                              : latin1ToUtf8(chunks[i].text, length)});
+        texts->push_back({chunks[i].key,
+                          utf8 ? std::string(chunks[i].text, length) : latin1ToUtf8(chunks[i].text, length)});
     }
     png_destroy_read_struct(&png, &info, nullptr);
     return true;
 }
 
-void writeWithOiio(const fs::path& path, const RgbImageF& image, ImageFormat format, const ImageMetadata& metadata,
-                   int jpegQuality) {
+void writeWithOiio(const fs::path& path, const RgbImageF& image, ImageFormat format,
+                   const ImageMetadata& metadata, int jpegQuality) {
     auto out = OIIO::ImageOutput::create(path.string());
     if (!out) throwBadInput("{}: OpenImageIO cannot write this format: {}", path.string(), OIIO::geterror());
     const OIIO::TypeDesc type = format == ImageFormat::Exr    ? OIIO::TypeDesc::HALF
@@ -226,14 +235,15 @@ void writeWithOiio(const fs::path& path, const RgbImageF& image, ImageFormat for
         if (!description.empty()) spec.attribute("ImageDescription", description);
     }
     if (!metadata.software.empty()) spec.attribute("Software", metadata.software);
-    if (!out->open(path.string(), spec) ||
-        !out->write_image(OIIO::TypeDesc::FLOAT, image.data.data()) || !out->close())
+    if (!out->open(path.string(), spec) || !out->write_image(OIIO::TypeDesc::FLOAT, image.data.data()) ||
+        !out->close())
         throwBadInput("{}: writing the image failed: {}", path.string(), out->geterror());
 }
 
 fs::path temporarySibling(const fs::path& path) {
     std::random_device rd;
-    return path.parent_path() / fmt::format(".{}.tmp{:08x}{}", path.stem().string(), rd(), path.extension().string());
+    return path.parent_path() /
+           fmt::format(".{}.tmp{:08x}{}", path.stem().string(), rd(), path.extension().string());
 }
 
 }  // namespace
@@ -274,7 +284,8 @@ fs::path writeImage(const fs::path& path, const RgbImageF& image, const ImageMet
         }
         const int err = errno;
         fs::remove(tmp, ec);
-        throwBadInput("{}: cannot move the written image into place ({})", candidate.string(), std::strerror(err));
+        throwBadInput("{}: cannot move the written image into place ({})", candidate.string(),
+                      std::strerror(err));
     }
     fs::remove(tmp, ec);
     throwBadInput("{}: no free file name left", path.string());
@@ -294,9 +305,12 @@ ImageMetadata readImageMetadata(const fs::path& path) {
         std::fclose(file);
         if (!ok) throwBadInput("{}: not a readable PNG file: {}", path.string(), error);
         for (const auto& t : texts) {
-            if (t.key == "parameters") meta.parameters = t.value;
-            else if (t.key == kRequestMetadataKey) meta.request = t.value;
-            else if (t.key == "Software") meta.software = t.value;
+            if (t.key == "parameters")
+                meta.parameters = t.value;
+            else if (t.key == kRequestMetadataKey)
+                meta.request = t.value;
+            else if (t.key == "Software")
+                meta.software = t.value;
         }
         return meta;
     }
@@ -338,7 +352,8 @@ RgbImage8 readImageRgb8(const fs::path& path) {
     in->close();
     for (std::size_t p = 0; p < static_cast<std::size_t>(spec.width) * spec.height; ++p)
         for (int c = 0; c < 3; ++c)
-            img.data[p * 3 + c] = all[p * spec.nchannels + static_cast<std::size_t>(std::min(c, channels - 1))];
+            img.data[p * 3 + c] =
+                all[p * spec.nchannels + static_cast<std::size_t>(std::min(c, channels - 1))];
     return img;
 }
 

@@ -25,7 +25,8 @@ RgbImage8 resizeImage(const RgbImage8& src, int width, int height) {
             const float wx = fx - x0;
             for (int c = 0; c < 3; ++c) {
                 auto px = [&](int xx, int yy) {
-                    return static_cast<float>(src.data[(static_cast<std::size_t>(yy) * src.width + xx) * 3 + c]);
+                    return static_cast<float>(
+                        src.data[(static_cast<std::size_t>(yy) * src.width + xx) * 3 + c]);
                 };
                 const float v = (1 - wy) * ((1 - wx) * px(x0, y0) + wx * px(x1, y0)) +
                                 wy * ((1 - wx) * px(x0, y1) + wx * px(x1, y1));
@@ -42,7 +43,8 @@ RgbImage8 composeRow(const std::vector<RgbImage8>& images, int height, int gap, 
     int width = gap;
     for (const auto& img : images) {
         if (img.empty()) continue;
-        const int w = std::max(1, static_cast<int>(std::lround(static_cast<double>(img.width) * height / img.height)));
+        const int w =
+            std::max(1, static_cast<int>(std::lround(static_cast<double>(img.width) * height / img.height)));
         scaled.push_back(img.width == w && img.height == height ? img : resizeImage(img, w, height));
         width += w + gap;
     }
@@ -63,7 +65,8 @@ RgbImage8 composeRow(const std::vector<RgbImage8>& images, int height, int gap, 
 namespace {
 void requireSameSize(const RgbImage8& a, const RgbImage8& b, const char* what) {
     if (a.width != b.width || a.height != b.height || a.data.size() != b.data.size())
-        throwBadInput("{}: the images differ in size ({}x{} and {}x{})", what, a.width, a.height, b.width, b.height);
+        throwBadInput("{}: the images differ in size ({}x{} and {}x{})", what, a.width, a.height, b.width,
+                      b.height);
 }
 
 std::vector<double> luma(const RgbImage8& img) {
@@ -98,7 +101,8 @@ double ssim(const RgbImage8& a, const RgbImage8& b) {
         ma /= la.size(), mb /= lb.size();
         double va = 0, vb = 0, cov = 0;
         for (std::size_t i = 0; i < la.size(); ++i)
-            va += (la[i] - ma) * (la[i] - ma), vb += (lb[i] - mb) * (lb[i] - mb), cov += (la[i] - ma) * (lb[i] - mb);
+            va += (la[i] - ma) * (la[i] - ma), vb += (lb[i] - mb) * (lb[i] - mb),
+                cov += (la[i] - ma) * (lb[i] - mb);
         va /= la.size(), vb /= la.size(), cov /= la.size();
         const double c1 = std::pow(0.01 * 255, 2), c2 = std::pow(0.03 * 255, 2);
         return ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
@@ -112,25 +116,29 @@ double ssim(const RgbImage8& a, const RgbImage8& b) {
         for (int y = 0; y < h; ++y)
             for (int x = radius; x < w - radius; ++x) {
                 double s = 0;
-                for (int k = -radius; k <= radius; ++k) s += kernel[k + radius] * img[static_cast<std::size_t>(y) * w + x + k];
+                for (int k = -radius; k <= radius; ++k)
+                    s += kernel[k + radius] * img[static_cast<std::size_t>(y) * w + x + k];
                 tmp[static_cast<std::size_t>(y) * w + x] = s;
             }
         for (int y = radius; y < h - radius; ++y)
             for (int x = radius; x < w - radius; ++x) {
                 double s = 0;
-                for (int k = -radius; k <= radius; ++k) s += kernel[k + radius] * tmp[static_cast<std::size_t>(y + k) * w + x];
+                for (int k = -radius; k <= radius; ++k)
+                    s += kernel[k + radius] * tmp[static_cast<std::size_t>(y + k) * w + x];
                 out.push_back(s);
             }
         return out;
     };
     std::vector<double> aa(la.size()), bb(la.size()), ab(la.size());
-    for (std::size_t i = 0; i < la.size(); ++i) aa[i] = la[i] * la[i], bb[i] = lb[i] * lb[i], ab[i] = la[i] * lb[i];
+    for (std::size_t i = 0; i < la.size(); ++i)
+        aa[i] = la[i] * la[i], bb[i] = lb[i] * lb[i], ab[i] = la[i] * lb[i];
     const auto ma = filter(la), mb = filter(lb), faa = filter(aa), fbb = filter(bb), fab = filter(ab);
     const double c1 = std::pow(0.01 * 255, 2), c2 = std::pow(0.03 * 255, 2);
     double total = 0;
     for (std::size_t i = 0; i < ma.size(); ++i) {
         const double va = faa[i] - ma[i] * ma[i], vb = fbb[i] - mb[i] * mb[i], cov = fab[i] - ma[i] * mb[i];
-        total += ((2 * ma[i] * mb[i] + c1) * (2 * cov + c2)) / ((ma[i] * ma[i] + mb[i] * mb[i] + c1) * (va + vb + c2));
+        total += ((2 * ma[i] * mb[i] + c1) * (2 * cov + c2)) /
+                 ((ma[i] * ma[i] + mb[i] * mb[i] + c1) * (va + vb + c2));
     }
     return total / static_cast<double>(ma.size());
 }

@@ -76,7 +76,8 @@ std::string fileSha256(const fs::path& path, const fs::path& cacheFile) {
                 disk = nlohmann::json::object();  // a damaged cache is rebuilt
             }
         }
-        if (disk.is_object() && disk.contains(key) && disk[key].is_string()) return disk[key].get<std::string>();
+        if (disk.is_object() && disk.contains(key) && disk[key].is_string())
+            return disk[key].get<std::string>();
     }
     const std::string hash = hashContent(path);
     {

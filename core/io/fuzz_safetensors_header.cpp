@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // Accepted headers must describe tensors inside the data section.
         const std::uint64_t dataSize = file.size() - header.dataOffset;
         for (const auto& t : header.tensors)
-            if (t.end > dataSize || t.begin > t.end || t.end - t.begin != t.numel() * swd::stDtypeSize(t.dtype))
+            if (t.end > dataSize || t.begin > t.end ||
+                t.end - t.begin != t.numel() * swd::stDtypeSize(t.dtype))
                 __builtin_trap();
     } catch (const swd::Error&) {
     }

@@ -589,7 +589,8 @@ void requireExistingPath(const fs::path& path) {
     std::error_code ec;
     if (fs::exists(path, ec)) return;
     if (fs::is_symlink(path, ec))
-        throwBadInput("{}: is a link to {}, which does not exist", path.string(), fs::read_symlink(path, ec).string());
+        throwBadInput("{}: is a link to {}, which does not exist", path.string(),
+                      fs::read_symlink(path, ec).string());
     throwBadInput("{}: no such file or folder", path.string());
 }
 

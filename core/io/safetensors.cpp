@@ -25,38 +25,61 @@ namespace swd {
 
 at::ScalarType stDtypeToScalarType(StDtype dtype) {
     switch (dtype) {
-        case StDtype::F64: return at::kDouble;
-        case StDtype::F32: return at::kFloat;
-        case StDtype::F16: return at::kHalf;
-        case StDtype::BF16: return at::kBFloat16;
-        case StDtype::I64: return at::kLong;
-        case StDtype::I32: return at::kInt;
-        case StDtype::I16: return at::kShort;
-        case StDtype::I8: return at::kChar;
-        case StDtype::U8: return at::kByte;
-        case StDtype::BOOL: return at::kBool;
+        case StDtype::F64:
+            return at::kDouble;
+        case StDtype::F32:
+            return at::kFloat;
+        case StDtype::F16:
+            return at::kHalf;
+        case StDtype::BF16:
+            return at::kBFloat16;
+        case StDtype::I64:
+            return at::kLong;
+        case StDtype::I32:
+            return at::kInt;
+        case StDtype::I16:
+            return at::kShort;
+        case StDtype::I8:
+            return at::kChar;
+        case StDtype::U8:
+            return at::kByte;
+        case StDtype::BOOL:
+            return at::kBool;
         case StDtype::F8_E4M3:
-        case StDtype::F8_E5M2: return at::kBFloat16;
+        case StDtype::F8_E5M2:
+            return at::kBFloat16;
         case StDtype::U16:
         case StDtype::U32:
-        case StDtype::U64: break;
+        case StDtype::U64:
+            break;
     }
     throwUnsupported("safetensors dtype {} has no libtorch equivalent in this build", stDtypeName(dtype));
 }
 
 StDtype scalarTypeToStDtype(at::ScalarType type) {
     switch (type) {
-        case at::kDouble: return StDtype::F64;
-        case at::kFloat: return StDtype::F32;
-        case at::kHalf: return StDtype::F16;
-        case at::kBFloat16: return StDtype::BF16;
-        case at::kLong: return StDtype::I64;
-        case at::kInt: return StDtype::I32;
-        case at::kShort: return StDtype::I16;
-        case at::kChar: return StDtype::I8;
-        case at::kByte: return StDtype::U8;
-        case at::kBool: return StDtype::BOOL;
-        default: break;
+        case at::kDouble:
+            return StDtype::F64;
+        case at::kFloat:
+            return StDtype::F32;
+        case at::kHalf:
+            return StDtype::F16;
+        case at::kBFloat16:
+            return StDtype::BF16;
+        case at::kLong:
+            return StDtype::I64;
+        case at::kInt:
+            return StDtype::I32;
+        case at::kShort:
+            return StDtype::I16;
+        case at::kChar:
+            return StDtype::I8;
+        case at::kByte:
+            return StDtype::U8;
+        case at::kBool:
+            return StDtype::BOOL;
+        default:
+            break;
     }
     throwUnsupported("libtorch dtype {} cannot be written to safetensors", c10::toString(type));
 }
@@ -132,7 +155,8 @@ at::Tensor SafetensorsFile::tensor(const TensorInfo& info) const {
         return copy;
     }
     auto self = shared_from_this();
-    return at::from_blob(ptr, info.shape, [self](void*) {}, options);
+    return at::from_blob(
+        ptr, info.shape, [self](void*) {}, options);
 }
 
 at::Tensor float8ToBFloat16(const std::uint8_t* data, std::uint64_t count, StDtype dtype,
@@ -145,19 +169,25 @@ at::Tensor float8ToBFloat16(const std::uint8_t* data, std::uint64_t count, StDty
             {
                 const int e = (b >> 3) & 0xF, m = b & 0x7;
                 float v;
-                if (e == 0xF && m == 0x7) v = std::numeric_limits<float>::quiet_NaN();
-                else if (e == 0) v = std::ldexp(static_cast<float>(m) / 8.0f, -6);
-                else v = std::ldexp(1.0f + static_cast<float>(m) / 8.0f, e - 7);
+                if (e == 0xF && m == 0x7)
+                    v = std::numeric_limits<float>::quiet_NaN();
+                else if (e == 0)
+                    v = std::ldexp(static_cast<float>(m) / 8.0f, -6);
+                else
+                    v = std::ldexp(1.0f + static_cast<float>(m) / 8.0f, e - 7);
                 t[0][b] = sign * v;
             }
             // E5M2: 5 exponent bits (bias 15), 2 mantissa bits, IEEE infinities and NaNs.
             {
                 const int e = (b >> 2) & 0x1F, m = b & 0x3;
                 float v;
-                if (e == 0x1F) v = m == 0 ? std::numeric_limits<float>::infinity()
-                                          : std::numeric_limits<float>::quiet_NaN();
-                else if (e == 0) v = std::ldexp(static_cast<float>(m) / 4.0f, -14);
-                else v = std::ldexp(1.0f + static_cast<float>(m) / 4.0f, e - 15);
+                if (e == 0x1F)
+                    v = m == 0 ? std::numeric_limits<float>::infinity()
+                               : std::numeric_limits<float>::quiet_NaN();
+                else if (e == 0)
+                    v = std::ldexp(static_cast<float>(m) / 4.0f, -14);
+                else
+                    v = std::ldexp(1.0f + static_cast<float>(m) / 4.0f, e - 15);
                 t[1][b] = sign * v;
             }
         }
@@ -180,7 +210,8 @@ void saveSafetensors(const std::filesystem::path& path,
     std::set<std::string> names;
     std::uint64_t offset = 0;
     for (const auto& [name, t] : tensors) {
-        if (!names.insert(name).second) throwInternal("saveSafetensors({}): duplicate tensor name '{}'", path.string(), name);
+        if (!names.insert(name).second)
+            throwInternal("saveSafetensors({}): duplicate tensor name '{}'", path.string(), name);
         if (!t.defined()) throwInternal("saveSafetensors({}): tensor '{}' is undefined", path.string(), name);
         at::Tensor c = t.to(at::kCPU).contiguous();
         const StDtype dtype = scalarTypeToStDtype(c.scalar_type());

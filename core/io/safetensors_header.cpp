@@ -102,16 +102,17 @@ TensorInfo parseEntry(const std::string& name, const nlohmann::json& entry, cons
     for (const auto& dim : *shapeIt) {
         std::uint64_t d = 0;
         if (!readUnsigned(dim, &d) || d > static_cast<std::uint64_t>(std::numeric_limits<int64_t>::max()))
-            throwBadInput("{}: tensor '{}' has an invalid shape {} (dimensions must be non-negative integers)",
-                          label, name, shapeIt->dump());
+            throwBadInput(
+                "{}: tensor '{}' has an invalid shape {} (dimensions must be non-negative integers)", label,
+                name, shapeIt->dump());
         info.shape.push_back(static_cast<int64_t>(d));
     }
 
     const auto offIt = entry.find("data_offsets");
     if (offIt == entry.end() || !offIt->is_array() || offIt->size() != 2 ||
         !readUnsigned((*offIt)[0], &info.begin) || !readUnsigned((*offIt)[1], &info.end))
-        throwBadInput("{}: tensor '{}' needs \"data_offsets\": [begin, end] with non-negative integers", label,
-                      name);
+        throwBadInput("{}: tensor '{}' needs \"data_offsets\": [begin, end] with non-negative integers",
+                      label, name);
     if (info.end < info.begin)
         throwBadInput("{}: tensor '{}' has data_offsets [{}, {}] that end before they begin", label, name,
                       info.begin, info.end);
@@ -127,8 +128,8 @@ TensorInfo parseEntry(const std::string& name, const nlohmann::json& entry, cons
     }
     if (info.end - info.begin != bytes)
         throwBadInput(
-            "{}: tensor '{}' has data_offsets [{}, {}] ({} bytes) but shape {} of {} needs {} bytes",
-            label, name, info.begin, info.end, info.end - info.begin, shapeString(info.shape),
+            "{}: tensor '{}' has data_offsets [{}, {}] ({} bytes) but shape {} of {} needs {} bytes", label,
+            name, info.begin, info.end, info.end - info.begin, shapeString(info.shape),
             stDtypeName(info.dtype), bytes);
     return info;
 }
@@ -157,13 +158,15 @@ SafetensorsHeader parseSafetensorsHeader(const std::uint8_t* bytes, std::size_t 
     if (available < 8) throwInternal("{}: parser was given {} of {} bytes", label, available, fileSize);
     const std::uint64_t headerLen = readLe64(bytes);
     if (headerLen > kMaxSafetensorsHeaderBytes)
-        throwBadInput("{}: header length {} is absurd (limit {} bytes); this is not a safetensors file or it "
-                      "is corrupt",
-                      label, headerLen, kMaxSafetensorsHeaderBytes);
+        throwBadInput(
+            "{}: header length {} is absurd (limit {} bytes); this is not a safetensors file or it "
+            "is corrupt",
+            label, headerLen, kMaxSafetensorsHeaderBytes);
     if (headerLen > fileSize - 8)
-        throwBadInput("{}: header length {} reaches past the end of the file ({} bytes); the file is truncated "
-                      "or not a safetensors file",
-                      label, headerLen, fileSize);
+        throwBadInput(
+            "{}: header length {} reaches past the end of the file ({} bytes); the file is truncated "
+            "or not a safetensors file",
+            label, headerLen, fileSize);
     if (available < 8 + headerLen)
         throwInternal("{}: parser was given {} bytes, header needs {}", label, available, 8 + headerLen);
 
@@ -209,9 +212,10 @@ SafetensorsHeader parseSafetensorsHeader(const std::uint8_t* bytes, std::size_t 
         }
         TensorInfo info = parseEntry(it.key(), *it, label);
         if (info.end > dataSize)
-            throwBadInput("{}: tensor '{}' has data_offsets [{}, {}] beyond the data section ({} bytes); the file "
-                          "is truncated or corrupt",
-                          label, info.name, info.begin, info.end, dataSize);
+            throwBadInput(
+                "{}: tensor '{}' has data_offsets [{}, {}] beyond the data section ({} bytes); the file "
+                "is truncated or corrupt",
+                label, info.name, info.begin, info.end, dataSize);
         header.tensors.push_back(std::move(info));
     }
 

@@ -59,23 +59,26 @@ TensorStore TensorStore::openIndex(const fs::path& indexJson) {
         throwBadInput("{}: the checkpoint index is not valid JSON: {}", label, e.what());
     }
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-        throwBadInput("{}: a checkpoint index needs a \"weight_map\" object {{tensor name: shard file}}", label);
+        throwBadInput("{}: a checkpoint index needs a \"weight_map\" object {{tensor name: shard file}}",
+                      label);
 
     auto data = std::make_shared<Data>();
     data->origin = indexJson;
     std::map<std::string, std::shared_ptr<SafetensorsFile>> shards;
     const fs::path dir = indexJson.parent_path();
     for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
-        if (!it->is_string()) throwBadInput("{}: weight_map entry '{}' must name a shard file", label, it.key());
+        if (!it->is_string())
+            throwBadInput("{}: weight_map entry '{}' must name a shard file", label, it.key());
         const std::string shardName = it->get<std::string>();
         auto found = shards.find(shardName);
         if (found == shards.end()) {
             const fs::path shardPath = dir / shardName;
             std::error_code ec;
             if (!fs::exists(shardPath, ec))
-                throwBadInput("{}: names shard '{}' (for tensor '{}'), but {} does not exist; the download is "
-                              "incomplete: fetch every shard listed in the index",
-                              label, shardName, it.key(), shardPath.string());
+                throwBadInput(
+                    "{}: names shard '{}' (for tensor '{}'), but {} does not exist; the download is "
+                    "incomplete: fetch every shard listed in the index",
+                    label, shardName, it.key(), shardPath.string());
             found = shards.emplace(shardName, SafetensorsFile::open(shardPath)).first;
             data->files.push_back(found->second);
         }
@@ -122,9 +125,10 @@ TensorStore TensorStore::openFolder(const fs::path& folder) {
                       folder.string(), list);
     }
     if (!variants.empty()) return openFile(variants.front());
-    throwBadInput("{}: holds no .safetensors file (only .safetensors checkpoints are read; convert .bin/.ckpt "
-                  "files first)",
-                  folder.string());
+    throwBadInput(
+        "{}: holds no .safetensors file (only .safetensors checkpoints are read; convert .bin/.ckpt "
+        "files first)",
+        folder.string());
 }
 
 TensorStore TensorStore::fromTensors(std::map<std::string, at::Tensor> tensors, const std::string& origin) {

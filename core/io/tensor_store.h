@@ -1,6 +1,7 @@
 // TensorStore: the tensors of a checkpoint, whether it is one safetensors file, a sharded checkpoint
 // (*.safetensors.index.json) or a diffusers / transformers component folder. Model loaders read weights
-// through it, optionally through a name prefix ("model.diffusion_model.", "text_encoders.clip_l.transformer.").
+// through it, optionally through a name prefix ("model.diffusion_model.",
+// "text_encoders.clip_l.transformer.").
 #pragma once
 
 #include "io/safetensors.h"

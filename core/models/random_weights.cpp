@@ -30,7 +30,8 @@ TensorStore randomWeightStore(const ShapeList& shapes, at::ScalarType dtype, std
             std::int64_t fanIn = 1;
             for (std::size_t i = 1; i < shape.size(); ++i) fanIn *= shape[i];
             // Embedding tables and positional tables are not matrices applied to activations.
-            const bool table = name.find("embedding") != std::string::npos || name.find("shared") != std::string::npos ||
+            const bool table = name.find("embedding") != std::string::npos ||
+                               name.find("shared") != std::string::npos ||
                                name.find("pos_embed.pos_embed") != std::string::npos;
             if (!table) t.mul_(std::sqrt(3.0 / static_cast<double>(fanIn)));
         } else if (isWeight && name.find("norm") != std::string::npos) {

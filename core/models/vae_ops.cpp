@@ -17,8 +17,8 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <unordered_map>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 namespace swd {
@@ -36,7 +36,7 @@ struct ConvLayer::Impl {
     };
     std::mutex mutex;
     std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool>, Entry> cache;  // (N, H, W, sum, relu)
-    std::vector<std::pair<dnnl::memory::desc, dnnl::memory>> packed;          // weights per blocked layout
+    std::vector<std::pair<dnnl::memory::desc, dnnl::memory>> packed;           // weights per blocked layout
 #endif
 };
 
@@ -89,16 +89,18 @@ at::Tensor ConvLayer::operator()(const at::Tensor& x, const at::Tensor& accumula
     const Impl& d = *m_impl;
 #if SWD_HAVE_ONEDNN
     const at::ScalarType type = x.scalar_type();
-    const bool fast = x.dim() == 4 && x.device().is_cpu() && x.is_contiguous(at::MemoryFormat::ChannelsLast) &&
-                      d.weight.device().is_cpu() && d.weight.scalar_type() == type &&
-                      (type == at::kFloat || (type == at::kBFloat16 && bf16Kernels())) &&
-                      (!accumulate.defined() || (accumulate.scalar_type() == type &&
-                                                 accumulate.is_contiguous(at::MemoryFormat::ChannelsLast)));
+    const bool fast =
+        x.dim() == 4 && x.device().is_cpu() && x.is_contiguous(at::MemoryFormat::ChannelsLast) &&
+        d.weight.device().is_cpu() && d.weight.scalar_type() == type &&
+        (type == at::kFloat || (type == at::kBFloat16 && bf16Kernels())) &&
+        (!accumulate.defined() ||
+         (accumulate.scalar_type() == type && accumulate.is_contiguous(at::MemoryFormat::ChannelsLast)));
     if (fast) {
         using dnnl::memory;
         const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
         const int64_t OC = d.weight.size(0), K = d.weight.size(2);
-        const int64_t OH = (H + 2 * d.padding - K) / d.stride + 1, OW = (W + 2 * d.padding - K) / d.stride + 1;
+        const int64_t OH = (H + 2 * d.padding - K) / d.stride + 1,
+                      OW = (W + 2 * d.padding - K) / d.stride + 1;
         if (C != d.weight.size(1))
             throwInternal("ConvLayer: input has {} channels, the weight {}", C, d.weight.size(1));
         const auto dt = type == at::kFloat ? memory::data_type::f32 : memory::data_type::bf16;
@@ -116,13 +118,14 @@ at::Tensor ConvLayer::operator()(const at::Tensor& x, const at::Tensor& accumula
             if (relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
             dnnl::primitive_attr attr;
             attr.set_post_ops(ops);
-            const auto desc = d.bias.defined()
-                                  ? dnnl::convolution_forward::desc(
-                                        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
-                                        wei, memory::desc({OC}, dt, memory::format_tag::a), dst, strides, pad, pad)
-                                  : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                                    dnnl::algorithm::convolution_direct, src, wei, dst,
-                                                                    strides, pad, pad);
+            const auto desc =
+                d.bias.defined()
+                    ? dnnl::convolution_forward::desc(
+                          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, wei,
+                          memory::desc({OC}, dt, memory::format_tag::a), dst, strides, pad, pad)
+                    : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                      dnnl::algorithm::convolution_direct, src, wei, dst,
+                                                      strides, pad, pad);
             const dnnl::convolution_forward::primitive_desc pd(desc, attr, cpuEngine());
             Impl::Entry entry{dnnl::convolution_forward(pd), memory()};
             for (const auto& [packedDesc, mem] : m.packed)
@@ -137,18 +140,18 @@ at::Tensor ConvLayer::operator()(const at::Tensor& x, const at::Tensor& accumula
             }
             it = m.cache.emplace(key, std::move(entry)).first;
         }
-        at::Tensor out = accumulate.defined()
-                             ? accumulate
-                             : at::empty({N, OC, OH, OW}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+        at::Tensor out =
+            accumulate.defined()
+                ? accumulate
+                : at::empty({N, OC, OH, OW}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
         if (out.sizes() != at::IntArrayRef({N, OC, OH, OW}))
             throwInternal("ConvLayer: the residual {} does not fit the output [{}, {}, {}, {}]",
                           shapeToString(out.sizes()), N, OC, OH, OW);
         const memory::desc src({N, C, H, W}, dt, memory::format_tag::nhwc);
         const memory::desc dst({N, OC, OH, OW}, dt, memory::format_tag::nhwc);
-        std::unordered_map<int, memory> args = {
-            {DNNL_ARG_SRC, memory(src, cpuEngine(), x.data_ptr())},
-            {DNNL_ARG_WEIGHTS, it->second.weights},
-            {DNNL_ARG_DST, memory(dst, cpuEngine(), out.data_ptr())}};
+        std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, memory(src, cpuEngine(), x.data_ptr())},
+                                                {DNNL_ARG_WEIGHTS, it->second.weights},
+                                                {DNNL_ARG_DST, memory(dst, cpuEngine(), out.data_ptr())}};
         if (d.bias.defined())
             args[DNNL_ARG_BIAS] = memory({{OC}, dt, memory::format_tag::a}, cpuEngine(), d.bias.data_ptr());
         it->second.conv.execute(cpuStream(), args);

@@ -158,7 +158,8 @@ std::unique_ptr<TaesdDecoder> TaesdDecoder::load(const TensorStore& store, at::S
         std::array<Conv, 3> block;
         for (int k = 0; k < 3; ++k) {
             const std::string base = fmt::format("{}.conv.{}", b, 2 * k);
-            block[static_cast<std::size_t>(k)] = ConvLayer(prepare(base + ".weight"), prepare(base + ".bias"), 1, 1);
+            block[static_cast<std::size_t>(k)] =
+                ConvLayer(prepare(base + ".weight"), prepare(base + ".bias"), 1, 1);
         }
         w.blocks.push_back(block);
     }

@@ -6,10 +6,13 @@ namespace swd {
 
 TransformerShape TransformerShape::forFamily(ModelFamily family) {
     switch (family) {
-        case ModelFamily::SD35Large: return sd35Large();
-        case ModelFamily::SD3Medium: return {1536, 24, 0, 2, 4096};
+        case ModelFamily::SD35Large:
+            return sd35Large();
+        case ModelFamily::SD3Medium:
+            return {1536, 24, 0, 2, 4096};
         case ModelFamily::SD35Medium:
-        case ModelFamily::Any: break;
+        case ModelFamily::Any:
+            break;
     }
     return sd35Medium();
 }
@@ -33,7 +36,8 @@ double transformerFlops(const TransformerShape& s, int scale, int contextTokens)
     return flops;
 }
 
-std::vector<double> scheduleStepFlops(const TransformerShape& shape, const Schedule& schedule, int batchSize) {
+std::vector<double> scheduleStepFlops(const TransformerShape& shape, const Schedule& schedule,
+                                      int batchSize) {
     const int context = 77 + schedule.t5Length;
     const double passes = (schedule.guidance > 1.0 ? 2.0 : 1.0) * std::max(1, batchSize);
     std::vector<double> out;

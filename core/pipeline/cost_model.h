@@ -12,11 +12,11 @@ namespace swd {
 
 // The transformer dimensions the cost depends on.
 struct TransformerShape {
-    int hidden = 1536;      // SD3.5 Medium; Large 2432
-    int depth = 24;         // Large 38
-    int dualLayers = 13;    // MMDiT-X image self-attention layers (Large 0)
+    int hidden = 1536;    // SD3.5 Medium; Large 2432
+    int depth = 24;       // Large 38
+    int dualLayers = 13;  // MMDiT-X image self-attention layers (Large 0)
     int patch = 2;
-    int jointDim = 4096;    // context width before the context embedder
+    int jointDim = 4096;  // context width before the context embedder
 
     static TransformerShape sd35Medium() { return {}; }
     static TransformerShape sd35Large() { return {2432, 38, 0, 2, 4096}; }
@@ -27,7 +27,8 @@ struct TransformerShape {
 double transformerFlops(const TransformerShape& shape, int scale, int contextTokens);
 
 // FLOPs of each step of a schedule (CFG doubles a step's cost), batch size included.
-std::vector<double> scheduleStepFlops(const TransformerShape& shape, const Schedule& schedule, int batchSize = 1);
+std::vector<double> scheduleStepFlops(const TransformerShape& shape, const Schedule& schedule,
+                                      int batchSize = 1);
 
 // Learns the machine's throughput from finished steps and predicts the time of the others.
 class StepTimeEstimator {
@@ -46,6 +47,7 @@ private:
 };
 
 // Remaining time of a run after `finishedSteps` steps, by the estimator's throughput.
-double estimateRemainingMs(const std::vector<double>& stepFlops, int finishedSteps, const StepTimeEstimator& estimator);
+double estimateRemainingMs(const std::vector<double>& stepFlops, int finishedSteps,
+                           const StepTimeEstimator& estimator);
 
 }  // namespace swd

@@ -59,7 +59,8 @@ public:
     at::Tensor make(const std::string& name, const std::vector<int64_t>& shape) {
         at::Tensor t = at::randn(shape, m_gen, at::TensorOptions().dtype(at::kFloat));
         const bool isBias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-        const bool isNorm = name.find("norm") != std::string::npos || name.find("layer_norm") != std::string::npos;
+        const bool isNorm =
+            name.find("norm") != std::string::npos || name.find("layer_norm") != std::string::npos;
         if (shape.size() == 1) return isNorm && !isBias ? 1.0 + 0.05 * t : 0.02 * t;
         int64_t fanIn = 1;
         for (std::size_t i = 1; i < shape.size(); ++i) fanIn *= shape[i];
@@ -322,43 +323,54 @@ void writeDemoModel(const fs::path& dir, std::uint64_t seed, const fs::path& tok
     } else if (auto found = findBundledTokenizers()) {
         tok = *found;
     } else {
-        throwBadInput("the demo model needs the CLIP and T5 tokenizer files shipped with SwD Studio "
-                      "(share/swd-studio/tokenizers), and none were found; reinstall, or pass the folder");
+        throwBadInput(
+            "the demo model needs the CLIP and T5 tokenizer files shipped with SwD Studio "
+            "(share/swd-studio/tokenizers), and none were found; reinstall, or pass the folder");
     }
     for (const auto& f : {tok.clipVocab, tok.clipMerges, tok.t5Spiece})
-        if (!fs::exists(f)) throwBadInput("{}: tokenizer file missing (needed for the demo model)", f.string());
+        if (!fs::exists(f))
+            throwBadInput("{}: tokenizer file missing (needed for the demo model)", f.string());
 
     // Written next to the target, then swapped in, so a half-written demo never looks complete.
     std::error_code ec;
     const fs::path tmp = dir.parent_path() / fmt::format(".{}.tmp{}", dir.filename().string(), ::getpid());
     fs::remove_all(tmp, ec);
-    for (const char* sub : {"transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3", "tokenizer",
-                            "tokenizer_2", "tokenizer_3", "swd_adapter"})
+    for (const char* sub : {"transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3",
+                            "tokenizer", "tokenizer_2", "tokenizer_3", "swd_adapter"})
         fs::create_directories(tmp / sub);
 
     const DemoSizes s;
     WeightMaker maker(seed);
     const MMDiTConfig tc = demoTransformerConfig(s);
     writeJson(tmp / "transformer" / "config.json", transformerConfigJson(tc));
-    saveParams(tmp / "transformer" / "diffusion_pytorch_model.safetensors", mmditParameters(tc, MMDiTLayout::Diffusers),
-               maker, {{"pos_embed.pos_embed", sincosPosEmbed(tc.posEmbedMaxSize, tc.hidden(), tc.sampleSize / tc.patchSize)}});
+    saveParams(tmp / "transformer" / "diffusion_pytorch_model.safetensors",
+               mmditParameters(tc, MMDiTLayout::Diffusers), maker,
+               {{"pos_embed.pos_embed",
+                 sincosPosEmbed(tc.posEmbedMaxSize, tc.hidden(), tc.sampleSize / tc.patchSize)}});
     writeJson(tmp / "vae" / "config.json", vaeConfig(s));
     saveParams(tmp / "vae" / "diffusion_pytorch_model.safetensors", vaeParams(s), maker);
-    writeJson(tmp / "text_encoder" / "config.json", clipConfig(s.clipLHidden, s.clipLLayers, s.clipLHeads, s.clipLProjection, "quick_gelu"));
-    saveParams(tmp / "text_encoder" / "model.safetensors", clipParams(s.vocabClip, s.clipLHidden, s.clipLLayers, s.clipLProjection), maker);
-    writeJson(tmp / "text_encoder_2" / "config.json", clipConfig(s.clipGHidden, s.clipGLayers, s.clipGHeads, s.clipGProjection, "gelu"));
-    saveParams(tmp / "text_encoder_2" / "model.safetensors", clipParams(s.vocabClip, s.clipGHidden, s.clipGLayers, s.clipGProjection), maker);
+    writeJson(tmp / "text_encoder" / "config.json",
+              clipConfig(s.clipLHidden, s.clipLLayers, s.clipLHeads, s.clipLProjection, "quick_gelu"));
+    saveParams(tmp / "text_encoder" / "model.safetensors",
+               clipParams(s.vocabClip, s.clipLHidden, s.clipLLayers, s.clipLProjection), maker);
+    writeJson(tmp / "text_encoder_2" / "config.json",
+              clipConfig(s.clipGHidden, s.clipGLayers, s.clipGHeads, s.clipGProjection, "gelu"));
+    saveParams(tmp / "text_encoder_2" / "model.safetensors",
+               clipParams(s.vocabClip, s.clipGHidden, s.clipGLayers, s.clipGProjection), maker);
     writeJson(tmp / "text_encoder_3" / "config.json", t5Config(s));
     saveParams(tmp / "text_encoder_3" / "model.safetensors", t5Params(s), maker);
 
-    // The SwD-style adapter: both factors random (a fresh PEFT adapter has B = 0, which would change nothing).
+    // The SwD-style adapter: both factors random (a fresh PEFT adapter has B = 0, which would change
+    // nothing).
     {
         std::vector<std::pair<std::string, at::Tensor>> tensors;
         std::vector<std::string> targets;
         for (const auto& [module, dims] : swdAdapterModules(tc)) {
             const std::string base = "base_model.model." + module;
-            tensors.emplace_back(base + ".lora_A.weight", maker.make(base + ".lora_A.weight", {s.adapterRank, dims.second}));
-            tensors.emplace_back(base + ".lora_B.weight", maker.make(base + ".lora_B.weight", {dims.first, s.adapterRank}));
+            tensors.emplace_back(base + ".lora_A.weight",
+                                 maker.make(base + ".lora_A.weight", {s.adapterRank, dims.second}));
+            tensors.emplace_back(base + ".lora_B.weight",
+                                 maker.make(base + ".lora_B.weight", {dims.first, s.adapterRank}));
         }
         saveSafetensors(tmp / "swd_adapter" / "adapter_model.safetensors", tensors, {{"format", "pt"}});
         writeJson(tmp / "swd_adapter" / "adapter_config.json",
@@ -383,21 +395,21 @@ void writeDemoModel(const fs::path& dir, std::uint64_t seed, const fs::path& tok
     writeJson(tmp / "tokenizer" / "special_tokens_map.json", {{"pad_token", "<|endoftext|>"}});
     writeJson(tmp / "tokenizer_2" / "special_tokens_map.json", {{"pad_token", "!"}});
 
-    writeJson(tmp / "model_index.json",
-              {{"_class_name", "StableDiffusion3Pipeline"},
-               {"_swd_studio_demo", kDemoModelName},
-               {"transformer", {"diffusers", "SD3Transformer2DModel"}},
-               {"vae", {"diffusers", "AutoencoderKL"}},
-               {"text_encoder", {"transformers", "CLIPTextModelWithProjection"}},
-               {"text_encoder_2", {"transformers", "CLIPTextModelWithProjection"}},
-               {"text_encoder_3", {"transformers", "T5EncoderModel"}},
-               {"tokenizer", {"transformers", "CLIPTokenizer"}},
-               {"tokenizer_2", {"transformers", "CLIPTokenizer"}},
-               {"tokenizer_3", {"transformers", "T5Tokenizer"}}});
-    writeJson(tmp / kMarkerFile, {{"name", kDemoModelName},
-                                  {"version", kDemoVersion},
-                                  {"seed", seed},
-                                  {"note", "random weights generated by SwD Studio; images are not meaningful"}});
+    writeJson(tmp / "model_index.json", {{"_class_name", "StableDiffusion3Pipeline"},
+                                         {"_swd_studio_demo", kDemoModelName},
+                                         {"transformer", {"diffusers", "SD3Transformer2DModel"}},
+                                         {"vae", {"diffusers", "AutoencoderKL"}},
+                                         {"text_encoder", {"transformers", "CLIPTextModelWithProjection"}},
+                                         {"text_encoder_2", {"transformers", "CLIPTextModelWithProjection"}},
+                                         {"text_encoder_3", {"transformers", "T5EncoderModel"}},
+                                         {"tokenizer", {"transformers", "CLIPTokenizer"}},
+                                         {"tokenizer_2", {"transformers", "CLIPTokenizer"}},
+                                         {"tokenizer_3", {"transformers", "T5Tokenizer"}}});
+    writeJson(tmp / kMarkerFile,
+              {{"name", kDemoModelName},
+               {"version", kDemoVersion},
+               {"seed", seed},
+               {"note", "random weights generated by SwD Studio; images are not meaningful"}});
 
     fs::remove_all(dir, ec);
     fs::create_directories(dir.parent_path(), ec);
@@ -417,18 +429,19 @@ bool isDemoModel(const fs::path& dir) {
     } catch (const nlohmann::json::exception&) {
         return false;
     }
-    for (const char* f : {"transformer/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
-                          "text_encoder/model.safetensors", "text_encoder_2/model.safetensors",
-                          "text_encoder_3/model.safetensors", "tokenizer/vocab.json", "tokenizer/merges.txt",
-                          "tokenizer_3/spiece.model", "swd_adapter/adapter_model.safetensors"})
+    for (const char* f :
+         {"transformer/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
+          "text_encoder/model.safetensors", "text_encoder_2/model.safetensors",
+          "text_encoder_3/model.safetensors", "tokenizer/vocab.json", "tokenizer/merges.txt",
+          "tokenizer_3/spiece.model", "swd_adapter/adapter_model.safetensors"})
         if (!fs::exists(dir / f)) return false;
     return true;
 }
 
 ModelSet demoModelSet(const fs::path& dir) {
     if (!isDemoModel(dir))
-        throwBadInput("{}: not a complete demo model (run 'swd make-demo-model {}' to write it)", dir.string(),
-                      dir.string());
+        throwBadInput("{}: not a complete demo model (run 'swd make-demo-model {}' to write it)",
+                      dir.string(), dir.string());
     ModelSet m;
     m.family = ModelFamily::SD35Medium;
     m.displayName = kDemoModelName;
@@ -443,17 +456,22 @@ ModelSet demoModelSet(const fs::path& dir) {
     m.t5Spiece = dir / "tokenizer_3" / "spiece.model";
     m.tokenizerOrigin = "demo model";
     m.adapter = dir / "swd_adapter";
-    for (const auto& [role, path] : std::vector<std::pair<std::string, fs::path>>{
-             {"transformer", m.transformer}, {"vae", m.vae}, {"clip_l", m.clipL}, {"clip_g", m.clipG},
-             {"t5", m.t5}, {"adapter", *m.adapter}}) {
+    for (const auto& [role, path] :
+         std::vector<std::pair<std::string, fs::path>>{{"transformer", m.transformer},
+                                                       {"vae", m.vae},
+                                                       {"clip_l", m.clipL},
+                                                       {"clip_g", m.clipG},
+                                                       {"t5", m.t5},
+                                                       {"adapter", *m.adapter}}) {
         ModelSetPart part;
         part.role = role;
         part.path = path;
         std::error_code ec;
         for (const auto& f : fs::directory_iterator(path, ec))
             if (f.path().extension() == ".safetensors") part.bytes += fs::file_size(f.path(), ec);
-        part.source = role == "adapter" ? std::string(kDemoAdapterName)
-                                        : std::string("swd-studio demo (random weights):") + path.filename().string();
+        part.source = role == "adapter"
+                          ? std::string(kDemoAdapterName)
+                          : std::string("swd-studio demo (random weights):") + path.filename().string();
         m.parts.push_back(part);
     }
     m.notes.push_back("the demo model has random weights: its images are not meaningful");

@@ -23,11 +23,16 @@ namespace swd {
 
 const char* stageName(Stage stage) {
     switch (stage) {
-        case Stage::LoadingModels: return "loading models";
-        case Stage::EncodingPrompt: return "encoding the prompt";
-        case Stage::Sampling: return "sampling";
-        case Stage::Decoding: return "decoding";
-        case Stage::Done: return "done";
+        case Stage::LoadingModels:
+            return "loading models";
+        case Stage::EncodingPrompt:
+            return "encoding the prompt";
+        case Stage::Sampling:
+            return "sampling";
+        case Stage::Decoding:
+            return "decoding";
+        case Stage::Done:
+            return "done";
     }
     return "";
 }
@@ -86,10 +91,14 @@ std::vector<RgbImageF> toFloatImages(const at::Tensor& image01) {
 
 const char* dtypeName(at::ScalarType t) {
     switch (t) {
-        case at::kBFloat16: return "bf16";
-        case at::kHalf: return "fp16";
-        case at::kFloat: return "fp32";
-        default: return "other";
+        case at::kBFloat16:
+            return "bf16";
+        case at::kHalf:
+            return "fp16";
+        case at::kFloat:
+            return "fp32";
+        default:
+            return "other";
     }
 }
 
@@ -136,7 +145,8 @@ Engine::Engine(ModelSet models, EngineOptions options) : m_impl(std::make_unique
     m_impl->dtype = componentDtype(m_impl->options.precision, m_impl->device, Component::Transformer);
     m_impl->textDevice =
         m_impl->options.textDevice.empty() ? m_impl->device : parseDevice(m_impl->options.textDevice);
-    m_impl->textDtype = componentDtype(m_impl->options.textPrecision, m_impl->textDevice, Component::TextEncoderT5);
+    m_impl->textDtype =
+        componentDtype(m_impl->options.textPrecision, m_impl->textDevice, Component::TextEncoderT5);
 }
 
 Engine::~Engine() = default;
@@ -201,8 +211,9 @@ void Engine::Impl::loadAll(GenerationObserver* observer, double* loadMs) {
     }
     if (!vae) {
         stage("VAE");
-        TensorStore weights =
-            options.weights && !options.weights->vae.empty() ? options.weights->vae : TensorStore::open(models.vae);
+        TensorStore weights = options.weights && !options.weights->vae.empty()
+                                  ? options.weights->vae
+                                  : TensorStore::open(models.vae);
         if (!models.vaePrefix.empty()) weights = weights.withPrefix(models.vaePrefix);
         VaeLoadOptions vo;
         vo.withEncoder = false;  // text-to-image needs only the decoder
@@ -296,9 +307,10 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
     // Everything about the request that can be wrong is checked before any work.
     if (request.batchSize < 1) throwBadInput("batch size must be at least 1 (got {})", request.batchSize);
     if (parseDevice(request.device) != d.device)
-        throwBadInput("this engine runs on {}, the request asks for {}; change the device in the settings to "
-                      "reload the models there",
-                      d.device.str(), request.device);
+        throwBadInput(
+            "this engine runs on {}, the request asks for {}; change the device in the settings to "
+            "reload the models there",
+            d.device.str(), request.device);
     {
         ScheduleLimits limits;
         limits.maxLatentSide = d.transformer ? d.transformer->config().maxLatentSide() : 0;
@@ -311,18 +323,20 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
     }
     const bool hasAdapter = d.models.adapter || (d.options.weights && d.options.weights->adapter);
     if (request.useAdapter && !schedule.adapter.empty() && !hasAdapter)
-        throwBadInput("preset '{}' needs the adapter {}, and the model set '{}' has none; add it in the model "
-                      "settings, or run the full-resolution preset",
-                      schedule.name, schedule.adapter, d.models.displayName);
+        throwBadInput(
+            "preset '{}' needs the adapter {}, and the model set '{}' has none; add it in the model "
+            "settings, or run the full-resolution preset",
+            schedule.name, schedule.adapter, d.models.displayName);
 
     c10::InferenceMode inference;
     d.loadAll(observer, &result.timings.loadMs);
     {
         const int maxSide = d.transformer->config().maxLatentSide();
         if (schedule.finalScale() > maxSide)
-            throwBadInput("scale {} exceeds {} latent pixels, the largest this transformer's positional table "
-                          "covers",
-                          schedule.finalScale(), maxSide);
+            throwBadInput(
+                "scale {} exceeds {} latent pixels, the largest this transformer's positional table "
+                "covers",
+                schedule.finalScale(), maxSide);
     }
     // SwD and full-resolution runs of one model differ only here: the adapter is switched, not reloaded.
     const bool withAdapter = request.useAdapter && d.adapter != nullptr;
@@ -335,9 +349,11 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
     result.provenance.modelHash = d.modelHash;
     result.provenance.adapterName = withAdapter ? d.adapterName() : "";
     result.provenance.adapterHash = withAdapter ? d.adapterHash : "";
-    result.provenance.version = fmt::format("swd-studio {} (libtorch {})", SWD_VERSION, compat::torchVersionString());
+    result.provenance.version =
+        fmt::format("swd-studio {} (libtorch {})", SWD_VERSION, compat::torchVersionString());
     result.provenance.deviceUsed = deviceDescription(d.device);
-    if (d.textDevice != d.device) result.provenance.deviceUsed += ", text encoders on " + deviceDescription(d.textDevice);
+    if (d.textDevice != d.device)
+        result.provenance.deviceUsed += ", text encoders on " + deviceDescription(d.textDevice);
     result.provenance.dtypeUsed = dtypeName(d.dtype);
     result.provenance.imageSeed = request.seed;
 
@@ -354,7 +370,8 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
     const PromptEmbedding positive = d.conditioner->encode(prompts, schedule.t5Length);
     PromptEmbedding negative;
     if (cfg) {
-        std::vector<std::string> negatives(static_cast<std::size_t>(request.batchSize), request.negativePrompt);
+        std::vector<std::string> negatives(static_cast<std::size_t>(request.batchSize),
+                                           request.negativePrompt);
         negative = d.conditioner->encode(negatives, schedule.t5Length);
     }
     if (d.options.releaseTextEncoders) {
@@ -369,7 +386,8 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
     const int s0 = schedule.scales.front();
     SamplerInputs in;
     in.schedule = &schedule;
-    in.initialNoise = noise.draw({request.batchSize, d.transformer->config().inChannels, s0, s0}).to(d.device);
+    in.initialNoise =
+        noise.draw({request.batchSize, d.transformer->config().inChannels, s0, s0}).to(d.device);
     in.positive = {positive.context.to(d.device), positive.pooled.to(d.device)};
     if (cfg) {
         in.guidance.scale = schedule.guidance;
@@ -434,7 +452,8 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
         if (observer) observer->onStage(Stage::Decoding, "");
         Stopwatch decodeClock;
         TilingOptions tiling;
-        if (d.options.vaeTileSize > 0) tiling = TilingOptions::always(d.options.vaeTileSize, d.options.vaeTileSize / 4);
+        if (d.options.vaeTileSize > 0)
+            tiling = TilingOptions::always(d.options.vaeTileSize, d.options.vaeTileSize / 4);
         result.images = toFloatImages(d.vae->decodeToImage(sampled.latent, tiling));
         result.timings.decodeMs = decodeClock.elapsedMs();
     } else {

@@ -31,10 +31,10 @@ struct StepEvent {
     double sigma = 0, sigmaNext = 0, timestep = 0;
     at::Tensor x0;                    // the clean estimate, fp32 latent [B, 16, scale, scale]
     std::vector<RgbImage8> previews;  // one per image of the batch, when the request asks for previews
-    double ms = 0;         // this step, preview included
-    double modelMs = 0;    // of which in the transformer
-    double elapsedMs = 0;  // since generate() started
-    double etaMs = 0;      // remaining, by the cost model calibrated on this run's steps
+    double ms = 0;                    // this step, preview included
+    double modelMs = 0;               // of which in the transformer
+    double elapsedMs = 0;             // since generate() started
+    double etaMs = 0;                 // remaining, by the cost model calibrated on this run's steps
 };
 
 class GenerationObserver {
@@ -76,14 +76,14 @@ struct RunTimings {
 
 struct GenerationResult {
     GenerationRequest request;
-    std::vector<RgbImageF> images;        // final images; empty when cancelled before decoding
-    std::vector<std::uint64_t> seeds;     // per image: request.seed + i
-    std::vector<StepResult> steps;        // every finished step
+    std::vector<RgbImageF> images;     // final images; empty when cancelled before decoding
+    std::vector<std::uint64_t> seeds;  // per image: request.seed + i
+    std::vector<StepResult> steps;     // every finished step
     RunTimings timings;
     bool cancelled = false;
     int completedSteps = 0;
-    RunProvenance provenance;             // shared by the batch (imageSeed is filled per image below)
-    at::Tensor finalLatent;               // fp32 [B, 16, s, s] (the last finished x0 when cancelled)
+    RunProvenance provenance;  // shared by the batch (imageSeed is filled per image below)
+    at::Tensor finalLatent;    // fp32 [B, 16, s, s] (the last finished x0 when cancelled)
 
     // Per image of the batch: the A1111 text and the JSON record stored in the file.
     RunProvenance provenanceFor(int imageIndex) const;
@@ -100,15 +100,15 @@ struct ModelWeights {
 };
 
 struct EngineOptions {
-    std::string device = "cpu";      // transformer and VAE
-    std::string textDevice;          // text encoders ("" = device); e.g. cpu while the rest runs on cuda
+    std::string device = "cpu";  // transformer and VAE
+    std::string textDevice;      // text encoders ("" = device); e.g. cpu while the rest runs on cuda
     Precision precision = Precision::Auto;      // transformer and VAE
     Precision textPrecision = Precision::Auto;  // text encoders (T5 never fp16)
-    bool releaseTextEncoders = false;  // free the encoders after each prompt (memory over speed)
-    bool loadT5 = true;                // without T5 its part of the context is zeros (saves ~9.5 GB)
-    std::filesystem::path taesdPath;   // TAESD3 decoder weights for fast previews (optional)
-    std::filesystem::path hashCache;   // where file hashes are remembered (optional)
-    int vaeTileSize = 0;               // latent pixels per tile (0: automatic by size)
+    bool releaseTextEncoders = false;           // free the encoders after each prompt (memory over speed)
+    bool loadT5 = true;                         // without T5 its part of the context is zeros (saves ~9.5 GB)
+    std::filesystem::path taesdPath;            // TAESD3 decoder weights for fast previews (optional)
+    std::filesystem::path hashCache;            // where file hashes are remembered (optional)
+    int vaeTileSize = 0;                        // latent pixels per tile (0: automatic by size)
     std::shared_ptr<const ModelWeights> weights;  // in-memory weights (benchmarks)
 };
 

@@ -58,7 +58,8 @@ GenerationRequest requestFromJson(const nlohmann::json& j, const std::string& la
     r.negativePrompt = field<std::string>(j, "negative_prompt", "", label);
     r.seed = field<std::uint64_t>(j, "seed", 0, label);
     r.batchSize = field<int>(j, "batch_size", 1, label);
-    if (r.batchSize < 1 || r.batchSize > 64) throwBadInput("{}: batch_size {} must be 1..64", label, r.batchSize);
+    if (r.batchSize < 1 || r.batchSize > 64)
+        throwBadInput("{}: batch_size {} must be 1..64", label, r.batchSize);
     r.device = field<std::string>(j, "device", "cpu", label);
     const auto precision = precisionFromName(field<std::string>(j, "precision", "auto", label));
     if (!precision) throwBadInput("{}: unknown precision (use auto, bf16, fp16 or fp32)", label);
@@ -99,7 +100,8 @@ ImageRecord parseImageRecord(const std::string& text, const std::string& label) 
         throwBadInput("{}: the stored run is not valid JSON: {}", label, e.what());
     }
     if (!j.is_object() || j.value("format", "") != kRecordFormat || !j.contains("request"))
-        throwBadInput("{}: the stored JSON is not a SwD Studio run (format \"{}\" expected)", label, kRecordFormat);
+        throwBadInput("{}: the stored JSON is not a SwD Studio run (format \"{}\" expected)", label,
+                      kRecordFormat);
     ImageRecord rec;
     rec.request = requestFromJson(j["request"], label);
     if (j.contains("provenance") && j["provenance"].is_object()) {

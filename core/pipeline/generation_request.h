@@ -41,9 +41,9 @@ struct RunProvenance {
     std::string modelHash;      // SHA-256 of the transformer weights
     std::string adapterName;    // "yresearch/swd-medium-6-steps" or ""
     std::string adapterHash;
-    std::string version;        // "swd-studio 0.1.0 (libtorch 1.13.0)"
-    std::string deviceUsed;     // "cpu (2 threads)"
-    std::string dtypeUsed;      // "bf16"
+    std::string version;          // "swd-studio 0.1.0 (libtorch 1.13.0)"
+    std::string deviceUsed;       // "cpu (2 threads)"
+    std::string dtypeUsed;        // "bf16"
     std::uint64_t imageSeed = 0;  // the seed of this image of the batch
     double totalMs = 0;
 };

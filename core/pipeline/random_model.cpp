@@ -13,12 +13,14 @@
 
 namespace swd {
 
-std::vector<std::pair<std::string, std::pair<std::int64_t, std::int64_t>>> swdAdapterModules(const MMDiTConfig& c) {
+std::vector<std::pair<std::string, std::pair<std::int64_t, std::int64_t>>> swdAdapterModules(
+    const MMDiTConfig& c) {
     const std::int64_t h = c.hidden(), ff = 4 * h;
     std::vector<std::pair<std::string, std::pair<std::int64_t, std::int64_t>>> m;  // name, (out, in)
     for (int i = 0; i < c.numLayers; ++i) {
         const std::string b = fmt::format("transformer_blocks.{}.", i);
-        for (const char* a : {"attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0"}) m.push_back({b + a, {h, h}});
+        for (const char* a : {"attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0"})
+            m.push_back({b + a, {h, h}});
         if (c.isDual(i))
             for (const char* a : {"attn2.to_q", "attn2.to_k", "attn2.to_v", "attn2.to_out.0"})
                 m.push_back({b + a, {h, h}});
@@ -41,21 +43,25 @@ RandomModel makeRandomModel(ModelFamily family, at::ScalarType dtype, bool withT
         tc.posEmbedMaxSize = 192;
         tc.dualAttentionLayers.clear();
     } else if (family != ModelFamily::SD35Medium) {
-        throwBadInput("random-weight models exist for SD3.5 Medium and Large, not {}", modelFamilyName(family));
+        throwBadInput("random-weight models exist for SD3.5 Medium and Large, not {}",
+                      modelFamilyName(family));
     }
     auto tokenizers = findBundledTokenizers();
-    if (!tokenizers) throwBadInput("the shipped tokenizer files were not found (share/swd-studio/tokenizers)");
+    if (!tokenizers)
+        throwBadInput("the shipped tokenizer files were not found (share/swd-studio/tokenizers)");
 
     auto weights = std::make_shared<ModelWeights>();
     weights->transformer = randomWeightStore(mmditParameters(tc, MMDiTLayout::Diffusers), dtype, 11,
                                              fmt::format("random {}", tc.describe()));
-    weights->vae = randomWeightStore(vaeParameterShapes(VaeConfig::sd3(), false), dtype, 12, "random SD3 VAE");
-    weights->clipL = randomWeightStore(ClipTextModel::parameterShapes(ClipTextConfig::clipL(), 768), dtype, 13,
-                                       "random CLIP-L");
-    weights->clipG = randomWeightStore(ClipTextModel::parameterShapes(ClipTextConfig::clipG(), 1280), dtype, 14,
-                                       "random CLIP-G");
+    weights->vae =
+        randomWeightStore(vaeParameterShapes(VaeConfig::sd3(), false), dtype, 12, "random SD3 VAE");
+    weights->clipL = randomWeightStore(ClipTextModel::parameterShapes(ClipTextConfig::clipL(), 768), dtype,
+                                       13, "random CLIP-L");
+    weights->clipG = randomWeightStore(ClipTextModel::parameterShapes(ClipTextConfig::clipG(), 1280), dtype,
+                                       14, "random CLIP-G");
     if (withT5)
-        weights->t5 = randomWeightStore(T5Encoder::parameterShapes(T5EncoderConfig::t5xxl()), dtype, 15, "random T5-XXL");
+        weights->t5 = randomWeightStore(T5Encoder::parameterShapes(T5EncoderConfig::t5xxl()), dtype, 15,
+                                        "random T5-XXL");
     if (adapterRank > 0) {
         auto gen = at::detail::createCPUGenerator(16);
         std::map<std::string, at::Tensor> factors;
@@ -65,7 +71,8 @@ RandomModel makeRandomModel(ModelFamily family, at::ScalarType dtype, bool withT
             factors[module + ".lora_B.weight"] =
                 at::randn({dims.first, adapterRank}, gen, at::TensorOptions().dtype(at::kFloat)) * 0.01;
         }
-        weights->adapter = LoraAdapter::fromTensors(factors, adapterRank, fmt::format("random rank-{} LoRA", adapterRank));
+        weights->adapter =
+            LoraAdapter::fromTensors(factors, adapterRank, fmt::format("random rank-{} LoRA", adapterRank));
     }
 
     RandomModel m;

@@ -17,7 +17,8 @@ std::vector<double> flowMatchSigmas(int steps, double shift);
 
 // Sigmas of the `gridSteps`-step grid at the given indices (an index == gridSteps means the final 0).
 // SwD's schedules are points of the 28-step, shift-3 grid: indices {0, 4, 7, 12, 14, 18, 28}.
-std::vector<double> flowMatchGridSigmas(const std::vector<int>& indices, int gridSteps = 28, double shift = 3.0);
+std::vector<double> flowMatchGridSigmas(const std::vector<int>& indices, int gridSteps = 28,
+                                        double shift = 3.0);
 
 // One Euler step in float32: x + (σnext − σ)·v.
 at::Tensor flowEulerStep(const at::Tensor& x, const at::Tensor& velocity, double sigma, double sigmaNext);

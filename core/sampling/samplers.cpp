@@ -22,7 +22,8 @@ void checkInputs(const SamplerInputs& in) {
     const auto issues = validateSchedule(*in.schedule, {std::numeric_limits<int>::max(), 2});
     if (!issues.empty())
         throwBadInput("schedule '{}' cannot run: {}", in.schedule->name, issues.front().toString());
-    if (in.guidance.active() && (!in.guidance.negative.context.defined() || !in.guidance.negative.pooled.defined()))
+    if (in.guidance.active() &&
+        (!in.guidance.negative.context.defined() || !in.guidance.negative.pooled.defined()))
         throwInternal("CFG needs the negative prompt's conditioning");
 }
 
@@ -125,9 +126,10 @@ SamplingResult sampleFlowEuler(const SamplerInputs& in) {
     const int n = s.stepCount();
     for (int i = 1; i < n; ++i)
         if (s.scales[static_cast<std::size_t>(i)] != s.scales[0])
-            throwBadInput("schedule '{}': the flow-Euler sampler runs at one scale, but step {} has scale {} "
-                          "and step 0 has {}; use the scale-wise sampler for growing scales",
-                          s.name, i, s.scales[static_cast<std::size_t>(i)], s.scales[0]);
+            throwBadInput(
+                "schedule '{}': the flow-Euler sampler runs at one scale, but step {} has scale {} "
+                "and step 0 has {}; use the scale-wise sampler for growing scales",
+                s.name, i, s.scales[static_cast<std::size_t>(i)], s.scales[0]);
     SamplingResult result;
     at::Tensor x = in.initialNoise.to(at::kFloat);
     for (int i = 0; i < n; ++i) {
@@ -149,7 +151,8 @@ SamplingResult sampleFlowEuler(const SamplerInputs& in) {
 
 SamplingResult runSampler(const SamplerInputs& inputs) {
     if (!inputs.schedule) throwInternal("runSampler called without a schedule");
-    return inputs.schedule->sampler == SamplerKind::ScaleWise ? sampleScaleWise(inputs) : sampleFlowEuler(inputs);
+    return inputs.schedule->sampler == SamplerKind::ScaleWise ? sampleScaleWise(inputs)
+                                                              : sampleFlowEuler(inputs);
 }
 
 }  // namespace swd

@@ -26,7 +26,7 @@ using VelocityModel =
     std::function<at::Tensor(const at::Tensor& x, const at::Tensor& timestep, const Conditioning& cond)>;
 
 struct Guidance {
-    double scale = 1.0;    // classifier-free guidance; active only when > 1 (as diffusers and SwD)
+    double scale = 1.0;     // classifier-free guidance; active only when > 1 (as diffusers and SwD)
     Conditioning negative;  // the unconditional / negative prompt, needed when active
     // true: one model call on the batch [negative, positive] (the SD3 pipeline); false: two calls, with a
     // cancel check between them (SwD's code; half the activation memory).

@@ -28,7 +28,8 @@ constexpr std::array<FamilyEntry, 4> kFamilies = {{
     {ModelFamily::SD35Large, "sd3.5-large", "SD3.5 Large", 192},
     {ModelFamily::SD3Medium, "sd3-medium", "SD3 Medium", 192},
 }};
-static_assert(static_cast<int>(ModelFamily::SD3Medium) == 3, "kFamilies must list every ModelFamily in order");
+static_assert(static_cast<int>(ModelFamily::SD3Medium) == 3,
+              "kFamilies must list every ModelFamily in order");
 
 const FamilyEntry& familyEntry(ModelFamily f) {
     return kFamilies[static_cast<std::size_t>(f)];
@@ -117,12 +118,13 @@ std::vector<ScheduleIssue> validateSchedule(const Schedule& s, const ScheduleLim
                             patch, scale + (patch - scale % patch)));
         if (i > 0 && scale < s.scales[static_cast<std::size_t>(i) - 1])
             add("scales", i,
-                fmt::format("scale {} is smaller than the previous step's {}; scales must not decrease", scale,
-                            s.scales[static_cast<std::size_t>(i) - 1]));
+                fmt::format("scale {} is smaller than the previous step's {}; scales must not decrease",
+                            scale, s.scales[static_cast<std::size_t>(i) - 1]));
         if (maxSide > 0 && scale > maxSide)
             add("scales", i,
-                fmt::format("scale {} exceeds {} latent pixels, the largest the {} positional embedding covers",
-                            scale, maxSide, modelFamilyName(s.family)));
+                fmt::format(
+                    "scale {} exceeds {} latent pixels, the largest the {} positional embedding covers",
+                    scale, maxSide, modelFamilyName(s.family)));
     }
 
     if (s.sigmas.size() != s.scales.size() + 1)
@@ -145,10 +147,12 @@ std::vector<ScheduleIssue> validateSchedule(const Schedule& s, const ScheduleLim
     }
     if (!s.sigmas.empty() && std::isfinite(s.sigmas.back()) && s.sigmas.back() != 0.0)
         add("sigmas", static_cast<int>(s.sigmas.size()) - 1,
-            fmt::format("the last sigma must be 0 (the clean image), found {}", formatNumber(s.sigmas.back())));
+            fmt::format("the last sigma must be 0 (the clean image), found {}",
+                        formatNumber(s.sigmas.back())));
 
     if (!std::isfinite(s.guidance) || s.guidance < 0.0)
-        add("guidance", -1, fmt::format("guidance {} must be a finite number >= 0", formatNumber(s.guidance)));
+        add("guidance", -1,
+            fmt::format("guidance {} must be a finite number >= 0", formatNumber(s.guidance)));
     if (s.t5Length < 1 || s.t5Length > 512)
         add("t5_length", -1, fmt::format("T5 length {} must be between 1 and 512 tokens", s.t5Length));
     return issues;
@@ -163,7 +167,8 @@ Schedule scheduleFromJson(const nlohmann::json& json, const std::string& label) 
     const auto family = optionalField<std::string>(json, "model", "any", label);
     const auto parsedFamily = modelFamilyFromId(family);
     if (!parsedFamily)
-        throwBadInput("{}: unknown model \"{}\" (use sd3.5-medium, sd3.5-large, sd3-medium or any)", label, family);
+        throwBadInput("{}: unknown model \"{}\" (use sd3.5-medium, sd3.5-large, sd3-medium or any)", label,
+                      family);
     s.family = *parsedFamily;
     const auto sampler = optionalField<std::string>(json, "sampler", "scale-wise", label);
     const auto parsedSampler = samplerFromId(sampler);
@@ -179,7 +184,8 @@ Schedule scheduleFromJson(const nlohmann::json& json, const std::string& label) 
         s.steps = requireField<int>(json, "steps", label);
         s.shift = optionalField<double>(json, "shift", 3.0, label);
         const int scale = requireField<int>(json, "scale", label);
-        if (*s.steps < 1 || *s.steps > 1000) throwBadInput("{}: \"steps\" must be 1..1000 (got {})", label, *s.steps);
+        if (*s.steps < 1 || *s.steps > 1000)
+            throwBadInput("{}: \"steps\" must be 1..1000 (got {})", label, *s.steps);
         s.scales.assign(static_cast<std::size_t>(*s.steps), scale);
         s.sigmas = flowMatchSigmas(*s.steps, *s.shift);
     } else {

@@ -14,10 +14,10 @@ namespace swd {
 enum class ModelFamily { Any, SD35Medium, SD35Large, SD3Medium };
 enum class SamplerKind { ScaleWise, FlowEuler };
 
-const char* modelFamilyId(ModelFamily family);       // "sd3.5-medium"
-const char* modelFamilyName(ModelFamily family);     // "SD3.5 Medium"
+const char* modelFamilyId(ModelFamily family);    // "sd3.5-medium"
+const char* modelFamilyName(ModelFamily family);  // "SD3.5 Medium"
 std::optional<ModelFamily> modelFamilyFromId(const std::string& id);
-const char* samplerId(SamplerKind sampler);           // "scale-wise" | "flow-euler"
+const char* samplerId(SamplerKind sampler);  // "scale-wise" | "flow-euler"
 std::optional<SamplerKind> samplerFromId(const std::string& id);
 
 // The largest latent side the family's positional-embedding table covers: 2 x pos_embed_max_size
@@ -25,8 +25,8 @@ std::optional<SamplerKind> samplerFromId(const std::string& id);
 int maxLatentSide(ModelFamily family);
 
 struct Schedule {
-    std::string id;           // file stem of the preset, e.g. "swd-2b-6step"
-    std::string name;         // shown to users
+    std::string id;    // file stem of the preset, e.g. "swd-2b-6step"
+    std::string name;  // shown to users
     std::string description;
     ModelFamily family = ModelFamily::Any;
     SamplerKind sampler = SamplerKind::ScaleWise;

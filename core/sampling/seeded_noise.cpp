@@ -15,7 +15,8 @@ SeededNoise::SeededNoise(std::uint64_t seed, int batchSize) : m_seed(seed) {
 
 at::Tensor SeededNoise::draw(at::IntArrayRef shape) {
     if (shape.empty() || shape[0] != static_cast<int64_t>(m_generators.size()))
-        throwInternal("noise of shape {} asked from {} generators", shapeToString(shape), m_generators.size());
+        throwInternal("noise of shape {} asked from {} generators", shapeToString(shape),
+                      m_generators.size());
     std::vector<int64_t> one(shape.begin(), shape.end());
     one[0] = 1;
     std::vector<at::Tensor> rows;

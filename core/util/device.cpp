@@ -15,10 +15,14 @@ namespace swd {
 
 const char* precisionName(Precision p) {
     switch (p) {
-        case Precision::Auto: return "auto";
-        case Precision::BF16: return "bf16";
-        case Precision::FP16: return "fp16";
-        case Precision::FP32: return "fp32";
+        case Precision::Auto:
+            return "auto";
+        case Precision::BF16:
+            return "bf16";
+        case Precision::FP16:
+            return "fp16";
+        case Precision::FP32:
+            return "fp32";
     }
     return "auto";
 }
@@ -45,9 +49,10 @@ at::Device parseDevice(const std::string& name) {
     if (name.empty() || name == "cpu") return at::Device(at::kCPU);
     if (name.rfind("cuda", 0) == 0) {
         if (!at::hasCUDA())
-            throwUnsupported("device '{}' was requested, but this build of libtorch has no CUDA support; use "
-                             "--device cpu, or build SwD Studio against a CUDA libtorch (see the README)",
-                             name);
+            throwUnsupported(
+                "device '{}' was requested, but this build of libtorch has no CUDA support; use "
+                "--device cpu, or build SwD Studio against a CUDA libtorch (see the README)",
+                name);
         if (cudaDeviceCount() == 0)
             throwUnsupported("device '{}' was requested, but no CUDA GPU is visible to this process", name);
         try {
@@ -71,13 +76,16 @@ std::string deviceDescription(const at::Device& device) {
 #if defined(SWD_WITH_CUDA)
 std::uint64_t gpuPeakBytes(const at::Device& device) {
     if (!device.is_cuda()) return 0;
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    const auto stats =
+        c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
     return static_cast<std::uint64_t>(
-        stats.allocated_bytes[static_cast<std::size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)].peak);
+        stats.allocated_bytes[static_cast<std::size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)]
+            .peak);
 }
 
 void resetGpuPeak(const at::Device& device) {
-    if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+    if (device.is_cuda())
+        c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
 }
 #else
 std::uint64_t gpuPeakBytes(const at::Device&) {
@@ -90,13 +98,17 @@ void resetGpuPeak(const at::Device&) {}
 at::ScalarType componentDtype(Precision precision, const at::Device& device, Component component) {
     const bool cpu = device.is_cpu();
     switch (precision) {
-        case Precision::FP32: return at::kFloat;
-        case Precision::BF16: return at::kBFloat16;
+        case Precision::FP32:
+            return at::kFloat;
+        case Precision::BF16:
+            return at::kBFloat16;
         case Precision::FP16:
             if (cpu)
-                throwUnsupported("fp16 cannot run on the CPU with this libtorch (no fp16 CPU kernels); use bf16 or fp32");
+                throwUnsupported(
+                    "fp16 cannot run on the CPU with this libtorch (no fp16 CPU kernels); use bf16 or fp32");
             return component == Component::TextEncoderT5 ? at::kBFloat16 : at::kHalf;
-        case Precision::Auto: break;
+        case Precision::Auto:
+            break;
     }
     return at::kBFloat16;
 }

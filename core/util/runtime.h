@@ -7,7 +7,7 @@
 namespace swd {
 
 struct RuntimeOptions {
-    int threads = 0;             // 0: every hardware thread (libtorch starts with 1 on small VMs)
+    int threads = 0;              // 0: every hardware thread (libtorch starts with 1 on small VMs)
     bool keepFreedMemory = true;  // keep freed blocks in the process instead of returning them to the OS
 };
 

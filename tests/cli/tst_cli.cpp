@@ -20,8 +20,8 @@ Result runSwd(const QStringList& args) {
     QProcess p;
     p.start(QStringLiteral(SWD_CLI_PATH), args);
     if (!p.waitForFinished(600000)) qFatal("swd did not finish");
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
+            QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
 }
 
 QString data(const char* rel) {
@@ -52,8 +52,8 @@ private Q_SLOTS:
     void presetsListAndShow() {
         const Result list = runSwd({"presets", "list"});
         QCOMPARE(list.code, 0);
-        for (const char* id : {"swd-2b-6step", "swd-2b-4step", "swd-2b-4step-card", "swd-8b-6step", "swd-8b-4step",
-                               "sd35-medium-full", "sd35-large-full"})
+        for (const char* id : {"swd-2b-6step", "swd-2b-4step", "swd-2b-4step-card", "swd-8b-6step",
+                               "swd-8b-4step", "sd35-medium-full", "sd35-large-full"})
             QVERIFY2(list.out.contains(id), id);
         const Result show = runSwd({"presets", "show", "swd-2b-6step"});
         QCOMPARE(show.code, 0);
@@ -68,7 +68,8 @@ private Q_SLOTS:
     void scheduleValidate() {
         swd::test::ScratchDir dir;
         const auto good = dir.file("good.json");
-        swd::test::writeBytes(good, R"({"name":"mine","model":"sd3.5-medium","scales":[32,64],"sigmas":[1,0.8,0]})");
+        swd::test::writeBytes(
+            good, R"({"name":"mine","model":"sd3.5-medium","scales":[32,64],"sigmas":[1,0.8,0]})");
         const Result ok = runSwd({"schedule", "validate", QString::fromStdString(good.string())});
         QCOMPARE(ok.code, 0);
         QVERIFY(ok.out.contains("ok (2 steps"));
@@ -115,11 +116,14 @@ private Q_SLOTS:
         const QString cache = QString::fromStdString(dir.file("cache").string());
         qputenv("XDG_CACHE_HOME", cache.toUtf8());  // the demo model is written here
         const auto schedule = dir.file("small.json");
-        swd::test::writeBytes(schedule, R"({"name":"small SwD","model":"sd3.5-medium","adapter":"x","compare_with":"sd35-medium-full",)"
-                                        R"("scales":[8,12,16],"sigmas":[1,0.9454,0.7904,0]})");
+        swd::test::writeBytes(
+            schedule,
+            R"({"name":"small SwD","model":"sd3.5-medium","adapter":"x","compare_with":"sd35-medium-full",)"
+            R"("scales":[8,12,16],"sigmas":[1,0.9454,0.7904,0]})");
         const QString out = QString::fromStdString(dir.file("out").string());
-        const Result g = runSwd({"generate", "--model", "demo", "--schedule", QString::fromStdString(schedule.string()),
-                                 "--prompt", "a café in Paris", "--seed", "42", "--out", out, "--steps-out", "--quiet"});
+        const Result g =
+            runSwd({"generate", "--model", "demo", "--schedule", QString::fromStdString(schedule.string()),
+                    "--prompt", "a café in Paris", "--seed", "42", "--out", out, "--steps-out", "--quiet"});
         QVERIFY2(g.code == 0, qPrintable(g.err));
         const QString image = out + "/swd-00001.png";
         QVERIFY(QFile::exists(image));
@@ -134,9 +138,10 @@ private Q_SLOTS:
         // Unknown preset and a bad format are bad input.
         QCOMPARE(runSwd({"generate", "--model", "demo", "--preset", "nope", "--prompt", "x"}).code, 2);
 
-        const Result c = runSwd({"compare", "--model", "demo", "--schedule", QString::fromStdString(schedule.string()),
-                                 "--full-preset", "sd35-medium-full", "--prompt", "a lighthouse", "--seed", "3",
-                                 "--out", out, "--quiet", "--t5-length", "64"});
+        const Result c =
+            runSwd({"compare", "--model", "demo", "--schedule", QString::fromStdString(schedule.string()),
+                    "--full-preset", "sd35-medium-full", "--prompt", "a lighthouse", "--seed", "3", "--out",
+                    out, "--quiet", "--t5-length", "64"});
         QVERIFY2(c.code == 0, qPrintable(c.err));
         const QString report = c.out.trimmed();
         QVERIFY2(report.endsWith("report.json"), qPrintable(report));
@@ -145,11 +150,13 @@ private Q_SLOTS:
         const auto json = nlohmann::json::parse(f.readAll().toStdString());
         QCOMPARE(json["swd"]["steps"].size(), std::size_t(3));
         QCOMPARE(json["full_resolution"]["steps"].size(), std::size_t(40));
-        QVERIFY(json["speedup"].get<double>() > 0.0);  // a ratio of two measured totals (not a timed assertion)
+        QVERIFY(json["speedup"].get<double>() >
+                0.0);  // a ratio of two measured totals (not a timed assertion)
         QVERIFY(json["full_resolution"]["total_ms"].get<double>() > 0.0);
         QVERIFY(json["ssim"].get<double>() <= 1.0);
         const QString folder = QFileInfo(report).path();
-        for (const char* file : {"side-by-side.png", "difference.png", "swd-steps.png", "full-steps.png", "swd-00001.png", "full-00001.png"})
+        for (const char* file : {"side-by-side.png", "difference.png", "swd-steps.png", "full-steps.png",
+                                 "swd-00001.png", "full-00001.png"})
             QVERIFY2(QFile::exists(folder + "/" + file), file);
     }
 

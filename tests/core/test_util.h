@@ -42,12 +42,12 @@ std::string errorOf(F&& body) {
 }  // namespace swd::test
 
 // Checks that `body` throws and that the message contains every given fragment.
-#define SWD_EXPECT_ERROR(body, ...)                                                               \
-    do {                                                                                          \
-        const std::string swdMessage_ = ::swd::test::errorOf([&] { body; });                       \
-        QVERIFY2(!swdMessage_.empty(), "expected an error, none was thrown");                     \
-        for (const char* swdFragment_ : {__VA_ARGS__})                                            \
-            QVERIFY2(swdMessage_.find(swdFragment_) != std::string::npos,                         \
-                     qPrintable(QString::fromStdString("message '" + swdMessage_ + "' lacks '" +  \
-                                                       swdFragment_ + "'")));                     \
+#define SWD_EXPECT_ERROR(body, ...)                                                              \
+    do {                                                                                         \
+        const std::string swdMessage_ = ::swd::test::errorOf([&] { body; });                     \
+        QVERIFY2(!swdMessage_.empty(), "expected an error, none was thrown");                    \
+        for (const char* swdFragment_ : {__VA_ARGS__})                                           \
+            QVERIFY2(swdMessage_.find(swdFragment_) != std::string::npos,                        \
+                     qPrintable(QString::fromStdString("message '" + swdMessage_ + "' lacks '" + \
+                                                       swdFragment_ + "'")));                    \
     } while (0)

@@ -72,7 +72,8 @@ private Q_SLOTS:
         }
         // Zero-copy: the tensor's storage is the mapped file itself.
         const auto& info = file->info("f32");
-        QCOMPARE(file->tensor("f32").data_ptr(), static_cast<void*>(const_cast<std::uint8_t*>(file->data(info))));
+        QCOMPARE(file->tensor("f32").data_ptr(),
+                 static_cast<void*>(const_cast<std::uint8_t*>(file->data(info))));
         // The file stays mapped while a tensor lives, after the file object is released.
         at::Tensor kept = file->tensor("f64");
         file.reset();
@@ -88,9 +89,8 @@ private Q_SLOTS:
         const std::string e4m3("\x38\x40\xC0\x01\x7E\x7F", 6);
         // E5M2: 1.0, -inf, smallest subnormal 2^-16, max 57344, 0.75.
         const std::string e5m2("\x3C\xFC\x01\x7B\x3A", 5);
-        const std::string header =
-            R"({"a":{"dtype":"F8_E4M3","shape":[6],"data_offsets":[0,6]},)"
-            R"("b":{"dtype":"F8_E5M2","shape":[5],"data_offsets":[6,11]}})";
+        const std::string header = R"({"a":{"dtype":"F8_E4M3","shape":[6],"data_offsets":[0,6]},)"
+                                   R"("b":{"dtype":"F8_E5M2","shape":[5],"data_offsets":[6,11]}})";
         swd::test::writeBytes(dir.file("f8.safetensors"), rawFile(header, e4m3 + e5m2));
         auto file = SafetensorsFile::open(dir.file("f8.safetensors"));
         const at::Tensor a = file->tensor("a");
@@ -125,7 +125,8 @@ private Q_SLOTS:
         QTest::addColumn<QString>("expected");
         const std::string f32x2 = floatBytes({1.0f, 2.0f});
         auto add = [](const char* tag, const std::string& bytes, const char* expected) {
-            QTest::newRow(tag) << QByteArray(bytes.data(), static_cast<int>(bytes.size())) << QString(expected);
+            QTest::newRow(tag) << QByteArray(bytes.data(), static_cast<int>(bytes.size()))
+                               << QString(expected);
         };
         add("empty file", "", "truncated file (0 bytes)");
         add("truncated length", std::string("\x10\x00\x00", 3), "truncated file (3 bytes)");
@@ -161,7 +162,8 @@ private Q_SLOTS:
                     f32x2),
             "tensor name 'a' appears more than once");
         add("number out of range",
-            rawFile(R"({"x":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}})", f32x2), "not valid JSON");
+            rawFile(R"({"x":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}})", f32x2),
+            "not valid JSON");
         add("metadata not strings", rawFile(R"({"__metadata__":{"n":1}})", ""), "metadata value 'n'");
     }
 
@@ -184,14 +186,15 @@ private Q_SLOTS:
     }
 
     void missingFileIsBadInput() {
-        SWD_EXPECT_ERROR(SafetensorsFile::open("/nonexistent/model.safetensors"), "/nonexistent/model.safetensors",
-                         "cannot open");
+        SWD_EXPECT_ERROR(SafetensorsFile::open("/nonexistent/model.safetensors"),
+                         "/nonexistent/model.safetensors", "cannot open");
     }
 
     void shardedCheckpoint() {
         ScratchDir dir;
         const at::Tensor a = at::randn({4, 4}), b = at::randn({2}), c = at::arange(6, at::kLong);
-        saveSafetensors(dir.file("model-00001-of-00002.safetensors"), {{"blocks.0.w", a}, {"blocks.10.w", b}});
+        saveSafetensors(dir.file("model-00001-of-00002.safetensors"),
+                        {{"blocks.0.w", a}, {"blocks.10.w", b}});
         saveSafetensors(dir.file("model-00002-of-00002.safetensors"), {{"blocks.2.w", c}});
         swd::test::writeBytes(dir.file("model.safetensors.index.json"),
                               R"({"metadata":{"total_size":0},"weight_map":{)"
@@ -219,14 +222,16 @@ private Q_SLOTS:
         swd::test::writeBytes(dir.file("model.safetensors.index.json"),
                               R"({"weight_map":{"a":"model-00001-of-00002.safetensors",)"
                               R"("b":"model-00002-of-00002.safetensors"}})");
-        SWD_EXPECT_ERROR(TensorStore::open(dir.file("model.safetensors.index.json")), "model.safetensors.index.json",
-                         "names shard 'model-00002-of-00002.safetensors'", "does not exist");
+        SWD_EXPECT_ERROR(TensorStore::open(dir.file("model.safetensors.index.json")),
+                         "model.safetensors.index.json", "names shard 'model-00002-of-00002.safetensors'",
+                         "does not exist");
     }
 
     void indexAssigningTensorToWrongShard() {
         ScratchDir dir;
         saveSafetensors(dir.file("s1.safetensors"), {{"a", at::zeros({1})}});
-        swd::test::writeBytes(dir.file("model.safetensors.index.json"), R"({"weight_map":{"b":"s1.safetensors"}})");
+        swd::test::writeBytes(dir.file("model.safetensors.index.json"),
+                              R"({"weight_map":{"b":"s1.safetensors"}})");
         SWD_EXPECT_ERROR(TensorStore::open(dir.path()), "assigns tensor 'b' to shard 's1.safetensors'");
         swd::test::writeBytes(dir.file("model.safetensors.index.json"), R"({"weights":{}})");
         SWD_EXPECT_ERROR(TensorStore::open(dir.path()), "weight_map");
@@ -234,8 +239,10 @@ private Q_SLOTS:
 
     void folderChoosesNonVariantFile() {
         ScratchDir dir;
-        saveSafetensors(dir.file("diffusion_pytorch_model.fp16.safetensors"), {{"w", at::ones({1}).to(at::kHalf)}});
-        QCOMPARE(TensorStore::open(dir.path()).get("w").scalar_type(), at::kHalf);  // only the variant: take it
+        saveSafetensors(dir.file("diffusion_pytorch_model.fp16.safetensors"),
+                        {{"w", at::ones({1}).to(at::kHalf)}});
+        QCOMPARE(TensorStore::open(dir.path()).get("w").scalar_type(),
+                 at::kHalf);  // only the variant: take it
         saveSafetensors(dir.file("diffusion_pytorch_model.safetensors"), {{"w", at::ones({1})}});
         QCOMPARE(TensorStore::open(dir.path()).get("w").scalar_type(), at::kFloat);
         ScratchDir empty;

@@ -28,7 +28,8 @@ Schedule swd6() {
 bool hasIssue(const std::vector<ScheduleIssue>& issues, const std::string& field, int index,
               const std::string& fragment) {
     for (const auto& i : issues)
-        if (i.field == field && i.index == index && i.message.find(fragment) != std::string::npos) return true;
+        if (i.field == field && i.index == index && i.message.find(fragment) != std::string::npos)
+            return true;
     return false;
 }
 
@@ -96,7 +97,8 @@ private Q_SLOTS:
     // noises are injected, so every other number (x0, upscale, re-noising, CFG mix) is ours.
     void scaleWiseSamplerMatchesSwd_data() {
         QTest::addColumn<QString>("caseName");
-        for (const char* c : {"swd_3scale", "swd_6scale", "swd_4scale_repeat_cfg4.5"}) QTest::newRow(c) << QString(c);
+        for (const char* c : {"swd_3scale", "swd_6scale", "swd_4scale_repeat_cfg4.5"})
+            QTest::newRow(c) << QString(c);
     }
     void scaleWiseSamplerMatchesSwd() {
         QFETCH(QString, caseName);
@@ -134,8 +136,10 @@ private Q_SLOTS:
             const std::string p = "step" + std::to_string(r.index) + ".";
             report.check(p + "x0", r.x0, out.get(p + "x0"), tol);
             if (out.has(p + "guided")) report.check(p + "guided", r.guided, out.get(p + "guided"), tol);
-            if (out.has(p + "x0_upscaled")) report.check(p + "x0_upscaled", r.x0Upscaled, out.get(p + "x0_upscaled"), tol);
-            if (out.has(p + "renoised")) report.check(p + "renoised", r.latentOut, out.get(p + "renoised"), tol);
+            if (out.has(p + "x0_upscaled"))
+                report.check(p + "x0_upscaled", r.x0Upscaled, out.get(p + "x0_upscaled"), tol);
+            if (out.has(p + "renoised"))
+                report.check(p + "renoised", r.latentOut, out.get(p + "renoised"), tol);
             QCOMPARE(r.x0Upscaled.defined(), out.has(p + "x0_upscaled"));  // no resize when the scale repeats
             ++step;
         };
@@ -160,7 +164,8 @@ private Q_SLOTS:
         const Tolerance tol = c.tolerance();
         const auto& call = c.json().at("call");
         const int steps = call.at("num_inference_steps").get<int>();
-        Schedule schedule = makeFullResolutionSchedule(steps, 3.0, 8, call.at("guidance_scale").get<double>(), 256);
+        Schedule schedule =
+            makeFullResolutionSchedule(steps, 3.0, 8, call.at("guidance_scale").get<double>(), 256);
         GoldenReport report;
         report.check("sigmas", at::tensor(schedule.sigmas, at::kDouble), out.get("sigmas"), tol);
 
@@ -170,17 +175,21 @@ private Q_SLOTS:
         in.positive = {out.get("prompt_embeds"), out.get("pooled_prompt_embeds")};
         if (schedule.guidance > 1.0) {
             in.guidance.scale = schedule.guidance;
-            in.guidance.negative = {out.get("negative_prompt_embeds"), out.get("negative_pooled_prompt_embeds")};
+            in.guidance.negative = {out.get("negative_prompt_embeds"),
+                                    out.get("negative_pooled_prompt_embeds")};
         }
         int step = 0;
         in.model = [&](const at::Tensor& x, const at::Tensor& t, const Conditioning& cond) {
             const std::string p = "step" + std::to_string(step) + ".";
             if (out.has(p + "transformer_in.hidden_states")) {
-                report.check(p + "transformer_in.hidden_states", x, out.get(p + "transformer_in.hidden_states"), tol);
-                report.check(p + "transformer_in.timestep", t, out.get(p + "transformer_in.timestep"), {1e-3, 0});
+                report.check(p + "transformer_in.hidden_states", x,
+                             out.get(p + "transformer_in.hidden_states"), tol);
+                report.check(p + "transformer_in.timestep", t, out.get(p + "transformer_in.timestep"),
+                             {1e-3, 0});
             }
             if (schedule.guidance > 1.0)
-                report.checkCondition(p + "cfg_batch_of_2", cond.context.size(0) == 2, "CFG must batch [neg, pos]");
+                report.checkCondition(p + "cfg_batch_of_2", cond.context.size(0) == 2,
+                                      "CFG must batch [neg, pos]");
             return out.get(p + "transformer_out");
         };
         in.observer = [&](const StepRecord& r) {
@@ -229,7 +238,9 @@ private Q_SLOTS:
         in.schedule = &s;
         in.initialNoise = at::zeros({1, 16, 4, 4});
         in.positive = {at::zeros({1, 4, 8}), at::zeros({1, 8})};
-        in.model = [](const at::Tensor& x, const at::Tensor&, const Conditioning&) { return at::ones_like(x); };
+        in.model = [](const at::Tensor& x, const at::Tensor&, const Conditioning&) {
+            return at::ones_like(x);
+        };
         in.noise = [](at::IntArrayRef shape) { return at::zeros(shape); };
         int finished = 0;
         in.observer = [&](const StepRecord&) { ++finished; };
@@ -247,7 +258,10 @@ private Q_SLOTS:
         in.guidance.batched = false;
         in.guidance.negative = in.positive;
         int calls = 0;
-        in.model = [&](const at::Tensor& x, const at::Tensor&, const Conditioning&) { ++calls; return at::ones_like(x); };
+        in.model = [&](const at::Tensor& x, const at::Tensor&, const Conditioning&) {
+            ++calls;
+            return at::ones_like(x);
+        };
         finished = 0;
         in.cancelled = [&] { return calls == 1; };
         const SamplingResult r2 = sampleScaleWise(in);
@@ -283,7 +297,8 @@ private Q_SLOTS:
         s.sigmas = {1.0, 0.95, 0.95, std::nan(""), 1.5, 0.6, 0.0};
         issues = validateSchedule(s);
         QVERIFY2(hasIssue(issues, "scales", 1, "must be a multiple of 2"), describe(issues).c_str());
-        QVERIFY2(hasIssue(issues, "scales", 2, "smaller than the previous step's 47"), describe(issues).c_str());
+        QVERIFY2(hasIssue(issues, "scales", 2, "smaller than the previous step's 47"),
+                 describe(issues).c_str());
         QVERIFY2(hasIssue(issues, "scales", 3, "exceeds 768 latent pixels"), describe(issues).c_str());
         QVERIFY2(hasIssue(issues, "sigmas", 2, "must strictly decrease"), describe(issues).c_str());
         QVERIFY2(hasIssue(issues, "sigmas", 3, "not a finite number"), describe(issues).c_str());
@@ -315,7 +330,8 @@ private Q_SLOTS:
     void builtinPresetsAreTheIssueTables() {
         const auto lib = PresetLibrary::builtin();
         QCOMPARE(lib.all().size(), std::size_t(7));
-        for (const auto& s : lib.all()) QVERIFY2(validateSchedule(s).empty(), (s.id + ": " + describe(validateSchedule(s))).c_str());
+        for (const auto& s : lib.all())
+            QVERIFY2(validateSchedule(s).empty(), (s.id + ": " + describe(validateSchedule(s))).c_str());
 
         const Schedule& m6 = lib.get("swd-2b-6step");
         QCOMPARE(m6.scales, (std::vector<int>{32, 48, 64, 80, 96, 128}));
@@ -326,7 +342,8 @@ private Q_SLOTS:
         QCOMPARE(lib.get("SwD 2B 4-step").scales, (std::vector<int>{32, 64, 96, 128}));
         QCOMPARE(lib.get("swd-2b-4step").sigmas, (std::vector<double>{1.0, 0.9454, 0.7904, 0.6022, 0.0}));
         QCOMPARE(lib.get("swd-2b-4step-card").scales, (std::vector<int>{64, 80, 96, 128}));
-        QCOMPARE(lib.get("swd-2b-4step-card").sigmas, (std::vector<double>{1.0, 0.8959, 0.7371, 0.6022, 0.0}));
+        QCOMPARE(lib.get("swd-2b-4step-card").sigmas,
+                 (std::vector<double>{1.0, 0.8959, 0.7371, 0.6022, 0.0}));
         QCOMPARE(lib.get("swd-8b-6step").sigmas, m6.sigmas);
         QCOMPARE(lib.get("swd-8b-6step").family, ModelFamily::SD35Large);
         QCOMPARE(lib.get("swd-8b-4step").scales, (std::vector<int>{64, 80, 96, 128}));
@@ -361,18 +378,20 @@ private Q_SLOTS:
     }
 
     void jsonErrorsNameTheField() {
-        SWD_EXPECT_ERROR(scheduleFromJson(nlohmann::json::parse(R"({"scales":[32],"sigmas":[1,0]})"), "x.json"),
-                         "x.json", "missing field \"name\"");
+        SWD_EXPECT_ERROR(
+            scheduleFromJson(nlohmann::json::parse(R"({"scales":[32],"sigmas":[1,0]})"), "x.json"), "x.json",
+            "missing field \"name\"");
         SWD_EXPECT_ERROR(
             scheduleFromJson(nlohmann::json::parse(R"({"name":"a","scales":"32","sigmas":[1,0]})"), "x.json"),
             "field \"scales\" has the wrong type");
+        SWD_EXPECT_ERROR(scheduleFromJson(nlohmann::json::parse(
+                                              R"({"name":"a","model":"sdxl","scales":[32],"sigmas":[1,0]})"),
+                                          "x.json"),
+                         "unknown model \"sdxl\"");
         SWD_EXPECT_ERROR(
-            scheduleFromJson(nlohmann::json::parse(R"({"name":"a","model":"sdxl","scales":[32],"sigmas":[1,0]})"),
-                             "x.json"),
-            "unknown model \"sdxl\"");
-        SWD_EXPECT_ERROR(
-            scheduleFromJson(nlohmann::json::parse(R"({"name":"a","sampler":"ddim","scales":[32],"sigmas":[1,0]})"),
-                             "x.json"),
+            scheduleFromJson(
+                nlohmann::json::parse(R"({"name":"a","sampler":"ddim","scales":[32],"sigmas":[1,0]})"),
+                "x.json"),
             "unknown sampler \"ddim\"");
     }
 

@@ -31,7 +31,8 @@ RgbImageF gradient(int w, int h) {
 
 ImageMetadata sampleMetadata(const std::string& prompt) {
     ImageMetadata m;
-    m.parameters = prompt + "\nNegative prompt: blurry\nSteps: 6, Sampler: SwD scale-wise, CFG scale: 1, Seed: 42";
+    m.parameters =
+        prompt + "\nNegative prompt: blurry\nSteps: 6, Sampler: SwD scale-wise, CFG scale: 1, Seed: 42";
     m.request = R"({"prompt":")" + prompt + R"(","seed":42})";
     m.software = "SwD Studio test";
     return m;
@@ -83,7 +84,8 @@ private Q_SLOTS:
         const auto p16 = writeImage(dir.file("p16.png"), img, {}, {ImageFormat::Png16});
         QImageReader reader(QString::fromStdString(p16.string()));
         const QImage q16 = reader.read();
-        QVERIFY(q16.depth() == 64 || q16.format() == QImage::Format_RGBX64 || q16.format() == QImage::Format_RGBA64);
+        QVERIFY(q16.depth() == 64 || q16.format() == QImage::Format_RGBX64 ||
+                q16.format() == QImage::Format_RGBA64);
         const QRgba64 px = q16.pixelColor(31, 0).rgba64();
         QCOMPARE(int(px.red()), 65535);
         QCOMPARE(int(px.blue()), int(std::lround(0.3 * 65535)));
@@ -101,8 +103,8 @@ private Q_SLOTS:
         QFETCH(QString, name);
         ScratchDir dir;
         const ImageMetadata meta = sampleMetadata("a red fox");
-        const auto written =
-            writeImage(dir.file(name.toStdString()), gradient(16, 16), meta, {static_cast<ImageFormat>(format)});
+        const auto written = writeImage(dir.file(name.toStdString()), gradient(16, 16), meta,
+                                        {static_cast<ImageFormat>(format)});
         const ImageMetadata back = readImageMetadata(written);
         QCOMPARE(nlohmann::json::parse(back.request), nlohmann::json::parse(meta.request));
         QVERIFY2(back.parameters.find("Steps: 6") != std::string::npos, back.parameters.c_str());

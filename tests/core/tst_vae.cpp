@@ -403,7 +403,8 @@ private Q_SLOTS:
         auto gen = at::detail::createCPUGenerator(5);
         for (const auto dtype : {at::kFloat, at::kBFloat16}) {
             const double tol = dtype == at::kFloat ? 1e-4 : 0.1;
-            const at::Tensor x = at::randn({2, 16, 9, 7}, gen).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+            const at::Tensor x =
+                at::randn({2, 16, 9, 7}, gen).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
             for (int64_t stride : {1, 2})
                 for (int64_t k : {1, 3}) {
                     const at::Tensor w = (at::randn({24, 16, k, k}, gen) * 0.2).to(dtype);
@@ -413,7 +414,8 @@ private Q_SLOTS:
                                                       {stride, stride}, {k / 2, k / 2});
                     QVERIFY(maxAbsDiff(conv(x), ref) < tol);
                     QCOMPARE(conv.outputSize(9), ref.size(2));
-                    at::Tensor acc = at::randn(ref.sizes(), gen).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+                    at::Tensor acc =
+                        at::randn(ref.sizes(), gen).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
                     const at::Tensor expected = (ref + acc.to(at::kFloat)).relu();
                     const at::Tensor got = conv(x, acc, true);
                     QCOMPARE(got.data_ptr(), acc.data_ptr());  // in place
@@ -422,8 +424,10 @@ private Q_SLOTS:
             const at::Tensor gw = at::randn({16}, gen).to(dtype), gb = at::randn({16}, gen).to(dtype);
             const at::Tensor ref = at::silu(at::group_norm(x.to(at::kFloat).contiguous() * 3 + 5, 4,
                                                            gw.to(at::kFloat), gb.to(at::kFloat), 1e-6));
-            const at::Tensor shifted = (x.to(at::kFloat) * 3 + 5).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
-            QVERIFY(maxAbsDiff(groupNormSilu(shifted, 4, gw, gb, 1e-6, true), ref) < (dtype == at::kFloat ? 1e-5 : 0.1));
+            const at::Tensor shifted =
+                (x.to(at::kFloat) * 3 + 5).to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+            QVERIFY(maxAbsDiff(groupNormSilu(shifted, 4, gw, gb, 1e-6, true), ref) <
+                    (dtype == at::kFloat ? 1e-5 : 0.1));
         }
     }
 

@@ -1,8 +1,8 @@
 // core/pipeline: requests and their records, A1111 parameters, the cost model, devices, file hashes,
 // and the engine end to end on the built-in demo model.
 #include "core/test_util.h"
-#include "io/file_hash.h"
 #include "image/image_io.h"
+#include "io/file_hash.h"
 #include "io/safetensors.h"
 #include "models/random_weights.h"
 #include "models/vae_tiny.h"
@@ -149,7 +149,8 @@ private Q_SLOTS:
         QCOMPARE(ab.images.size(), std::size_t(2));
         const RgbImage8 x = ab.images[1].toRgb8(), y = c.images[0].toRgb8();
         int worst = 0;
-        for (std::size_t i = 0; i < x.data.size(); ++i) worst = std::max(worst, std::abs(int(x.data[i]) - int(y.data[i])));
+        for (std::size_t i = 0; i < x.data.size(); ++i)
+            worst = std::max(worst, std::abs(int(x.data[i]) - int(y.data[i])));
         QVERIFY2(worst <= 1, qPrintable(QString::number(worst)));
         QCOMPARE(parseImageRecord(ab.recordJson(1), "b").request.seed, std::uint64_t(6));
     }
@@ -172,7 +173,8 @@ private Q_SLOTS:
         swd::test::ScratchDir dir;
         writeDemoModel(dir.file("demo"));
         // Random TAESD3 weights in a file, as the user points the settings at one.
-        const TensorStore random = randomWeightStore(taesdParameterShapes(16), at::kFloat, 5, "random TAESD3", 0.02);
+        const TensorStore random =
+            randomWeightStore(taesdParameterShapes(16), at::kFloat, 5, "random TAESD3", 0.02);
         std::vector<std::pair<std::string, at::Tensor>> tensors;
         for (const auto& name : random.names()) tensors.emplace_back(name, random.get(name));
         const auto taesdFile = dir.file("taesd3_decoder.safetensors");
@@ -195,9 +197,11 @@ private Q_SLOTS:
             const RgbImage8& p = e.previews[0];
             QCOMPARE(p.width, 8 * e.scale);
             const at::Tensor want =
-                (taesd->decodeToImage(e.x0.narrow(0, 0, 1).to(at::kFloat))[0].permute({1, 2, 0}) * 255).round();
+                (taesd->decodeToImage(e.x0.narrow(0, 0, 1).to(at::kFloat))[0].permute({1, 2, 0}) * 255)
+                    .round();
             const at::Tensor got =
-                at::from_blob(const_cast<std::uint8_t*>(p.data.data()), {p.height, p.width, 3}, at::kByte).to(at::kFloat);
+                at::from_blob(const_cast<std::uint8_t*>(p.data.data()), {p.height, p.width, 3}, at::kByte)
+                    .to(at::kFloat);
             QVERIFY2((got - want).abs().max().item<double>() <= 1.0, qPrintable(QString::number(e.index)));
         }
         // Without TAESD weights the engine shows the latent projection instead.
@@ -296,9 +300,11 @@ private Q_SLOTS:
         QCOMPARE(rec.request.prompt, r.prompt);
         QCOMPARE(rec.provenance.modelHash, p.modelHash);
         QCOMPARE(rec.provenance.imageSeed, std::uint64_t(7));
-        SWD_EXPECT_ERROR(parseImageRecord("{\"format\":\"other\"}", "x.png"), "x.png", "not a SwD Studio run");
-        SWD_EXPECT_ERROR(requestFromJson(nlohmann::json::parse(R"({"batch_size": 0, "schedule": {}})"), "r.json"),
-                         "r.json", "batch_size 0");
+        SWD_EXPECT_ERROR(parseImageRecord("{\"format\":\"other\"}", "x.png"), "x.png",
+                         "not a SwD Studio run");
+        SWD_EXPECT_ERROR(
+            requestFromJson(nlohmann::json::parse(R"({"batch_size": 0, "schedule": {}})"), "r.json"),
+            "r.json", "batch_size 0");
     }
 
     void a1111ParametersText() {
@@ -322,7 +328,8 @@ private Q_SLOTS:
 
         r.schedule = PresetLibrary::builtin().get("sd35-medium-full");
         const std::string full = a1111Parameters(r, p);
-        QVERIFY(full.find("\nNegative prompt: blurry\nSteps: 40, Sampler: Euler (flow matching), CFG scale: 4.5") !=
+        QVERIFY(full.find(
+                    "\nNegative prompt: blurry\nSteps: 40, Sampler: Euler (flow matching), CFG scale: 4.5") !=
                 std::string::npos);
 
         const A1111Parameters back = parseA1111Parameters(full);
@@ -368,11 +375,15 @@ private Q_SLOTS:
             }
             QVERIFY(threw);
         }
-        QCOMPARE(componentDtype(Precision::Auto, at::Device(at::kCPU), Component::Transformer), at::kBFloat16);
+        QCOMPARE(componentDtype(Precision::Auto, at::Device(at::kCPU), Component::Transformer),
+                 at::kBFloat16);
         QCOMPARE(componentDtype(Precision::FP32, at::Device(at::kCPU), Component::TextEncoderT5), at::kFloat);
-        SWD_EXPECT_ERROR(componentDtype(Precision::FP16, at::Device(at::kCPU), Component::Vae), "fp16 cannot run on the CPU");
-        QCOMPARE(componentDtype(Precision::FP16, at::Device(at::kCUDA, 0), Component::TextEncoderT5), at::kBFloat16);
-        QCOMPARE(componentDtype(Precision::FP16, at::Device(at::kCUDA, 0), Component::Transformer), at::kHalf);
+        SWD_EXPECT_ERROR(componentDtype(Precision::FP16, at::Device(at::kCPU), Component::Vae),
+                         "fp16 cannot run on the CPU");
+        QCOMPARE(componentDtype(Precision::FP16, at::Device(at::kCUDA, 0), Component::TextEncoderT5),
+                 at::kBFloat16);
+        QCOMPARE(componentDtype(Precision::FP16, at::Device(at::kCUDA, 0), Component::Transformer),
+                 at::kHalf);
     }
 
     void fileHashes() {
