@@ -33,6 +33,22 @@ bool parseNumbers(const QString& text, std::vector<double>* out, QString* bad) {
     return true;
 }
 
+// A cell edited as text: empty clears it, anything else must be a number in the C locale.
+template <typename T, typename Parse>
+bool parseCellText(const QVariant& value, std::optional<T>* out, bool* cleared, Parse parse) {
+    const QString text = value.toString().trimmed();
+    if (text.isEmpty()) {
+        *cleared = true;
+        out->reset();
+        return true;
+    }
+    bool ok = false;
+    const T v = parse(text, &ok);
+    if (!ok) return false;
+    *out = v;
+    return true;
+}
+
 bool parseScale(const QVariant& value, std::optional<int>* out, bool* cleared) {
     *cleared = false;
     if (value.typeId() == QMetaType::Int || value.typeId() == QMetaType::LongLong ||
@@ -46,17 +62,8 @@ bool parseScale(const QVariant& value, std::optional<int>* out, bool* cleared) {
         *out = static_cast<int>(d);
         return true;
     }
-    const QString text = value.toString().trimmed();
-    if (text.isEmpty()) {
-        *cleared = true;
-        out->reset();
-        return true;
-    }
-    bool ok = false;
-    const int v = QLocale::c().toInt(text, &ok);
-    if (!ok) return false;
-    *out = v;
-    return true;
+    return parseCellText(value, out, cleared,
+                         [](const QString& t, bool* ok) { return QLocale::c().toInt(t, ok); });
 }
 
 bool parseSigma(const QVariant& value, std::optional<double>* out, bool* cleared) {
@@ -66,17 +73,8 @@ bool parseSigma(const QVariant& value, std::optional<double>* out, bool* cleared
         *out = value.toDouble();
         return true;
     }
-    const QString text = value.toString().trimmed();
-    if (text.isEmpty()) {
-        *cleared = true;
-        out->reset();
-        return true;
-    }
-    bool ok = false;
-    const double v = QLocale::c().toDouble(text, &ok);
-    if (!ok) return false;
-    *out = v;
-    return true;
+    return parseCellText(value, out, cleared,
+                         [](const QString& t, bool* ok) { return QLocale::c().toDouble(t, ok); });
 }
 
 }  // namespace

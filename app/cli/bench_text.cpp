@@ -13,30 +13,12 @@
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cmath>
 
 namespace swd::cli {
 
-namespace {
-
-// User + system CPU time of this process (with the wall time it shows how much of the machine the run had).
-double processCpuSeconds() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-at::ScalarType parseDtype(const std::string& s) {
-    if (s == "bf16" || s == "bfloat16") return at::kBFloat16;
-    if (s == "fp32" || s == "float32") return at::kFloat;
-    throw CLI::ValidationError("--dtype", "expected bf16 or fp32, got " + s);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void addBenchTextCommand(CLI::App& bench) {
     auto* cmd = bench.add_subcommand(
@@ -67,7 +49,7 @@ void addBenchTextCommand(CLI::App& bench) {
         "--tokenizers", args->tokenizers,
         "folder with clip/vocab.json, clip/merges.txt, t5/spiece.model (default: the shipped ones)");
     setAction(cmd, [args] {
-        const at::ScalarType dtype = parseDtype(args->dtype);
+        const at::ScalarType dtype = parseBenchDtype(args->dtype);
         TextEncoderPaths paths;
         if (!args->tokenizers.empty()) {
             const std::filesystem::path dir = args->tokenizers;
@@ -109,14 +91,14 @@ void addBenchTextCommand(CLI::App& bench) {
             resetPeakRss();
             const auto base = currentRssBytes();
             std::vector<Sd3Conditioner::Timings> parts;
-            const double cpu0 = processCpuSeconds();
+            const double cpu0 = profile::processCpuMs();
             const auto stats = timeRepeated(
                 [&] {
                     conditioner.encode(prompt, length);
                     parts.push_back(conditioner.lastTimings());
                 },
                 args->repeats, 1);
-            const double cpuPerRun = (processCpuSeconds() - cpu0) / (args->repeats + 1) * 1000.0;
+            const double cpuPerRun = (profile::processCpuMs() - cpu0) / (args->repeats + 1);
             parts.erase(parts.begin());  // the warm-up
             Sd3Conditioner::Timings median;
             auto med = [&](double Sd3Conditioner::Timings::*field) {

@@ -16,7 +16,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 
 namespace swd::cli {
 
@@ -28,12 +27,6 @@ at::Tensor smoothLatent(int64_t channels, int64_t h, int64_t w, uint64_t seed) {
     auto gen = at::detail::createCPUGenerator(seed);
     const at::Tensor coarse = at::randn({1, channels, 3, 3}, gen);
     return at::upsample_bilinear2d(coarse, {h, w}, /*align_corners=*/true);
-}
-
-at::ScalarType parseDtype(const std::string& s) {
-    if (s == "bf16" || s == "bfloat16") return at::kBFloat16;
-    if (s == "fp32" || s == "float32") return at::kFloat;
-    throw CLI::ValidationError("--dtype", "expected bf16 or fp32, got " + s);
 }
 
 }  // namespace
@@ -83,7 +76,7 @@ void addBenchVaeCommand(CLI::App& bench) {
     cmd->add_flag("--profile", args->profile, "print where the time of one more untiled decode went");
     setAction(cmd, [args] {
         if (args->size % 8 != 0) throw CLI::ValidationError("--size", "must be a multiple of 8");
-        const at::ScalarType dtype = parseDtype(args->dtype);
+        const at::ScalarType dtype = parseBenchDtype(args->dtype);
         const VaeConfig config = VaeConfig::sd3();
         const int64_t lat = args->size / config.downsampleFactor();
         fmt::print("SD3 VAE, random weights, {} threads, {}, {}x{} px (latent {}x{}), {}, {}\n",
@@ -110,9 +103,9 @@ void addBenchVaeCommand(CLI::App& bench) {
             double cpuMs = 1e300;  // process CPU time of the cheapest run: a contention-free estimate
             const auto stats = timeRepeated(
                 [&] {
-                    const std::clock_t c0 = std::clock();
+                    const double c0 = profile::processCpuMs();
                     vae->decodeToImage(latent, tiling);
-                    cpuMs = std::min(cpuMs, 1000.0 * static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
+                    cpuMs = std::min(cpuMs, profile::processCpuMs() - c0);
                 },
                 args->repeats, 1);
             fmt::print(

@@ -1,6 +1,7 @@
 // Shared pieces of the `swd` subcommands.
 #pragma once
 
+#include <ATen/ATen.h>
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -12,6 +13,9 @@ namespace swd::cli {
 // process exit code (0 ok, 2 bad input, 1 internal); exceptions are mapped by main().
 using CommandAction = std::function<int()>;
 void setAction(CLI::App* command, CommandAction action);
+
+// The component benches' --dtype: bf16 (bfloat16) or fp32 (float32); anything else is a usage error.
+at::ScalarType parseBenchDtype(const std::string& value);
 
 void addPresetsCommand(CLI::App& app);
 void addScheduleCommand(CLI::App& app);

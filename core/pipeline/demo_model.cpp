@@ -3,6 +3,7 @@
 #include "io/safetensors.h"
 #include "models/mmdit_config.h"
 #include "pipeline/random_model.h"
+#include "text/sd3_conditioner.h"
 #include "util/error.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -448,12 +449,13 @@ ModelSet demoModelSet(const fs::path& dir) {
     m.realSize = false;
     m.transformer = dir / "transformer";
     m.vae = dir / "vae";
-    m.clipL = dir / "text_encoder";
-    m.clipG = dir / "text_encoder_2";
-    m.t5 = dir / "text_encoder_3";
-    m.clipVocab = dir / "tokenizer" / "vocab.json";
-    m.clipMerges = dir / "tokenizer" / "merges.txt";
-    m.t5Spiece = dir / "tokenizer_3" / "spiece.model";
+    const TextEncoderPaths text = TextEncoderPaths::fromDiffusersFolder(dir);  // the diffusers text layout
+    m.clipL = text.clipL;
+    m.clipG = text.clipG;
+    m.t5 = text.t5;
+    m.clipVocab = text.clipVocab;
+    m.clipMerges = text.clipMerges;
+    m.t5Spiece = text.t5Spiece;
     m.tokenizerOrigin = "demo model";
     m.adapter = dir / "swd_adapter";
     for (const auto& [role, path] :

@@ -89,19 +89,6 @@ std::vector<RgbImageF> toFloatImages(const at::Tensor& image01) {
     return out;
 }
 
-const char* dtypeName(at::ScalarType t) {
-    switch (t) {
-        case at::kBFloat16:
-            return "bf16";
-        case at::kHalf:
-            return "fp16";
-        case at::kFloat:
-            return "fp32";
-        default:
-            return "other";
-    }
-}
-
 }  // namespace
 
 struct Engine::Impl {

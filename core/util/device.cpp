@@ -45,6 +45,19 @@ bool cudaAvailable() {
     return at::hasCUDA() && cudaDeviceCount() > 0;
 }
 
+const char* dtypeName(at::ScalarType type) {
+    switch (type) {
+        case at::kBFloat16:
+            return "bf16";
+        case at::kHalf:
+            return "fp16";
+        case at::kFloat:
+            return "fp32";
+        default:
+            return "other";
+    }
+}
+
 at::Device parseDevice(const std::string& name) {
     if (name.empty() || name == "cpu") return at::Device(at::kCPU);
     if (name.rfind("cuda", 0) == 0) {

@@ -14,6 +14,7 @@ enum class Precision { Auto, BF16, FP16, FP32 };
 
 const char* precisionName(Precision p);  // "auto", "bf16", "fp16", "fp32"
 std::optional<Precision> precisionFromName(const std::string& name);
+const char* dtypeName(at::ScalarType type);  // "bf16", "fp16", "fp32", else "other": for run records
 
 enum class Component { Transformer, TextEncoderClip, TextEncoderT5, Vae };
 
