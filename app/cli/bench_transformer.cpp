@@ -138,7 +138,7 @@ void addBenchTransformerCommand(CLI::App& bench) {
                   "time only the joint attention of one block at these sizes, with every attention backend");
     setAction(cmd, [args] {
         c10::InferenceMode inference;
-        const at::ScalarType dtype = args->dtype == "bf16" ? at::kBFloat16 : at::kFloat;
+        const at::ScalarType dtype = parseBenchDtype(args->dtype);
         const MMDiTConfig config = args->model == "medium"  ? MMDiTConfig::sd35Medium()
                                    : args->model == "large" ? MMDiTConfig::sd35Large()
                                                             : MMDiTConfig::sd3Medium();
