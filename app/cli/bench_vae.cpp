@@ -8,6 +8,7 @@
 #include "models/vae.h"
 #include "models/vae_keys.h"
 #include "models/vae_tiny.h"
+#include "models/winograd_conv.h"
 #include "util/runtime.h"
 #include "util/stopwatch.h"
 
@@ -49,6 +50,7 @@ void addBenchVaeCommand(CLI::App& bench) {
         bool encoder = false;
         bool plainUpsample = false;
         bool nchw = false;
+        bool directConv = false;
         bool profile = false;
         bool conditioned = false;
     };
@@ -69,6 +71,8 @@ void addBenchVaeCommand(CLI::App& bench) {
                   "nearest x2 then 3x3 conv instead of the fused sub-pixel conv (for comparison)");
     cmd->add_flag("--nchw", args->nchw,
                   "contiguous NCHW activations instead of channels-last (for comparison)");
+    cmd->add_flag("--direct-conv", args->directConv,
+                  "direct 3x3 convolutions instead of Winograd F(2x2, 3x3) in bf16 (for comparison)");
     cmd->add_flag("--conditioned", args->conditioned,
                   "random conv biases N(0, 2^2) instead of N(0, 0.02^2): GroupNorm groups with distinct "
                   "channel offsets, "
@@ -79,10 +83,12 @@ void addBenchVaeCommand(CLI::App& bench) {
         const at::ScalarType dtype = parseBenchDtype(args->dtype);
         const VaeConfig config = VaeConfig::sd3();
         const int64_t lat = args->size / config.downsampleFactor();
-        fmt::print("SD3 VAE, random weights, {} threads, {}, {}x{} px (latent {}x{}), {}, {}\n",
+        WinogradConv3x3::setEnabled(!args->directConv);
+        fmt::print("SD3 VAE, random weights, {} threads, {}, {}x{} px (latent {}x{}), {}, {}, {}\n",
                    runtimeThreads(), args->dtype, args->size, args->size, lat, lat,
                    args->nchw ? "NCHW" : "channels-last",
-                   args->plainUpsample ? "plain upsample" : "fused upsample");
+                   args->plainUpsample ? "plain upsample" : "fused upsample",
+                   dtype == at::kBFloat16 && !args->directConv ? "Winograd 3x3 convs" : "direct 3x3 convs");
         VaeLoadOptions load;
         load.config = config;
         load.withEncoder = args->encoder;

@@ -1,6 +1,7 @@
 #include "models/vae_ops.h"
 
 #include "models/float_access.h"
+#include "models/winograd_conv.h"
 
 #include "util/error.h"
 #include "util/tensor_text.h"
@@ -29,6 +30,9 @@ namespace swd {
 struct ConvLayer::Impl {
     at::Tensor weight, bias;
     int64_t stride = 1, padding = 0;
+    // Built on the first bf16 call that can use it (the fp32 parity path never pays for its weights).
+    std::once_flag winogradOnce;
+    WinogradConv3x3 winograd;
 #if SWD_HAVE_ONEDNN
     struct Entry {
         dnnl::convolution_forward conv;
@@ -85,8 +89,23 @@ int64_t ConvLayer::outputSize(int64_t size) const {
     return (size + 2 * m_impl->padding - m_impl->weight.size(2)) / m_impl->stride + 1;
 }
 
+bool ConvLayer::winogradShape() const {
+    const Impl& d = *m_impl;
+    // Narrow layers (the VAE's first and last convs) have too little work per tile to gain.
+    return d.weight.size(2) == 3 && d.weight.size(3) == 3 && d.stride == 1 && d.padding == 1 &&
+           d.weight.size(0) >= 32 && d.weight.size(1) >= 32;
+}
+
 at::Tensor ConvLayer::operator()(const at::Tensor& x, const at::Tensor& accumulate, bool relu) const {
     const Impl& d = *m_impl;
+    if (!relu && WinogradConv3x3::enabled() && x.dim() == 4 && x.scalar_type() == at::kBFloat16 &&
+        x.device().is_cpu() && winogradShape() &&
+        (!accumulate.defined() || accumulate.scalar_type() == at::kBFloat16)) {
+        std::call_once(m_impl->winogradOnce, [&] { m_impl->winograd = WinogradConv3x3(d.weight, d.bias); });
+        if (d.winograd.accepts(x) &&
+            (!accumulate.defined() || accumulate.is_contiguous(at::MemoryFormat::ChannelsLast)))
+            return d.winograd(x, accumulate);
+    }
 #if SWD_HAVE_ONEDNN
     const at::ScalarType type = x.scalar_type();
     const bool fast =
@@ -416,10 +435,14 @@ FusedUpsampleConv fuseUpsampleConv(const at::Tensor& weight3x3, const at::Tensor
     if (channelsLast) w = w.contiguous(at::MemoryFormat::ChannelsLast);
     const at::Tensor b4 = bias.defined() ? bias.to(at::kFloat).repeat({4}).to(device, dtype) : at::Tensor();
     f.conv = ConvLayer(w, b4, 1, 1);
+    if (dtype == at::kBFloat16 && device.is_cpu() && channelsLast)
+        f.winograd = WinogradConv3x3(weight3x3, bias, WinogradConv3x3::Mode::Upsample2x);
     return f;
 }
 
 at::Tensor upsampleConv(const at::Tensor& x, const FusedUpsampleConv& conv, bool channelsLast) {
+    if (conv.winograd.defined() && WinogradConv3x3::enabled() && conv.winograd.accepts(x))
+        return conv.winograd(x);
     const int64_t B = x.size(0), H = x.size(2), W = x.size(3), C = conv.outChannels;
     // Padding 1 on the small input: output row r of the 2x2 conv reads padded rows r, r+1 = input rows
     // r−1, r, so parity a's output i is row i + a of this [B, 4C, H+1, W+1] result.

@@ -1,6 +1,8 @@
 // Building blocks shared by the VAE decoders (Sd3Vae, TaesdDecoder).
 #pragma once
 
+#include "models/winograd_conv.h"
+
 #include <ATen/ATen.h>
 
 #include <memory>
@@ -13,6 +15,7 @@ namespace swd {
 // A 2-D convolution whose weights are prepared once. On the CPU with channels-last fp32/bf16 input it calls
 // oneDNN directly: the weights are reordered to the kernel's blocked layout on first use instead of on
 // every call (as at::conv2d does), and the bias, a residual add and a ReLU are fused into the kernel.
+// bf16 3x3 convolutions (stride 1, padding 1, no ReLU) take the Winograd path instead (winograd_conv.h).
 // Anything else goes through at::conv2d.
 class ConvLayer {
 public:
@@ -29,6 +32,9 @@ public:
     at::Tensor operator()(const at::Tensor& x, const at::Tensor& accumulate = {}, bool relu = false) const;
 
 private:
+    // 3x3, stride 1, padding 1, wide enough: bf16 CPU calls go through WinogradConv3x3 (winograd_conv.h).
+    bool winogradShape() const;
+
     struct Impl;
     std::shared_ptr<Impl> m_impl;
 };
@@ -90,6 +96,9 @@ struct FusedUpsampleConv {
     // weight [4·Cout, Cin, 2, 2] (the kernels of the parities (0,0), (0,1), (1,0), (1,1)), bias [4·Cout] or
     // none, padding 1
     ConvLayer conv;
+    // bf16 on the CPU: the same upsampling conv by Winograd (2.25 instead of 4 multiply-adds per output
+    // value and channel pair), when WinogradConv3x3 is enabled and takes the input
+    WinogradConv3x3 winograd;
     int64_t outChannels = 0;
     bool defined() const { return conv.defined(); }
 };

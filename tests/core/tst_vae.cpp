@@ -9,6 +9,7 @@
 #include "models/vae_keys.h"
 #include "models/vae_ops.h"
 #include "models/vae_tiny.h"
+#include "models/winograd_conv.h"
 #include "util/error.h"
 
 #include <QtTest>
@@ -429,6 +430,108 @@ private Q_SLOTS:
             QVERIFY(maxAbsDiff(groupNormSilu(shifted, 4, gw, gb, 1e-6, true), ref) <
                     (dtype == at::kFloat ? 1e-5 : 0.1));
         }
+    }
+
+    // Winograd F(2x2, 3x3) against the fp32 convolution of the same bf16 data: odd and even sizes, 1x1
+    // images (all padding), two images whose tile rows share one band, several bands, bias and residual.
+    // Its error must stay of the order of the direct bf16 convolution's.
+    void winogradConvMatchesDirect() {
+        auto gen = at::detail::createCPUGenerator(21);
+        struct Case {
+            int64_t n, c, k, h, w;
+            bool bias, residual;
+        };
+        for (const Case& t : {Case{2, 64, 48, 9, 7, true, false}, Case{1, 64, 64, 1, 1, false, true},
+                              Case{1, 32, 40, 2, 5, true, true}, Case{2, 64, 64, 40, 40, true, true},
+                              Case{1, 512, 512, 40, 33, true, false}}) {
+            const at::Tensor x = at::randn({t.n, t.c, t.h, t.w}, gen)
+                                     .to(at::kBFloat16)
+                                     .contiguous(at::MemoryFormat::ChannelsLast);
+            const at::Tensor w = (at::randn({t.k, t.c, 3, 3}, gen) / std::sqrt(9.0 * t.c)).to(at::kBFloat16);
+            const at::Tensor b = t.bias ? at::randn({t.k}, gen).to(at::kBFloat16) : at::Tensor();
+            const at::Tensor acc = t.residual ? at::randn({t.n, t.k, t.h, t.w}, gen)
+                                                    .to(at::kBFloat16)
+                                                    .contiguous(at::MemoryFormat::ChannelsLast)
+                                              : at::Tensor();
+            at::Tensor ref = at::conv2d(x.to(at::kFloat), w.to(at::kFloat),
+                                        b.defined() ? b.to(at::kFloat) : b, {1, 1}, {1, 1});
+            if (acc.defined()) ref = ref + acc.to(at::kFloat);
+            const WinogradConv3x3 winograd(w, b);
+            if (!winograd.accepts(x)) {  // no oneDNN bf16 kernels here: it must refuse, not compute
+                QVERIFY_EXCEPTION_THROWN(winograd(x), std::exception);
+                continue;
+            }
+            const at::Tensor got = winograd(x, acc.defined() ? acc.clone() : acc);
+            QCOMPARE(got.sizes(), ref.sizes());
+            QVERIFY(got.is_contiguous(at::MemoryFormat::ChannelsLast));
+            WinogradConv3x3::setEnabled(false);
+            const at::Tensor direct = ConvLayer(w, b, 1, 1)(x, acc.defined() ? acc.clone() : acc);
+            WinogradConv3x3::setEnabled(true);
+            const double errW = maxAbsDiff(got, ref), errD = maxAbsDiff(direct, ref);
+            const double scale = ref.abs().max().item<double>();
+            const QString what = QString("n%1 c%2 k%3 %4x%5: winograd %6, direct %7, max|y| %8")
+                                     .arg(t.n)
+                                     .arg(t.c)
+                                     .arg(t.k)
+                                     .arg(t.h)
+                                     .arg(t.w)
+                                     .arg(errW)
+                                     .arg(errD)
+                                     .arg(scale);
+            qDebug("%s", qPrintable(what));
+            QVERIFY2(errW <= 3.0 * errD + 1e-3 && errW < 0.02 * scale, qPrintable(what));
+        }
+        // Upsampling mode: conv3x3(upsample_nearest2d(x, 2)) from the small x, and upsampleConv() uses it.
+        for (const Case& t : {Case{1, 64, 48, 5, 7, true, false}, Case{2, 32, 32, 1, 2, false, true},
+                              Case{1, 256, 256, 24, 20, true, false}}) {
+            const at::Tensor x = at::randn({t.n, t.c, t.h, t.w}, gen)
+                                     .to(at::kBFloat16)
+                                     .contiguous(at::MemoryFormat::ChannelsLast);
+            const at::Tensor w = (at::randn({t.k, t.c, 3, 3}, gen) / std::sqrt(9.0 * t.c)).to(at::kBFloat16);
+            const at::Tensor b = t.bias ? at::randn({t.k}, gen).to(at::kBFloat16) : at::Tensor();
+            const at::Tensor acc = t.residual ? at::randn({t.n, t.k, 2 * t.h, 2 * t.w}, gen)
+                                                    .to(at::kBFloat16)
+                                                    .contiguous(at::MemoryFormat::ChannelsLast)
+                                              : at::Tensor();
+            const at::Tensor up = at::upsample_nearest2d(x.to(at::kFloat), {2 * t.h, 2 * t.w});
+            at::Tensor ref =
+                at::conv2d(up, w.to(at::kFloat), b.defined() ? b.to(at::kFloat) : b, {1, 1}, {1, 1});
+            if (acc.defined()) ref = ref + acc.to(at::kFloat);
+            const WinogradConv3x3 winograd(w, b, WinogradConv3x3::Mode::Upsample2x);
+            if (!winograd.accepts(x)) {
+                QVERIFY_EXCEPTION_THROWN(winograd(x), std::exception);
+                continue;
+            }
+            const at::Tensor got = winograd(x, acc.defined() ? acc.clone() : acc);
+            QCOMPARE(got.sizes(), ref.sizes());
+            const at::Tensor direct = (at::conv2d(up.to(at::kBFloat16), w, b, {1, 1}, {1, 1}).to(at::kFloat) +
+                                       (acc.defined() ? acc.to(at::kFloat) : at::zeros_like(ref)))
+                                          .to(at::kBFloat16);  // rounded once more, like the fused add
+            const double errW = maxAbsDiff(got, ref), errD = maxAbsDiff(direct, ref);
+            const double scale = ref.abs().max().item<double>();
+            const QString what = QString("upsample n%1 c%2 k%3 %4x%5: winograd %6, direct %7, max|y| %8")
+                                     .arg(t.n)
+                                     .arg(t.c)
+                                     .arg(t.k)
+                                     .arg(t.h)
+                                     .arg(t.w)
+                                     .arg(errW)
+                                     .arg(errD)
+                                     .arg(scale);
+            qDebug("%s", qPrintable(what));
+            QVERIFY2(errW <= 3.0 * errD + 1e-3 && errW < 0.02 * scale, qPrintable(what));
+            if (!acc.defined()) {
+                const FusedUpsampleConv fused = fuseUpsampleConv(w, b, at::kBFloat16, at::kCPU, true);
+                QVERIFY(at::equal(upsampleConv(x, fused, true), got));
+            }
+        }
+        // ConvLayer routes bf16 3x3 convolutions through it (and gives the same result).
+        const at::Tensor x =
+            at::randn({1, 64, 6, 6}, gen).to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+        const at::Tensor w = (at::randn({64, 64, 3, 3}, gen) * 0.05).to(at::kBFloat16);
+        if (WinogradConv3x3(w, {}).accepts(x))
+            QVERIFY(at::equal(ConvLayer(w, {}, 1, 1)(x), WinogradConv3x3(w, {})(x)));
+        QVERIFY_EXCEPTION_THROWN(WinogradConv3x3(w, {})(x.to(at::kFloat)), std::exception);
     }
 
     // ---- tiling ------------------------------------------------------------------------------------
