@@ -51,6 +51,7 @@ void addBenchVaeCommand(CLI::App& bench) {
         bool plainUpsample = false;
         bool nchw = false;
         bool directConv = false;
+        bool accuracy = false;
         bool profile = false;
         bool conditioned = false;
     };
@@ -73,6 +74,10 @@ void addBenchVaeCommand(CLI::App& bench) {
                   "contiguous NCHW activations instead of channels-last (for comparison)");
     cmd->add_flag("--direct-conv", args->directConv,
                   "direct 3x3 convolutions instead of Winograd F(2x2, 3x3) in bf16 (for comparison)");
+    cmd->add_flag(
+        "--accuracy", args->accuracy,
+        "compare the bf16 decode (Winograd and direct convolutions) with an fp32 decode of the same "
+        "weights");
     cmd->add_flag("--conditioned", args->conditioned,
                   "random conv biases N(0, 2^2) instead of N(0, 0.02^2): GroupNorm groups with distinct "
                   "channel offsets, "
@@ -160,6 +165,31 @@ void addBenchVaeCommand(CLI::App& bench) {
                     diff.mean().item<double>(), d8.max().item<int>(),
                     100.0 * (d8 > 2).to(at::kFloat).mean().item<double>());
             }
+        }
+        if (args->accuracy && dtype == at::kBFloat16) {
+            // The same bf16 weights, computed in fp32: the reference for both bf16 convolution paths.
+            const auto reference =
+                Sd3Vae::load(randomWeightStore(vaeParameterShapes(config, false), dtype, 7, "random SD3 VAE",
+                                               args->conditioned ? 2.0 : 0.02),
+                             at::kFloat, at::kCPU, load);
+            const at::Tensor smooth = smoothLatent(16, lat, lat, 5) + 0.3 * at::randn({1, 16, lat, lat}, gen);
+            const at::Tensor expected = reference->decodeToImage(smooth, TilingOptions::never());
+            const at::Tensor expected8 = imageToUint8Hwc(expected).to(at::kInt);
+            fmt::print("accuracy against fp32 (image in [0, 1]: mean {:.3f}, std {:.3f}):\n",
+                       expected.mean().item<double>(), expected.std().item<double>());
+            for (bool winograd : {true, false}) {
+                WinogradConv3x3::setEnabled(winograd);
+                const at::Tensor got = vae->decodeToImage(smooth, TilingOptions::never()).to(at::kFloat);
+                const at::Tensor diff = (got - expected).abs();
+                const at::Tensor d8 = (imageToUint8Hwc(got).to(at::kInt) - expected8).abs();
+                fmt::print(
+                    "  bf16 {:<9} max |diff| {:.4f}  mean {:.5f}; uint8: max {} levels, mean {:.3f}, "
+                    "{:.2f}% of values off by more than 2\n",
+                    winograd ? "Winograd" : "direct", diff.max().item<double>(), diff.mean().item<double>(),
+                    d8.max().item<int>(), d8.to(at::kFloat).mean().item<double>(),
+                    100.0 * (d8 > 2).to(at::kFloat).mean().item<double>());
+            }
+            WinogradConv3x3::setEnabled(!args->directConv);
         }
         if (args->encoder) {
             const at::Tensor image = at::rand({1, 3, args->size, args->size}, gen) * 2 - 1;

@@ -3,15 +3,12 @@
 #include "models/dnnl_backend.h"
 #include "models/float_access.h"
 #include "models/op_profile.h"
+#include "models/simd_bf16.h"
 
 #include "util/error.h"
 #include "util/tensor_text.h"
 
 #include <ATen/Parallel.h>
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 #include <algorithm>
 #include <atomic>
@@ -286,24 +283,7 @@ SWD_WINOGRAD_CLONES void outputTileKernel(const float* m, int64_t mStride, int64
 // conversion (one instruction per 16 values) and keep 16 channels of a whole tile in registers; along a
 // row of tiles the input columns a tile shares with the next are transformed once.
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SWD_WINOGRAD_AVX512BF16 1
-#define SWD_AVX512BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-
-bool avx512Bf16() {
-    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
-    return has;
-}
-
-// Macros rather than functions: a function returning __m512 outside an AVX-512 build changes the ABI.
-// The zero-masked forms: GCC 12 warns about the "undefined" pass-through of the unmasked ones.
-#define SWD_LOAD_BF16X16(p)                      \
-    _mm512_castsi512_ps(_mm512_maskz_slli_epi32( \
-        0xFFFF,                                  \
-        _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16))
-#define SWD_STORE_BF16X16(p, v) \
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)))
+#if SWD_HAVE_AVX512BF16_KERNELS
 #define SWD_LOAD_PIXEL(row, px, W, C, c) \
     (((row) && (px) >= 0 && (px) < (W)) ? SWD_LOAD_BF16X16((row) + (px) * (C) + (c)) : _mm512_setzero_ps())
 
@@ -415,10 +395,6 @@ SWD_AVX512BF16_TARGET void outputTileAvx512(const float* m, int64_t mStride, int
         }
     }
 }
-#else
-bool avx512Bf16() {
-    return false;
-}
 #endif
 
 }  // namespace
@@ -456,7 +432,7 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x, const at::Tensor& ac
     at::Tensor v = at::empty({nc, bandTiles, C}, x.options().memory_format(at::MemoryFormat::Contiguous));
     at::Tensor m = at::empty({nc, bandTiles, K}, x.options().dtype(at::kFloat));
     const std::vector<std::uint16_t> zeros(static_cast<std::size_t>(C), 0);
-    const bool vectorised = avx512Bf16() && C % 16 == 0 && K % 16 == 0;
+    const bool vectorised = kernels::cpuHasAvx512Bf16() && C % 16 == 0 && K % 16 == 0;
 
     const auto* src = reinterpret_cast<const std::uint16_t*>(x.data_ptr());
     auto* dst = reinterpret_cast<std::uint16_t*>(out.data_ptr());
@@ -480,7 +456,7 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x, const at::Tensor& ac
                     const int64_t py = up ? ty - 1 + i : 2 * ty - 1 + i;
                     inRows[i] = py >= 0 && py < H ? src + (n * H + py) * W * C : nullptr;
                 }
-#if SWD_WINOGRAD_AVX512BF16
+#if SWD_HAVE_AVX512BF16_KERNELS
                 if (vectorised) {
                     if (up)
                         inputRowUpsampleAvx512(inRows, W, C, txa, txb, vData + t0 * C, vStride);
@@ -544,7 +520,7 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x, const at::Tensor& ac
                         pixels[2 * a + b] =
                             py < OH && px < OW ? dst + ((n * OH + py) * OW + px) * K : scratch.data();
                     }
-#if SWD_WINOGRAD_AVX512BF16
+#if SWD_HAVE_AVX512BF16_KERNELS
                 if (vectorised && inside) {
                     outputTileAvx512(mData + t * K, mStride, K, bias, pixels, accumulate.defined(), up);
                     continue;
