@@ -46,7 +46,7 @@ struct WinogradConv3x3::Impl {
     Mode mode = Mode::Plain;
     int components = 16;  // 16, or 9 when upsampling
     int64_t inChannels = 0, outChannels = 0;
-    at::Tensor u;     // G g Gᵀ per used component: bf16 [components, Cin, Cout]
+    at::Tensor u;     // G g Gᵀ per used component: bf16 [components, Cin, Cout], until packed
     at::Tensor bias;  // fp32 [Cout] (zeros when the conv has none)
 #if SWD_HAVE_ONEDNN
     // The products of a band: one batched matmul, or one plain matmul per component.
@@ -88,15 +88,20 @@ struct WinogradConv3x3::Impl {
             if (desc == pd.weights_desc() && mems.size() == (entry.perComponent ? std::size_t(n) : 1u))
                 entry.weights = mems;
         if (entry.weights.empty()) {
-            auto* base = reinterpret_cast<std::uint16_t*>(u.data_ptr());
+            // From u the first time; u is then dropped (it would double the weights' memory) and a later
+            // layout is reordered from the first packed copy.
             for (int64_t xi = 0; xi < (entry.perComponent ? n : 1); ++xi) {
-                memory plain(plainU, dnnl_backend::engine(), base + xi * C * K);
+                memory source =
+                    u.defined() ? memory(plainU, dnnl_backend::engine(),
+                                         reinterpret_cast<std::uint16_t*>(u.data_ptr()) + xi * C * K)
+                                : packed.front().second[static_cast<std::size_t>(xi)];
                 memory blocked(pd.weights_desc(), dnnl_backend::engine());
-                dnnl::reorder(plain, blocked).execute(dnnl_backend::stream(), plain, blocked);
+                dnnl::reorder(source, blocked).execute(dnnl_backend::stream(), source, blocked);
                 entry.weights.push_back(blocked);
             }
             dnnl_backend::stream().wait();
             packed.emplace_back(pd.weights_desc(), entry.weights);
+            u = at::Tensor();
         }
         return matmuls.emplace(key, std::move(entry)).first->second;
     }
