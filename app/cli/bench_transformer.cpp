@@ -41,30 +41,6 @@ double forwardFlops(const MMDiTConfig& c, int64_t batch, int64_t imageTokens, in
     return f * static_cast<double>(batch);
 }
 
-// GFLOP/s of a square matmul through the model's own Linear (the ceiling the forward is compared with).
-struct Peak {
-    double wall = 0;  // GFLOP/s, best wall-clock run
-    double cpu = 0;   // GFLOP per CPU-second of the whole process, best run
-};
-Peak matmulPeak(at::ScalarType dtype, MatmulBackend backend) {
-    const int64_t n = 2048;
-    const double flops = 2.0 * n * n * n;
-    const Linear lin("peak", at::randn({n, n}).to(dtype), at::Tensor(), backend);
-    const at::Tensor x = at::randn({n, n}).to(dtype);
-    at::Tensor y = at::empty({n, n}, x.options());
-    lin.forwardInto(x, y);
-    Peak p;
-    for (int i = 0; i < 5; ++i) {
-        Stopwatch sw;
-        const double cpu0 = profile::processCpuMs();
-        lin.forwardInto(x, y);
-        const double cpuMs = profile::processCpuMs() - cpu0, wallMs = sw.elapsedMs();
-        p.wall = std::max(p.wall, flops / (wallMs * 1e-3) / 1e9);
-        if (cpuMs > 0) p.cpu = std::max(p.cpu, flops / (cpuMs * 1e-3) / 1e9);
-    }
-    return p;
-}
-
 std::vector<int> parseList(const std::string& s, const char* option) {
     std::vector<int> out;
     std::size_t start = 0;
@@ -210,7 +186,7 @@ void addBenchTransformerCommand(CLI::App& bench) {
                            ? defaultAttentionBackend(at::empty({1}, at::TensorOptions().dtype(dtype)))
                            : model->attentionBackend()),
                    dnnl_backend::cpuIsa());
-        const Peak peakNow = matmulPeak(dtype, model->matmulBackend());
+        const MatmulPeak peakNow = matmulPeak(dtype, model->matmulBackend());
         const double peak = peakNow.wall;
         fmt::print(
             "matmul peak on this machine now (2048^3 {}, best of 5): {:.0f} GFLOP/s wall, {:.0f} GFLOP per "

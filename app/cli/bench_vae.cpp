@@ -2,6 +2,7 @@
 // through the same loader as a checkpoint), tiled and untiled, the seam a tiled decode leaves on a smooth
 // latent, and the cost of the preview paths.
 #include "cli_common.h"
+#include "models/dnnl_backend.h"
 #include "models/latent_preview.h"
 #include "models/op_profile.h"
 #include "models/random_weights.h"
@@ -94,6 +95,10 @@ void addBenchVaeCommand(CLI::App& bench) {
                    args->nchw ? "NCHW" : "channels-last",
                    args->plainUpsample ? "plain upsample" : "fused upsample",
                    dtype == at::kBFloat16 && !args->directConv ? "Winograd 3x3 convs" : "direct 3x3 convs");
+        const MatmulBackend backend =
+            dnnl_backend::usable(dtype) ? MatmulBackend::OneDnn : MatmulBackend::Aten;
+        fmt::print("matmul peak on this machine now (2048^3 {}, best of 5): {:.0f} GFLOP/s\n", args->dtype,
+                   matmulPeak(dtype, backend).wall);
         VaeLoadOptions load;
         load.config = config;
         load.withEncoder = args->encoder;
@@ -134,6 +139,7 @@ void addBenchVaeCommand(CLI::App& bench) {
             run("tiled", tiled);
         }
         if (args->tiling == "never" || args->tiling == "both") run("untiled", TilingOptions::never());
+        fmt::print("matmul peak after the timed decodes: {:.0f} GFLOP/s\n", matmulPeak(dtype, backend).wall);
 
         if (args->profile) {
             profile::reset();

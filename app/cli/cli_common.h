@@ -1,6 +1,8 @@
 // Shared pieces of the `swd` subcommands.
 #pragma once
 
+#include "models/linear.h"
+
 #include <ATen/ATen.h>
 #include <CLI/CLI.hpp>
 
@@ -16,6 +18,14 @@ void setAction(CLI::App* command, CommandAction action);
 
 // The component benches' --dtype: bf16 (bfloat16) or fp32 (float32); anything else is a usage error.
 at::ScalarType parseBenchDtype(const std::string& value);
+
+// GFLOP/s of a 2048² matmul through the models' Linear, best of 5: the ceiling the benches compare
+// with, measured in the same process because these VMs' speed drifts by tens of percent over minutes.
+struct MatmulPeak {
+    double wall = 0;  // GFLOP/s, best wall-clock run
+    double cpu = 0;   // GFLOP per CPU-second of the whole process, best run
+};
+MatmulPeak matmulPeak(at::ScalarType dtype, MatmulBackend backend);
 
 void addPresetsCommand(CLI::App& app);
 void addScheduleCommand(CLI::App& app);
