@@ -39,7 +39,7 @@ MatmulPeak matmulPeak(at::ScalarType dtype, MatmulBackend backend) {
 }
 void setAction(
 
-CLI::App* command, CommandAction action) {
+    CLI::App* command, CommandAction action) {
     command->callback([action = std::move(action)] { commandExitCode() = action(); });
 }
 

@@ -433,8 +433,9 @@ private Q_SLOTS:
     }
 
     // Winograd F(2x2, 3x3) against the fp32 convolution of the same bf16 data: odd and even sizes, 1x1
-    // images (all padding), two images whose tile rows share one band, several bands, bias and residual.
-    // Its error must stay of the order of the direct bf16 convolution's.
+    // images (all padding), two images whose tile rows share one band, several bands, bias and residual;
+    // channel counts that are not multiples of 16 take the portable transforms instead of the AVX-512
+    // ones. Its error must stay of the order of the direct bf16 convolution's.
     void winogradConvMatchesDirect() {
         auto gen = at::detail::createCPUGenerator(21);
         struct Case {
@@ -443,7 +444,7 @@ private Q_SLOTS:
         };
         for (const Case& t : {Case{2, 64, 48, 9, 7, true, false}, Case{1, 64, 64, 1, 1, false, true},
                               Case{1, 32, 40, 2, 5, true, true}, Case{2, 64, 64, 40, 40, true, true},
-                              Case{1, 512, 512, 40, 33, true, false}}) {
+                              Case{1, 512, 512, 40, 33, true, false}, Case{2, 24, 40, 7, 6, true, true}}) {
             const at::Tensor x = at::randn({t.n, t.c, t.h, t.w}, gen)
                                      .to(at::kBFloat16)
                                      .contiguous(at::MemoryFormat::ChannelsLast);
@@ -483,7 +484,7 @@ private Q_SLOTS:
         }
         // Upsampling mode: conv3x3(upsample_nearest2d(x, 2)) from the small x, and upsampleConv() uses it.
         for (const Case& t : {Case{1, 64, 48, 5, 7, true, false}, Case{2, 32, 32, 1, 2, false, true},
-                              Case{1, 256, 256, 24, 20, true, false}}) {
+                              Case{1, 256, 256, 24, 20, true, false}, Case{1, 24, 40, 6, 5, true, true}}) {
             const at::Tensor x = at::randn({t.n, t.c, t.h, t.w}, gen)
                                      .to(at::kBFloat16)
                                      .contiguous(at::MemoryFormat::ChannelsLast);
