@@ -91,10 +91,10 @@ struct WinogradConv3x3::Impl {
             // From u the first time; u is then dropped (it would double the weights' memory) and a later
             // layout is reordered from the first packed copy.
             for (int64_t xi = 0; xi < (entry.perComponent ? n : 1); ++xi) {
-                memory source =
-                    u.defined() ? memory(plainU, dnnl_backend::engine(),
-                                         reinterpret_cast<std::uint16_t*>(u.data_ptr()) + xi * C * K)
-                                : packed.front().second[static_cast<std::size_t>(xi)];
+                memory source = u.defined()
+                                    ? memory(plainU, dnnl_backend::engine(),
+                                             reinterpret_cast<std::uint16_t*>(u.data_ptr()) + xi * C * K)
+                                    : packed.front().second[static_cast<std::size_t>(xi)];
                 memory blocked(pd.weights_desc(), dnnl_backend::engine());
                 dnnl::reorder(source, blocked).execute(dnnl_backend::stream(), source, blocked);
                 entry.weights.push_back(blocked);
@@ -430,109 +430,121 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x, const at::Tensor& ac
     // Tile (ty, tx) computes output rows 2ty, 2ty+1 and columns 2tx, 2tx+1.
     const int64_t nc = d.components;
     const int64_t tilesH = (OH + 1) / 2, tilesW = (OW + 1) / 2;
-    const int64_t tileRows = N * tilesH;  // bands are runs of whole tile rows, across images
-    const int64_t rowsPerBand =
-        std::clamp<int64_t>(kBandBytes / (nc * (2 * C + 4 * K) * tilesW), 1, tileRows);
-    const int64_t bandTiles = rowsPerBand * tilesW;
-    at::Tensor v = at::empty({nc, bandTiles, C}, x.options().memory_format(at::MemoryFormat::Contiguous));
-    at::Tensor m = at::empty({nc, bandTiles, K}, x.options().dtype(at::kFloat));
     const std::vector<std::uint16_t> zeros(static_cast<std::size_t>(C), 0);
     const bool vectorised = kernels::cpuHasAvx512Bf16() && C % 16 == 0 && K % 16 == 0;
-
     const auto* src = reinterpret_cast<const std::uint16_t*>(x.data_ptr());
     auto* dst = reinterpret_cast<std::uint16_t*>(out.data_ptr());
-    auto* vData = reinterpret_cast<std::uint16_t*>(v.data_ptr());
-    float* mData = m.data_ptr<float>();
     const float* bias = d.bias.data_ptr<float>();
-    const int64_t vStride = bandTiles * C, mStride = bandTiles * K;
+    const int64_t totalTiles = N * tilesH * tilesW;  // tile t: row r = t / tilesW (image r / tilesH)
 
-    for (int64_t row0 = 0; row0 < tileRows; row0 += rowsPerBand) {
-        const int64_t rows = std::min(rowsPerBand, tileRows - row0), tiles = rows * tilesW;
-
-        // V = Bᵀ d B for every tile of the band, a run of tiles within one tile row at a time
-        std::optional<profile::Scope> scope(std::in_place, "winograd input transform");
-        at::parallel_for(0, tiles, 16, [&](int64_t t0, int64_t t1) {
-            while (t0 < t1) {
-                const int64_t r = row0 + t0 / tilesW, n = r / tilesH, ty = r % tilesH, txa = t0 % tilesW;
-                const int64_t txb = std::min(tilesW, txa + (t1 - t0));
-                const int kRows = up ? 3 : 4;
-                const std::uint16_t* inRows[4] = {};
-                for (int i = 0; i < kRows; ++i) {
-                    const int64_t py = up ? ty - 1 + i : 2 * ty - 1 + i;
-                    inRows[i] = py >= 0 && py < H ? src + (n * H + py) * W * C : nullptr;
-                }
-#if SWD_HAVE_AVX512BF16_KERNELS
-                if (vectorised) {
-                    if (up)
-                        inputRowUpsampleAvx512(inRows, W, C, txa, txb, vData + t0 * C, vStride);
-                    else
-                        inputRowAvx512(inRows, W, C, txa, txb, vData + t0 * C, vStride);
-                    t0 += txb - txa;
-                    continue;
-                }
-#endif
-                const std::uint16_t* tile[16];
-                for (int64_t tx = txa; tx < txb; ++tx, ++t0) {
-                    for (int i = 0; i < kRows; ++i)
-                        for (int j = 0; j < kRows; ++j) {
-                            const int64_t px = up ? tx - 1 + j : 2 * tx - 1 + j;
-                            tile[kRows * i + j] =
-                                inRows[i] && px >= 0 && px < W ? inRows[i] + px * C : zeros.data();
-                        }
-                    if (up)
-                        inputTileUpsampleKernel(tile, C, vData + t0 * C, vStride);
-                    else
-                        inputTileKernel(tile, C, vData + t0 * C, vStride);
-                }
+    // V = Bᵀ d B for the tiles [t0, t1) into v (tile t at row t − t0), a run within one tile row at a time
+    auto inputStage = [&](int64_t t0, int64_t t1, std::uint16_t* v, int64_t vStride) {
+        const int64_t base = t0;
+        while (t0 < t1) {
+            const int64_t r = t0 / tilesW, n = r / tilesH, ty = r % tilesH, txa = t0 % tilesW;
+            const int64_t txb = std::min(tilesW, txa + (t1 - t0));
+            const int kRows = up ? 3 : 4;
+            const std::uint16_t* inRows[4] = {};
+            for (int i = 0; i < kRows; ++i) {
+                const int64_t py = up ? ty - 1 + i : 2 * ty - 1 + i;
+                inRows[i] = py >= 0 && py < H ? src + (n * H + py) * W * C : nullptr;
             }
-        });
+#if SWD_HAVE_AVX512BF16_KERNELS
+            if (vectorised) {
+                if (up)
+                    inputRowUpsampleAvx512(inRows, W, C, txa, txb, v + (t0 - base) * C, vStride);
+                else
+                    inputRowAvx512(inRows, W, C, txa, txb, v + (t0 - base) * C, vStride);
+                t0 += txb - txa;
+                continue;
+            }
+#endif
+            const std::uint16_t* tile[16];
+            for (int64_t tx = txa; tx < txb; ++tx, ++t0) {
+                for (int i = 0; i < kRows; ++i)
+                    for (int j = 0; j < kRows; ++j) {
+                        const int64_t px = up ? tx - 1 + j : 2 * tx - 1 + j;
+                        tile[kRows * i + j] =
+                            inRows[i] && px >= 0 && px < W ? inRows[i] + px * C : zeros.data();
+                    }
+                if (up)
+                    inputTileUpsampleKernel(tile, C, v + (t0 - base) * C, vStride);
+                else
+                    inputTileKernel(tile, C, v + (t0 - base) * C, vStride);
+            }
+        }
+    };
 
-        // M[ξ] = V[ξ] · U[ξ]: [tiles, Cin] x [Cin, Cout] per component, bf16 in, fp32 out
-        scope.reset();
-        scope.emplace("winograd matmul", 2.0 * nc * tiles * C * K);
-        const Impl::Matmul& mm = d.matmul(tiles, bandTiles);
+    // M[ξ] = V[ξ] · U[ξ]: [tiles, Cin] x [Cin, Cout] per component, bf16 in, fp32 out
+    auto matmulStage = [&](int64_t tiles, int64_t capacity, std::uint16_t* v, float* m) {
+        const Impl::Matmul& mm = d.matmul(tiles, capacity);
+        const int64_t vStride = capacity * C, mStride = capacity * K;
         if (mm.perComponent) {
             const memory::desc vDesc({tiles, C}, memory::data_type::bf16, {C, 1});
             const memory::desc mDesc({tiles, K}, memory::data_type::f32, {K, 1});
             for (int64_t xi = 0; xi < nc; ++xi)
                 mm.primitive.execute(
                     dnnl_backend::stream(),
-                    {{DNNL_ARG_SRC, memory(vDesc, dnnl_backend::engine(), vData + xi * vStride)},
+                    {{DNNL_ARG_SRC, memory(vDesc, dnnl_backend::engine(), v + xi * vStride)},
                      {DNNL_ARG_WEIGHTS, mm.weights[static_cast<std::size_t>(xi)]},
-                     {DNNL_ARG_DST, memory(mDesc, dnnl_backend::engine(), mData + xi * mStride)}});
+                     {DNNL_ARG_DST, memory(mDesc, dnnl_backend::engine(), m + xi * mStride)}});
         } else {
             const memory::desc vDesc({nc, tiles, C}, memory::data_type::bf16, {vStride, C, 1});
             const memory::desc mDesc({nc, tiles, K}, memory::data_type::f32, {mStride, K, 1});
-            mm.primitive.execute(dnnl_backend::stream(), {{DNNL_ARG_SRC, dnnl_backend::wrap(vDesc, v)},
-                                                          {DNNL_ARG_WEIGHTS, mm.weights.front()},
-                                                          {DNNL_ARG_DST, dnnl_backend::wrap(mDesc, m)}});
+            mm.primitive.execute(dnnl_backend::stream(),
+                                 {{DNNL_ARG_SRC, memory(vDesc, dnnl_backend::engine(), v)},
+                                  {DNNL_ARG_WEIGHTS, mm.weights.front()},
+                                  {DNNL_ARG_DST, memory(mDesc, dnnl_backend::engine(), m)}});
         }
         dnnl_backend::stream().wait();
+    };
 
-        // Y = Aᵀ M A + bias (+ residual) into the output pixels of every tile
+    // Y = Aᵀ M A + bias (+ residual) into the output pixels of the tiles [t0, t1) (tile t at row t − t0 of m)
+    auto outputStage = [&](int64_t t0, int64_t t1, const float* m, int64_t mStride) {
+        std::vector<std::uint16_t> scratch(static_cast<std::size_t>(K));  // outputs past an odd edge
+        std::uint16_t* pixels[4];
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t r = t / tilesW, n = r / tilesH, ty = r % tilesH, tx = t % tilesW;
+            bool inside = true;
+            for (int a = 0; a < 2; ++a)
+                for (int b = 0; b < 2; ++b) {
+                    const int64_t py = 2 * ty + a, px = 2 * tx + b;
+                    inside = inside && py < OH && px < OW;
+                    pixels[2 * a + b] =
+                        py < OH && px < OW ? dst + ((n * OH + py) * OW + px) * K : scratch.data();
+                }
+#if SWD_HAVE_AVX512BF16_KERNELS
+            if (vectorised && inside) {
+                outputTileAvx512(m + (t - t0) * K, mStride, K, bias, pixels, accumulate.defined(), up);
+                continue;
+            }
+#endif
+            outputTileKernel(m + (t - t0) * K, mStride, K, bias, pixels, accumulate.defined(), up);
+        }
+    };
+
+    // Bands of whole tile rows; each stage runs on all threads in turn. (Measured: giving each thread its
+    // own blocks of 64-256 tiles through all three stages, so that they stay in its cache, is no faster.)
+    const int64_t rowsPerBand =
+        std::clamp<int64_t>(kBandBytes / (nc * (2 * C + 4 * K) * tilesW), 1, N * tilesH);
+    const int64_t bandTiles = rowsPerBand * tilesW;
+    at::Tensor v = at::empty({nc, bandTiles, C}, x.options().memory_format(at::MemoryFormat::Contiguous));
+    at::Tensor m = at::empty({nc, bandTiles, K}, x.options().dtype(at::kFloat));
+    auto* vData = reinterpret_cast<std::uint16_t*>(v.data_ptr());
+    float* mData = m.data_ptr<float>();
+    for (int64_t band0 = 0; band0 < totalTiles; band0 += bandTiles) {
+        const int64_t tiles = std::min(bandTiles, totalTiles - band0);
+        std::optional<profile::Scope> scope(std::in_place, "winograd input transform");
+        at::parallel_for(band0, band0 + tiles, 16, [&](int64_t t0, int64_t t1) {
+            inputStage(t0, t1, vData + (t0 - band0) * C, bandTiles * C);
+        });
+        scope.reset();
+        scope.emplace("winograd matmul", 2.0 * nc * tiles * C * K);
+        matmulStage(tiles, bandTiles, vData, mData);
         scope.reset();
         scope.emplace("winograd output transform");
-        at::parallel_for(0, tiles, 16, [&](int64_t t0, int64_t t1) {
-            std::vector<std::uint16_t> scratch(static_cast<std::size_t>(K));  // outputs past an odd edge
-            std::uint16_t* pixels[4];
-            for (int64_t t = t0; t < t1; ++t) {
-                const int64_t r = row0 + t / tilesW, n = r / tilesH, ty = r % tilesH, tx = t % tilesW;
-                bool inside = true;
-                for (int a = 0; a < 2; ++a)
-                    for (int b = 0; b < 2; ++b) {
-                        const int64_t py = 2 * ty + a, px = 2 * tx + b;
-                        inside = inside && py < OH && px < OW;
-                        pixels[2 * a + b] =
-                            py < OH && px < OW ? dst + ((n * OH + py) * OW + px) * K : scratch.data();
-                    }
-#if SWD_HAVE_AVX512BF16_KERNELS
-                if (vectorised && inside) {
-                    outputTileAvx512(mData + t * K, mStride, K, bias, pixels, accumulate.defined(), up);
-                    continue;
-                }
-#endif
-                outputTileKernel(mData + t * K, mStride, K, bias, pixels, accumulate.defined(), up);
-            }
+        at::parallel_for(band0, band0 + tiles, 16, [&](int64_t t0, int64_t t1) {
+            outputStage(t0, t1, mData + (t0 - band0) * K, bandTiles * K);
         });
     }
     return out;
