@@ -1,5 +1,7 @@
 #include "models/norm_kernels.h"
 
+#include "models/cpu_simd.h"
+
 #include "models/float_access.h"
 #include "models/op_profile.h"
 #include "util/error.h"
@@ -84,29 +86,27 @@ inline void rmsRow(T* x, int64_t heads, int64_t d, const float* w, double eps) {
     }
 }
 
-#define SWD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
-SWD_CLONES void lnModRowsF32(const float* x, int64_t xs, int64_t rows, int64_t n, double eps,
-                             const float* mul, const float* add, float* out, int64_t os, const float* mul2,
-                             const float* add2, float* out2, int64_t os2) {
+SWD_CPU_CLONES void lnModRowsF32(const float* x, int64_t xs, int64_t rows, int64_t n, double eps,
+                                 const float* mul, const float* add, float* out, int64_t os,
+                                 const float* mul2, const float* add2, float* out2, int64_t os2) {
     for (int64_t r = 0; r < rows; ++r)
         lnModRow(x + r * xs, n, eps, mul, add, out + r * os, mul2, add2, out2 ? out2 + r * os2 : nullptr);
 }
 
-SWD_CLONES void lnModRowsBf16(const float* x, int64_t xs, int64_t rows, int64_t n, double eps,
-                              const float* mul, const float* add, std::uint16_t* out, int64_t os,
-                              const float* mul2, const float* add2, std::uint16_t* out2, int64_t os2) {
+SWD_CPU_CLONES void lnModRowsBf16(const float* x, int64_t xs, int64_t rows, int64_t n, double eps,
+                                  const float* mul, const float* add, std::uint16_t* out, int64_t os,
+                                  const float* mul2, const float* add2, std::uint16_t* out2, int64_t os2) {
     for (int64_t r = 0; r < rows; ++r)
         lnModRow(x + r * xs, n, eps, mul, add, out + r * os, mul2, add2, out2 ? out2 + r * os2 : nullptr);
 }
 
-SWD_CLONES void rmsRowsF32(float* x, int64_t xs, int64_t rows, int64_t heads, int64_t d, const float* w,
-                           double eps) {
+SWD_CPU_CLONES void rmsRowsF32(float* x, int64_t xs, int64_t rows, int64_t heads, int64_t d, const float* w,
+                               double eps) {
     for (int64_t r = 0; r < rows; ++r) rmsRow(x + r * xs, heads, d, w, eps);
 }
 
-SWD_CLONES void rmsRowsBf16(std::uint16_t* x, int64_t xs, int64_t rows, int64_t heads, int64_t d,
-                            const float* w, double eps) {
+SWD_CPU_CLONES void rmsRowsBf16(std::uint16_t* x, int64_t xs, int64_t rows, int64_t heads, int64_t d,
+                                const float* w, double eps) {
     for (int64_t r = 0; r < rows; ++r) rmsRow(x + r * xs, heads, d, w, eps);
 }
 

@@ -1,7 +1,7 @@
 #include "models/vae_ops.h"
 
+#include "models/cpu_simd.h"
 #include "models/float_access.h"
-#include "models/simd_bf16.h"
 #include "models/winograd_conv.h"
 
 #include "util/error.h"
@@ -244,21 +244,19 @@ inline void applyPixels(const T* x, T* y, int64_t pixels, int64_t C, const float
     }
 }
 
-#define SWD_VAE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
-SWD_VAE_CLONES void momentsRowF32(const float* x, int64_t pixels, int64_t C, const float* pivot, float* s,
+SWD_CPU_CLONES void momentsRowF32(const float* x, int64_t pixels, int64_t C, const float* pivot, float* s,
                                   float* q) {
     momentsRow(x, pixels, C, pivot, s, q);
 }
-SWD_VAE_CLONES void momentsRowBf16(const std::uint16_t* x, int64_t pixels, int64_t C, const float* pivot,
+SWD_CPU_CLONES void momentsRowBf16(const std::uint16_t* x, int64_t pixels, int64_t C, const float* pivot,
                                    float* s, float* q) {
     momentsRow(x, pixels, C, pivot, s, q);
 }
-SWD_VAE_CLONES void applyF32(const float* x, float* y, int64_t pixels, int64_t C, const float* scale,
+SWD_CPU_CLONES void applyF32(const float* x, float* y, int64_t pixels, int64_t C, const float* scale,
                              const float* shift, bool silu) {
     applyPixels(x, y, pixels, C, scale, shift, silu);
 }
-SWD_VAE_CLONES void applyBf16(const std::uint16_t* x, std::uint16_t* y, int64_t pixels, int64_t C,
+SWD_CPU_CLONES void applyBf16(const std::uint16_t* x, std::uint16_t* y, int64_t pixels, int64_t C,
                               const float* scale, const float* shift, bool silu) {
     applyPixels(x, y, pixels, C, scale, shift, silu);
 }

@@ -1,9 +1,9 @@
 #include "models/winograd_conv.h"
 
+#include "models/cpu_simd.h"
 #include "models/dnnl_backend.h"
 #include "models/float_access.h"
 #include "models/op_profile.h"
-#include "models/simd_bf16.h"
 
 #include "util/error.h"
 #include "util/tensor_text.h"
@@ -147,6 +147,8 @@ bool WinogradConv3x3::accepts(const at::Tensor& x) const {
            x.is_contiguous(at::MemoryFormat::ChannelsLast) && x.size(1) == m_impl->inChannels;
 }
 
+#if SWD_HAVE_ONEDNN  // the transforms serve only the oneDNN path
+
 // ---------------------------------------------------------------------------------------------------
 // Transforms, portable versions (any x86-64 or other CPU; vectorised by the compiler per target)
 
@@ -262,20 +264,18 @@ inline void outputTile(const float* m, int64_t mStride, int64_t K, const float* 
     }
 }
 
-#define SWD_WINOGRAD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
-SWD_WINOGRAD_CLONES void inputTileKernel(const std::uint16_t* const* d, int64_t C, std::uint16_t* v,
-                                         int64_t vStride) {
+SWD_CPU_CLONES void inputTileKernel(const std::uint16_t* const* d, int64_t C, std::uint16_t* v,
+                                    int64_t vStride) {
     inputTile(d, C, v, vStride);
 }
 
-SWD_WINOGRAD_CLONES void inputTileUpsampleKernel(const std::uint16_t* const* d, int64_t C, std::uint16_t* v,
-                                                 int64_t vStride) {
+SWD_CPU_CLONES void inputTileUpsampleKernel(const std::uint16_t* const* d, int64_t C, std::uint16_t* v,
+                                            int64_t vStride) {
     inputTileUpsample(d, C, v, vStride);
 }
 
-SWD_WINOGRAD_CLONES void outputTileKernel(const float* m, int64_t mStride, int64_t K, const float* bias,
-                                          std::uint16_t* const* y, bool accumulate, bool upsample) {
+SWD_CPU_CLONES void outputTileKernel(const float* m, int64_t mStride, int64_t K, const float* bias,
+                                     std::uint16_t* const* y, bool accumulate, bool upsample) {
     if (upsample)
         outputTile<true>(m, mStride, K, bias, y, accumulate);
     else
@@ -403,6 +403,8 @@ SWD_AVX512BF16_TARGET void outputTileAvx512(const float* m, int64_t mStride, int
 #endif
 
 }  // namespace
+
+#endif  // SWD_HAVE_ONEDNN
 
 // ---------------------------------------------------------------------------------------------------
 // Forward

@@ -1,7 +1,16 @@
-// AVX-512 BF16 helpers shared by the hand-written bf16 CPU kernels (Winograd transforms, GroupNorm).
-// Kernels that use them carry SWD_AVX512BF16_TARGET and run only where cpuHasAvx512Bf16() says so, so
-// the build itself needs no -march flag.
+// Instruction-set dispatch for the hand-written CPU kernels (norms, GroupNorm, Winograd transforms); the
+// build itself needs no -march flag.
+//  - SWD_CPU_CLONES: the compiler builds the function for x86-64-v4 (AVX-512), v3 (AVX2) and baseline,
+//    and the loader picks one for the CPU it runs on. Nothing on other architectures.
+//  - AVX-512 BF16 helpers: kernels that use them carry SWD_AVX512BF16_TARGET and run only where
+//    cpuHasAvx512Bf16() says so.
 #pragma once
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SWD_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SWD_CPU_CLONES
+#endif
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
