@@ -1,7 +1,6 @@
 #include "models/norm_kernels.h"
 
 #include "models/cpu_simd.h"
-
 #include "models/float_access.h"
 #include "models/op_profile.h"
 #include "util/error.h"
