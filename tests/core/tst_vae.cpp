@@ -437,27 +437,40 @@ private Q_SLOTS:
     // channel counts that are not multiples of 16 take the portable transforms instead of the AVX-512
     // ones. Its error must stay of the order of the direct bf16 convolution's.
     void winogradConvMatchesDirect() {
+        using Mode = WinogradConv3x3::Mode;
         auto gen = at::detail::createCPUGenerator(21);
         struct Case {
+            Mode mode;
             int64_t n, c, k, h, w;
             bool bias, residual;
         };
-        for (const Case& t : {Case{2, 64, 48, 9, 7, true, false}, Case{1, 64, 64, 1, 1, false, true},
-                              Case{1, 32, 40, 2, 5, true, true}, Case{2, 64, 64, 40, 40, true, true},
-                              Case{1, 512, 512, 40, 33, true, false}, Case{2, 24, 40, 7, 6, true, true}}) {
-            const at::Tensor x = at::randn({t.n, t.c, t.h, t.w}, gen)
-                                     .to(at::kBFloat16)
-                                     .contiguous(at::MemoryFormat::ChannelsLast);
+        // Upsample2x: conv3x3(upsample_nearest2d(x, 2)) from the small x.
+        for (const Case& t :
+             {Case{Mode::Plain, 2, 64, 48, 9, 7, true, false},
+              Case{Mode::Plain, 1, 64, 64, 1, 1, false, true}, Case{Mode::Plain, 1, 32, 40, 2, 5, true, true},
+              Case{Mode::Plain, 2, 64, 64, 40, 40, true, true},
+              Case{Mode::Plain, 1, 512, 512, 40, 33, true, false},
+              Case{Mode::Plain, 2, 24, 40, 7, 6, true, true},
+              Case{Mode::Upsample2x, 1, 64, 48, 5, 7, true, false},
+              Case{Mode::Upsample2x, 2, 32, 32, 1, 2, false, true},
+              Case{Mode::Upsample2x, 1, 256, 256, 24, 20, true, false},
+              Case{Mode::Upsample2x, 1, 24, 40, 6, 5, true, true}}) {
+            const bool up = t.mode == Mode::Upsample2x;
+            const int64_t oh = up ? 2 * t.h : t.h, ow = up ? 2 * t.w : t.w;
+            auto bf16ChannelsLast = [](const at::Tensor& v) {
+                return v.to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+            };
+            const at::Tensor x = bf16ChannelsLast(at::randn({t.n, t.c, t.h, t.w}, gen));
             const at::Tensor w = (at::randn({t.k, t.c, 3, 3}, gen) / std::sqrt(9.0 * t.c)).to(at::kBFloat16);
             const at::Tensor b = t.bias ? at::randn({t.k}, gen).to(at::kBFloat16) : at::Tensor();
-            const at::Tensor acc = t.residual ? at::randn({t.n, t.k, t.h, t.w}, gen)
-                                                    .to(at::kBFloat16)
-                                                    .contiguous(at::MemoryFormat::ChannelsLast)
-                                              : at::Tensor();
-            at::Tensor ref = at::conv2d(x.to(at::kFloat), w.to(at::kFloat),
+            const at::Tensor acc =
+                t.residual ? bf16ChannelsLast(at::randn({t.n, t.k, oh, ow}, gen)) : at::Tensor();
+            const at::Tensor in = up ? at::upsample_nearest2d(x, {oh, ow}) : x;  // exact in bf16
+            at::Tensor ref = at::conv2d(in.to(at::kFloat), w.to(at::kFloat),
                                         b.defined() ? b.to(at::kFloat) : b, {1, 1}, {1, 1});
             if (acc.defined()) ref = ref + acc.to(at::kFloat);
-            const WinogradConv3x3 winograd(w, b);
+
+            const WinogradConv3x3 winograd(w, b, t.mode);
             if (!winograd.accepts(x)) {  // no oneDNN bf16 kernels here: it must refuse, not compute
                 QVERIFY_EXCEPTION_THROWN(winograd(x), std::exception);
                 continue;
@@ -465,12 +478,15 @@ private Q_SLOTS:
             const at::Tensor got = winograd(x, acc.defined() ? acc.clone() : acc);
             QCOMPARE(got.sizes(), ref.sizes());
             QVERIFY(got.is_contiguous(at::MemoryFormat::ChannelsLast));
+            // The direct bf16 convolution of the same input, its residual add rounded like the fused one.
             WinogradConv3x3::setEnabled(false);
-            const at::Tensor direct = ConvLayer(w, b, 1, 1)(x, acc.defined() ? acc.clone() : acc);
+            const at::Tensor direct =
+                ConvLayer(w, b, 1, 1)(bf16ChannelsLast(in), acc.defined() ? acc.clone() : acc);
             WinogradConv3x3::setEnabled(true);
             const double errW = maxAbsDiff(got, ref), errD = maxAbsDiff(direct, ref);
             const double scale = ref.abs().max().item<double>();
-            const QString what = QString("n%1 c%2 k%3 %4x%5: winograd %6, direct %7, max|y| %8")
+            const QString what = QString("%1 n%2 c%3 k%4 %5x%6: winograd %7, direct %8, max|y| %9")
+                                     .arg(up ? "upsample" : "plain")
                                      .arg(t.n)
                                      .arg(t.c)
                                      .arg(t.k)
@@ -481,47 +497,7 @@ private Q_SLOTS:
                                      .arg(scale);
             qDebug("%s", qPrintable(what));
             QVERIFY2(errW <= 3.0 * errD + 1e-3 && errW < 0.02 * scale, qPrintable(what));
-        }
-        // Upsampling mode: conv3x3(upsample_nearest2d(x, 2)) from the small x, and upsampleConv() uses it.
-        for (const Case& t : {Case{1, 64, 48, 5, 7, true, false}, Case{2, 32, 32, 1, 2, false, true},
-                              Case{1, 256, 256, 24, 20, true, false}, Case{1, 24, 40, 6, 5, true, true}}) {
-            const at::Tensor x = at::randn({t.n, t.c, t.h, t.w}, gen)
-                                     .to(at::kBFloat16)
-                                     .contiguous(at::MemoryFormat::ChannelsLast);
-            const at::Tensor w = (at::randn({t.k, t.c, 3, 3}, gen) / std::sqrt(9.0 * t.c)).to(at::kBFloat16);
-            const at::Tensor b = t.bias ? at::randn({t.k}, gen).to(at::kBFloat16) : at::Tensor();
-            const at::Tensor acc = t.residual ? at::randn({t.n, t.k, 2 * t.h, 2 * t.w}, gen)
-                                                    .to(at::kBFloat16)
-                                                    .contiguous(at::MemoryFormat::ChannelsLast)
-                                              : at::Tensor();
-            const at::Tensor up = at::upsample_nearest2d(x.to(at::kFloat), {2 * t.h, 2 * t.w});
-            at::Tensor ref =
-                at::conv2d(up, w.to(at::kFloat), b.defined() ? b.to(at::kFloat) : b, {1, 1}, {1, 1});
-            if (acc.defined()) ref = ref + acc.to(at::kFloat);
-            const WinogradConv3x3 winograd(w, b, WinogradConv3x3::Mode::Upsample2x);
-            if (!winograd.accepts(x)) {
-                QVERIFY_EXCEPTION_THROWN(winograd(x), std::exception);
-                continue;
-            }
-            const at::Tensor got = winograd(x, acc.defined() ? acc.clone() : acc);
-            QCOMPARE(got.sizes(), ref.sizes());
-            const at::Tensor direct = (at::conv2d(up.to(at::kBFloat16), w, b, {1, 1}, {1, 1}).to(at::kFloat) +
-                                       (acc.defined() ? acc.to(at::kFloat) : at::zeros_like(ref)))
-                                          .to(at::kBFloat16);  // rounded once more, like the fused add
-            const double errW = maxAbsDiff(got, ref), errD = maxAbsDiff(direct, ref);
-            const double scale = ref.abs().max().item<double>();
-            const QString what = QString("upsample n%1 c%2 k%3 %4x%5: winograd %6, direct %7, max|y| %8")
-                                     .arg(t.n)
-                                     .arg(t.c)
-                                     .arg(t.k)
-                                     .arg(t.h)
-                                     .arg(t.w)
-                                     .arg(errW)
-                                     .arg(errD)
-                                     .arg(scale);
-            qDebug("%s", qPrintable(what));
-            QVERIFY2(errW <= 3.0 * errD + 1e-3 && errW < 0.02 * scale, qPrintable(what));
-            if (!acc.defined()) {
+            if (up && !acc.defined()) {  // the VAE's upsampling conv uses it
                 const FusedUpsampleConv fused = fuseUpsampleConv(w, b, at::kBFloat16, at::kCPU, true);
                 QVERIFY(at::equal(upsampleConv(x, fused, true), got));
             }
