@@ -37,9 +37,8 @@ MatmulPeak matmulPeak(at::ScalarType dtype, MatmulBackend backend) {
     }
     return p;
 }
-void setAction(
 
-    CLI::App* command, CommandAction action) {
+void setAction(CLI::App* command, CommandAction action) {
     command->callback([action = std::move(action)] { commandExitCode() = action(); });
 }
 

@@ -31,8 +31,7 @@ namespace swd {
 struct ConvLayer::Impl {
     at::Tensor weight, bias;
     int64_t stride = 1, padding = 0;
-    // Built on the first bf16 call that can use it (the fp32 parity path never pays for its weights).
-    std::once_flag winogradOnce;
+    // Wide 3x3 convs with bf16 CPU weights, where the CPU runs it (the fp32 parity path keeps the direct one)
     WinogradConv3x3 winograd;
 #if SWD_HAVE_ONEDNN
     struct Entry {
@@ -76,6 +75,12 @@ ConvLayer::ConvLayer(const at::Tensor& weight, const at::Tensor& bias, int64_t s
     m_impl->bias = bias;
     m_impl->stride = stride;
     m_impl->padding = padding;
+    // Narrow layers (the VAE's first and last convs) have too little work per tile to gain.
+    const bool winogradShape = weight.dim() == 4 && weight.size(2) == 3 && weight.size(3) == 3 &&
+                               stride == 1 && padding == 1 && weight.size(0) >= 32 && weight.size(1) >= 32;
+    if (winogradShape && weight.scalar_type() == at::kBFloat16 && weight.device().is_cpu() &&
+        WinogradConv3x3::available())
+        m_impl->winograd = WinogradConv3x3(weight, bias);
 }
 
 const at::Tensor& ConvLayer::weight() const {
@@ -90,23 +95,10 @@ int64_t ConvLayer::outputSize(int64_t size) const {
     return (size + 2 * m_impl->padding - m_impl->weight.size(2)) / m_impl->stride + 1;
 }
 
-bool ConvLayer::winogradShape() const {
-    const Impl& d = *m_impl;
-    // Narrow layers (the VAE's first and last convs) have too little work per tile to gain.
-    return d.weight.size(2) == 3 && d.weight.size(3) == 3 && d.stride == 1 && d.padding == 1 &&
-           d.weight.size(0) >= 32 && d.weight.size(1) >= 32;
-}
-
 at::Tensor ConvLayer::operator()(const at::Tensor& x, const at::Tensor& accumulate, bool relu) const {
     const Impl& d = *m_impl;
-    if (!relu && WinogradConv3x3::enabled() && x.dim() == 4 && x.scalar_type() == at::kBFloat16 &&
-        x.device().is_cpu() && winogradShape() &&
-        (!accumulate.defined() || accumulate.scalar_type() == at::kBFloat16)) {
-        std::call_once(m_impl->winogradOnce, [&] { m_impl->winograd = WinogradConv3x3(d.weight, d.bias); });
-        if (d.winograd.accepts(x) &&
-            (!accumulate.defined() || accumulate.is_contiguous(at::MemoryFormat::ChannelsLast)))
-            return d.winograd(x, accumulate);
-    }
+    if (d.winograd.defined() && !relu && WinogradConv3x3::enabled() && d.winograd.accepts(x, accumulate))
+        return d.winograd(x, accumulate);
 #if SWD_HAVE_ONEDNN
     const at::ScalarType type = x.scalar_type();
     const bool fast =
@@ -299,6 +291,16 @@ SWD_AVX512BF16_TARGET void applyBf16Avx512(const std::uint16_t* x, std::uint16_t
 }
 #endif
 
+// applyBf16 by the fastest kernel this CPU runs.
+void applyBf16Fastest(const std::uint16_t* x, std::uint16_t* y, int64_t pixels, int64_t C, const float* scale,
+                      const float* shift, bool silu) {
+#if SWD_HAVE_AVX512BF16_KERNELS
+    if (C % 16 == 0 && kernels::cpuHasAvx512Bf16())
+        return applyBf16Avx512(x, y, pixels, C, scale, shift, silu);
+#endif
+    applyBf16(x, y, pixels, C, scale, shift, silu);
+}
+
 bool fastLayout(const at::Tensor& x) {
     return x.dim() == 4 && x.device().is_cpu() &&
            (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) &&
@@ -406,16 +408,10 @@ at::Tensor groupNormApply(const at::Tensor& x, int64_t groups, const at::Tensor&
             const int64_t b = p0 / pixels, end = std::min(p1, (b + 1) * pixels);
             const float* sc = scale.data_ptr<float>() + b * C;
             const float* sh = shift.data_ptr<float>() + b * C;
-#if SWD_HAVE_AVX512BF16_KERNELS
-            if (bf16 && C % 16 == 0 && kernels::cpuHasAvx512Bf16())
-                applyBf16Avx512(reinterpret_cast<const std::uint16_t*>(x.data_ptr()) + p0 * C,
-                                reinterpret_cast<std::uint16_t*>(y.data_ptr()) + p0 * C, end - p0, C, sc, sh,
-                                silu);
-            else
-#endif
-                if (bf16)
-                applyBf16(reinterpret_cast<const std::uint16_t*>(x.data_ptr()) + p0 * C,
-                          reinterpret_cast<std::uint16_t*>(y.data_ptr()) + p0 * C, end - p0, C, sc, sh, silu);
+            if (bf16)
+                applyBf16Fastest(reinterpret_cast<const std::uint16_t*>(x.data_ptr()) + p0 * C,
+                                 reinterpret_cast<std::uint16_t*>(y.data_ptr()) + p0 * C, end - p0, C, sc, sh,
+                                 silu);
             else
                 applyF32(x.data_ptr<float>() + p0 * C, y.data_ptr<float>() + p0 * C, end - p0, C, sc, sh,
                          silu);
@@ -479,7 +475,7 @@ FusedUpsampleConv fuseUpsampleConv(const at::Tensor& weight3x3, const at::Tensor
     if (channelsLast) w = w.contiguous(at::MemoryFormat::ChannelsLast);
     const at::Tensor b4 = bias.defined() ? bias.to(at::kFloat).repeat({4}).to(device, dtype) : at::Tensor();
     f.conv = ConvLayer(w, b4, 1, 1);
-    if (dtype == at::kBFloat16 && device.is_cpu() && channelsLast)
+    if (dtype == at::kBFloat16 && device.is_cpu() && channelsLast && WinogradConv3x3::available())
         f.winograd = WinogradConv3x3(weight3x3, bias, WinogradConv3x3::Mode::Upsample2x);
     return f;
 }

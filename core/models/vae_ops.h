@@ -32,9 +32,6 @@ public:
     at::Tensor operator()(const at::Tensor& x, const at::Tensor& accumulate = {}, bool relu = false) const;
 
 private:
-    // 3x3, stride 1, padding 1, wide enough: bf16 CPU calls go through WinogradConv3x3 (winograd_conv.h).
-    bool winogradShape() const;
-
     struct Impl;
     std::shared_ptr<Impl> m_impl;
 };

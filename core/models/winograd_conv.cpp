@@ -141,10 +141,17 @@ bool WinogradConv3x3::enabled() {
     return g_enabled;
 }
 
-bool WinogradConv3x3::accepts(const at::Tensor& x) const {
-    return m_impl && dnnl_backend::compiledIn() && dnnl_backend::usable(at::kBFloat16) && x.dim() == 4 &&
-           x.device().is_cpu() && x.scalar_type() == at::kBFloat16 &&
-           x.is_contiguous(at::MemoryFormat::ChannelsLast) && x.size(1) == m_impl->inChannels;
+bool WinogradConv3x3::available() {
+    return dnnl_backend::compiledIn() && dnnl_backend::usable(at::kBFloat16);
+}
+
+bool WinogradConv3x3::accepts(const at::Tensor& x, const at::Tensor& accumulate) const {
+    auto bf16ChannelsLast = [](const at::Tensor& t) {
+        return t.dim() == 4 && t.device().is_cpu() && t.scalar_type() == at::kBFloat16 &&
+               t.is_contiguous(at::MemoryFormat::ChannelsLast);
+    };
+    return m_impl && available() && bf16ChannelsLast(x) && x.size(1) == m_impl->inChannels &&
+           (!accumulate.defined() || bf16ChannelsLast(accumulate));
 }
 
 #if SWD_HAVE_ONEDNN  // the transforms serve only the oneDNN path
@@ -410,9 +417,10 @@ SWD_AVX512BF16_TARGET void outputTileAvx512(const float* m, int64_t mStride, int
 // Forward
 
 at::Tensor WinogradConv3x3::operator()(const at::Tensor& x, const at::Tensor& accumulate) const {
-    if (!accepts(x))
+    if (!accepts(x, accumulate))
         throwInternal(
-            "WinogradConv3x3: input {} ({}) is not a CPU channels-last bf16 tensor with {} channels",
+            "WinogradConv3x3: input {} ({}) is not a CPU channels-last bf16 tensor with {} channels, or the "
+            "residual is not one, or this build or CPU has no oneDNN bf16 kernels",
             shapeToString(x.sizes()), c10::toString(x.scalar_type()), m_impl ? m_impl->inChannels : 0);
 #if SWD_HAVE_ONEDNN
     using dnnl::memory;
@@ -424,8 +432,7 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x, const at::Tensor& ac
         accumulate.defined()
             ? accumulate
             : at::empty({N, K, OH, OW}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
-    if (out.sizes() != at::IntArrayRef({N, K, OH, OW}) || out.scalar_type() != at::kBFloat16 ||
-        !out.is_contiguous(at::MemoryFormat::ChannelsLast))
+    if (out.sizes() != at::IntArrayRef({N, K, OH, OW}))  // its dtype and layout: accepts()
         throwInternal("WinogradConv3x3: the residual {} does not fit the output [{}, {}, {}, {}]",
                       shapeToString(out.sizes()), N, K, OH, OW);
 

@@ -38,9 +38,11 @@ public:
     WinogradConv3x3(const at::Tensor& weight, const at::Tensor& bias, Mode mode = Mode::Plain);
 
     bool defined() const { return m_impl != nullptr; }
-    // True when this build and CPU run it (oneDNN with bf16 kernels) and x is CPU channels-last bf16 with
-    // the weight's input channels.
-    bool accepts(const at::Tensor& x) const;
+    // True when this build and CPU run it: oneDNN with bf16 kernels (AVX-512 or newer).
+    static bool available();
+    // available(), x is CPU channels-last bf16 with the weight's input channels, and `accumulate`, when
+    // given, is channels-last bf16.
+    bool accepts(const at::Tensor& x, const at::Tensor& accumulate = {}) const;
     // conv3x3(x) + bias (of the upsampled x in Upsample2x mode), added in place to `accumulate`
     // (channels-last bf16, the output's shape) and returned when given.
     at::Tensor operator()(const at::Tensor& x, const at::Tensor& accumulate = {}) const;
