@@ -17,6 +17,26 @@
 
 namespace swd::ui {
 
+namespace {
+
+// A labelled form row of a path edit and its Browse button (the label's buddy is the edit); returns the
+// button for the caller to connect.
+QPushButton* addPathRow(QFormLayout* form, QLineEdit* edit, const QString& label, const QString& browseText,
+                        const QString& browseTip) {
+    QWidget* parent = edit->parentWidget();
+    auto* row = new QHBoxLayout;
+    auto* browse = new QPushButton(browseText, parent);
+    browse->setToolTip(browseTip);
+    row->addWidget(edit, 1);
+    row->addWidget(browse);
+    auto* rowLabel = new QLabel(label, parent);
+    rowLabel->setBuddy(edit);
+    form->addRow(rowLabel, row);
+    return browse;
+}
+
+}  // namespace
+
 SettingsDialog::SettingsDialog(const AppSettings& settings, QWidget* parent)
     : QDialog(parent), m_base(settings) {
     setWindowTitle(tr("Settings"));
@@ -50,18 +70,12 @@ SettingsDialog::SettingsDialog(const AppSettings& settings, QWidget* parent)
     connect(remove, &QPushButton::clicked, this, &SettingsDialog::removeFolder);
 
     auto* form = new QFormLayout;
-    auto* outRow = new QHBoxLayout;
     m_output = new QLineEdit(settings.outputFolder, this);
     m_output->setObjectName(QStringLiteral("outputFolderEdit"));
     m_output->setToolTip(
         tr("Every result is written here as soon as it finishes, with the settings that restore it"));
-    auto* browse = new QPushButton(tr("&Browse…"), this);
-    browse->setToolTip(tr("Choose the output folder"));
-    outRow->addWidget(m_output, 1);
-    outRow->addWidget(browse);
-    auto* outLabel = new QLabel(tr("&Output folder"), this);
-    outLabel->setBuddy(m_output);
-    form->addRow(outLabel, outRow);
+    auto* browse =
+        addPathRow(form, m_output, tr("&Output folder"), tr("&Browse…"), tr("Choose the output folder"));
     connect(browse, &QPushButton::clicked, this, &SettingsDialog::browseOutput);
 
     m_format = new QComboBox(this);
@@ -81,20 +95,14 @@ SettingsDialog::SettingsDialog(const AppSettings& settings, QWidget* parent)
     m_preview->setCurrentIndex(m_preview->findData(settings.previewMode));
     form->addRow(tr("Step &previews"), m_preview);
 
-    auto* taesdRow = new QHBoxLayout;
     m_taesd = new QLineEdit(settings.taesdPath, this);
     m_taesd->setObjectName(QStringLiteral("taesdPathEdit"));
     m_taesd->setPlaceholderText(tr("madebyollin/taesd3 folder or its .safetensors file"));
     m_taesd->setToolTip(
         tr("Weights of the TAESD3 tiny decoder, for the TAESD step previews (about 0.3 s a 512-px "
            "preview on a CPU). Without them TAESD previews fall back to the latent projection"));
-    auto* browseTaesd = new QPushButton(tr("Brow&se…"), this);
-    browseTaesd->setToolTip(tr("Choose the TAESD3 weights file"));
-    taesdRow->addWidget(m_taesd, 1);
-    taesdRow->addWidget(browseTaesd);
-    auto* taesdLabel = new QLabel(tr("TAESD &weights"), this);
-    taesdLabel->setBuddy(m_taesd);
-    form->addRow(taesdLabel, taesdRow);
+    auto* browseTaesd =
+        addPathRow(form, m_taesd, tr("TAESD &weights"), tr("Brow&se…"), tr("Choose the TAESD3 weights file"));
     connect(browseTaesd, &QPushButton::clicked, this, [this] {
         const QString file = QFileDialog::getOpenFileName(this, tr("TAESD3 weights"), m_taesd->text(),
                                                           tr("Safetensors (*.safetensors)"));
