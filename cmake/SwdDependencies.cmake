@@ -15,21 +15,14 @@ find_package(nlohmann_json 3.10 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(Threads REQUIRED)
 
-# OpenImageIO: Debian's exported target names /usr/include/opencv4, which libopenimageio-dev does not
-# install; CMake then refuses the target. Drop include directories that do not exist.
-find_package(OpenImageIO CONFIG REQUIRED)
-foreach(_prop INTERFACE_INCLUDE_DIRECTORIES INTERFACE_SYSTEM_INCLUDE_DIRECTORIES)
-    get_target_property(_dirs OpenImageIO::OpenImageIO ${_prop})
-    if(_dirs)
-        set(_kept "")
-        foreach(_d IN LISTS _dirs)
-            if(EXISTS "${_d}")
-                list(APPEND _kept "${_d}")
-            endif()
-        endforeach()
-        set_target_properties(OpenImageIO::OpenImageIO PROPERTIES ${_prop} "${_kept}")
-    endif()
-endforeach()
+# OpenImageIO through its pkg-config file, the library only. Debian's exported CMake targets are unusable
+# on a fresh machine: they name /usr/bin/iconvert and the other command-line tools (package
+# openimageio-tools, which nothing here needs) and /usr/include/opencv4, and CMake refuses the whole
+# package when one referenced file is missing.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(OpenImageIO REQUIRED IMPORTED_TARGET GLOBAL OpenImageIO>=2.2)
+add_library(OpenImageIO::OpenImageIO ALIAS PkgConfig::OpenImageIO)
+message(STATUS "swd: OpenImageIO ${OpenImageIO_VERSION}")
 
 # libpng: PNG text chunks as iTXt (OIIO writes Latin-1 tEXt, which mangles non-ASCII prompts).
 find_package(PNG REQUIRED)
@@ -39,7 +32,6 @@ find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 
 # sentencepiece: no CMake config in Debian. It must never be linked into a process that links libtorch
 # (two protobuf copies crash at start-up); core/text/spm_module is a dlopen()ed MODULE instead.
-find_package(PkgConfig REQUIRED)
 pkg_check_modules(SentencePiece REQUIRED IMPORTED_TARGET sentencepiece)
 
 # ICU (libicu-dev): Unicode classes, NFC and lower-casing of the CLIP tokenizer.
