@@ -9,8 +9,11 @@ PACKAGES="cmake ninja-build pkg-config g++ ccache
   libsentencepiece-dev libopenimageio-dev libpng-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libicu-dev
   fonts-dejavu-core"
-# Tests also build the libFuzzer target (clang + its runtime) and take screenshots under Xvfb.
-TEST_PACKAGES="clang libclang-rt-14-dev xvfb xauth"
+# Tests also build the libFuzzer targets (clang + its runtime), take screenshots under Xvfb, read our
+# images with the tools users have (exiftool, pngcheck) and build and check the Debian package
+# (dpkg-shlibdeps from dpkg-dev, lintian, file).
+TEST_PACKAGES="clang libclang-rt-14-dev xvfb xauth
+  libimage-exiftool-perl pngcheck dpkg-dev lintian file"
 
 want="$PACKAGES"
 if [ "${1:-}" = "--tests" ]; then want="$want $TEST_PACKAGES"; fi

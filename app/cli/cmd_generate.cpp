@@ -1,20 +1,29 @@
 // swd generate | compare | make-demo-model: runs of the engine from the command line.
 #include "cli_common.h"
+#include "cli_signals.h"
 #include "image/image_io.h"
 #include "image/image_ops.h"
 #include "model_choice.h"
+#include "models/latent_preview.h"
 #include "pipeline/demo_model.h"
 #include "pipeline/engine.h"
+#include "progress_printer.h"
 #include "sampling/preset_library.h"
+#include "util/device.h"
 #include "util/error.h"
 #include "util/runtime.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <limits>
+#include <optional>
 
 namespace swd::cli {
 
@@ -28,8 +37,8 @@ struct RunArgs {
     std::string scheduleFile;
     std::string prompt;
     std::string negative;
-    std::uint64_t seed = 0;
-    bool seedGiven = false;
+    std::string seedText = "0";
+    std::uint64_t seed = 0;  // parsed from seedText by checkRunArgs
     std::string out = "swd-output";
     bool stepsOut = false;
     std::string format = "png";
@@ -37,50 +46,133 @@ struct RunArgs {
     std::string device = "cpu";
     std::string precision = "auto";
     std::string preview = "auto";
-    int t5Length = 0;
-    double guidance = -1;
+    std::optional<int> t5Length;
+    std::optional<double> guidance;
     bool noT5 = false;
     bool quiet = false;
+    bool verbose = false;
     bool forStrips = false;  // compare: step strips need step images
+
+    Verbosity verbosity() const {
+        return quiet ? Verbosity::Quiet : verbose ? Verbosity::Verbose : Verbosity::Normal;
+    }
 };
 
-void addRunOptions(CLI::App* cmd, RunArgs& a, bool withPreset) {
-    addModelOptions(cmd, a.model);
-    if (withPreset) {
-        cmd->add_option("--preset", a.preset, "schedule preset id or name (see 'swd presets list')");
-        cmd->add_option("--schedule", a.scheduleFile, "schedule JSON file (instead of a preset)");
+// A seed as users type it: decimal digits only (a leading zero does not make it octal), 0 to 2^64-1.
+// CLI11's own conversion wraps -1 and clamps 2^64 silently; a seed that is not the one asked for makes
+// the run unrepeatable, so anything else is refused.
+std::uint64_t parseSeed(const std::string& text) {
+    bool fits =
+        !text.empty() && text.size() <= 20 && text.find_first_not_of("0123456789") == std::string::npos;
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; fits && i < text.size(); ++i) {
+        const auto digit = static_cast<std::uint64_t>(text[i] - '0');
+        fits = value <= (std::numeric_limits<std::uint64_t>::max() - digit) / 10;
+        value = value * 10 + digit;
     }
+    if (!fits)
+        throwBadInput("--seed '{}': a seed is a whole number from 0 to 18446744073709551615",
+                      text.size() > 40 ? text.substr(0, 40) + "..." : text);
+    return value;
+}
+
+// CLI11's Range lets NaN through (every comparison with NaN is false).
+CLI::Validator finiteRange(double low, double high) {
+    return CLI::Validator(
+        [low, high](std::string& text) -> std::string {
+            double v = 0;
+            if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v) || v < low || v > high)
+                return fmt::format("must be a finite number from {} to {}, got '{}'", low, high,
+                                   text.size() > 40 ? text.substr(0, 40) + "..." : text);
+            return {};
+        },
+        fmt::format("FLOAT in [{} - {}]", low, high));
+}
+
+void addRunOptions(CLI::App* cmd, RunArgs& a) {
+    addModelOptions(cmd, a.model);
+    cmd->add_option("--preset", a.preset, "schedule preset id or name (see 'swd presets list')");
+    cmd->add_option("--schedule", a.scheduleFile, "schedule JSON file (instead of a preset)");
     cmd->add_option("--prompt", a.prompt, "the prompt")->required();
     cmd->add_option("--negative", a.negative, "negative prompt (used only when guidance > 1)");
-    cmd->add_option("--seed", a.seed, "seed (image i of a batch uses seed + i); default 0");
-    cmd->add_option("--out", a.out, "output folder")->capture_default_str();
+    cmd->add_option("--seed", a.seedText, "seed, 0 to 2^64-1 (image i of a batch uses seed + i)")
+        ->capture_default_str();
+    cmd->add_option("--out", a.out, "output folder (created when missing)")->capture_default_str();
     cmd->add_flag("--steps-out", a.stepsOut, "also write every step's decoded x0");
-    cmd->add_option("--format", a.format, "png, png16, jpg, tiff or exr")->capture_default_str();
-    cmd->add_option("--batch", a.batch, "images per run")->check(CLI::Range(1, 64));
+    cmd->add_option("--format", a.format, "png, png16, jpg, tiff or exr")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"png", "png8", "png16", "jpg", "jpeg", "tif", "tiff", "exr"}));
+    cmd->add_option("--batch", a.batch, "images per run, 1 to 64")->check(CLI::Range(1, 64));
     cmd->add_option("--device", a.device, "cpu, cuda or cuda:N")->capture_default_str();
     cmd->add_option("--precision", a.precision, "auto, bf16, fp16 (CUDA only) or fp32")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "bf16", "fp16", "fp32"}));
     cmd->add_option("--preview", a.preview,
                     "step images: vae (decoded x0), taesd, projection (latent to RGB) or off; auto: vae with "
                     "--steps-out and in compare, else off")
         ->capture_default_str();
     cmd->add_option("--t5-length", a.t5Length,
-                    "T5 tokens (default: the preset's; 512 for SwD, 256 full resolution)");
-    cmd->add_option("--guidance", a.guidance, "CFG scale (default: the preset's)");
+                    "T5 tokens, 1 to 512 (default: the preset's; 512 for SwD, 256 full resolution)")
+        ->check(CLI::Range(1, 512));
+    cmd->add_option("--guidance", a.guidance, "CFG scale, 0 to 100 (default: the preset's)")
+        ->check(finiteRange(0.0, 100.0));
     cmd->add_flag("--no-t5", a.noT5, "run without T5-XXL (its part of the context is zeros; saves ~9.5 GB)");
-    cmd->add_flag("--quiet", a.quiet, "print only the written files");
+    auto* quiet = cmd->add_flag(
+        "--quiet,-q", a.quiet, "print only the written files, one path per line (errors still go to stderr)");
+    cmd->add_flag("--verbose,-v", a.verbose, "also print each stage's detail and each step's model time")
+        ->excludes(quiet);
 }
 
 Schedule pickSchedule(const RunArgs& a, const std::string& fallbackPreset) {
-    Schedule s;
-    if (!a.scheduleFile.empty()) {
-        s = loadScheduleFile(a.scheduleFile);
-    } else {
-        s = PresetLibrary::builtin().get(a.preset.empty() ? fallbackPreset : a.preset);
-    }
-    if (a.t5Length > 0) s.t5Length = a.t5Length;
-    if (a.guidance >= 0) s.guidance = a.guidance;
+    Schedule s = a.scheduleFile.empty()
+                     ? PresetLibrary::builtin().get(a.preset.empty() ? fallbackPreset : a.preset)
+                     : loadScheduleFile(a.scheduleFile);
+    if (a.t5Length) s.t5Length = *a.t5Length;
+    if (a.guidance) s.guidance = *a.guidance;
+    if (!a.model.adapter.empty() && s.adapter.empty())
+        throwBadInput(
+            "--adapter {}: {} runs the base model (its \"adapter\" is \"\"); name the adapter in "
+            "the schedule, or leave out --adapter",
+            a.model.adapter, a.scheduleFile.empty() ? "preset '" + s.name + "'" : a.scheduleFile);
     return s;
+}
+
+// Every problem of the run's schedule (overrides applied) is reported before a model loads.
+void requireValidSchedule(const RunArgs& a, const Schedule& s) {
+    const auto issues = validateSchedule(s);
+    if (issues.empty()) return;
+    std::string text;
+    for (const auto& issue : issues) text += "\n  " + issue.toString();
+    throwBadInput("{}: the schedule cannot run:{}",
+                  a.scheduleFile.empty() ? fmt::format("preset '{}'", s.name) : a.scheduleFile, text);
+}
+
+// The output folder exists (or is created) and takes new files: checked before the run, not after it.
+void requireWritableFolder(const fs::path& folder) {
+    std::error_code ec;
+    fs::create_directories(folder, ec);
+    if (!fs::is_directory(folder))
+        throwBadInput("--out {}: not a folder, and it cannot be created{}", folder.string(),
+                      ec ? " (" + ec.message() + ")" : std::string());
+    if (::access(folder.c_str(), W_OK | X_OK) != 0)
+        throwBadInput("--out {}: the folder is not writable ({})", folder.string(), std::strerror(errno));
+}
+
+ImageFormat parseFormat(const std::string& f) {
+    const auto format = imageFormatFromId(f);
+    if (!format) throwBadInput("--format '{}': use png, png16, jpg, tiff or exr", f);
+    return *format;
+}
+
+// Everything the user typed is checked before a model is loaded: a mistake costs no sampling time.
+void checkRunArgs(RunArgs& a) {
+    a.seed = parseSeed(a.seedText);
+    parseFormat(a.format);
+    if (!precisionFromName(a.precision))
+        throwBadInput("--precision '{}': use auto, bf16, fp16 or fp32", a.precision);
+    if (a.preview != "auto") parsePreviewMode(a.preview);
+    parseDevice(a.device);
+    requireWritableFolder(a.out);
 }
 
 GenerationRequest makeRequest(const RunArgs& a, const Schedule& s) {
@@ -91,9 +183,7 @@ GenerationRequest makeRequest(const RunArgs& a, const Schedule& s) {
     r.schedule = s;
     r.batchSize = a.batch;
     r.device = a.device;
-    const auto p = precisionFromName(a.precision);
-    if (!p) throwBadInput("--precision '{}': use auto, bf16, fp16 or fp32", a.precision);
-    r.precision = *p;
+    r.precision = *precisionFromName(a.precision);
     r.preview = a.preview == "auto" ? (a.stepsOut || a.forStrips ? PreviewMode::FullVae : PreviewMode::Off)
                                     : parsePreviewMode(a.preview);
     r.useAdapter = s.sampler == SamplerKind::ScaleWise;
@@ -104,65 +194,44 @@ GenerationRequest makeRequest(const RunArgs& a, const Schedule& s) {
 EngineOptions engineOptions(const RunArgs& a) {
     EngineOptions o;
     o.device = a.device;
-    const auto p = precisionFromName(a.precision);
-    if (!p) throwBadInput("--precision '{}': use auto, bf16, fp16 or fp32", a.precision);
-    o.precision = *p;
-    o.textPrecision = *p;
+    o.precision = *precisionFromName(a.precision);
+    o.textPrecision = o.precision;
     o.loadT5 = !a.noT5;
     o.hashCache = cliCacheDir() / "hashes.json";
     return o;
 }
 
-ImageFormat parseFormat(const std::string& f) {
-    const auto format = imageFormatFromId(f);
-    if (!format) throwBadInput("--format '{}': use png, png16, jpg, tiff or exr", f);
-    return *format;
-}
-
-class PrintingObserver : public GenerationObserver {
-public:
-    explicit PrintingObserver(bool quiet) : m_quiet(quiet) {}
-    void onStage(Stage stage, const std::string& detail) override {
-        if (m_quiet || stage == Stage::Done) return;
-        const bool showDetail = !detail.empty() && stage != Stage::EncodingPrompt;
-        std::fprintf(stderr, "  %s%s%s\n", stageName(stage), showDetail ? ": " : "",
-                     showDetail ? detail.c_str() : "");
-    }
-    void onStep(const StepEvent& e) override {
-        if (m_quiet) return;
-        std::fprintf(stderr, "  %s step %d/%d  scale %d (%d px)  sigma %.4f  %.0f ms  ETA %.1f s\n",
-                     e.runLabel.c_str(), e.index + 1, e.stepCount, e.scale, e.scale * 8, e.sigma, e.ms,
-                     e.etaMs / 1000.0);
-    }
-
-private:
-    bool m_quiet;
-};
-
-// Writes the run's images (and step images) into `folder`; returns the written final images.
+// Writes the run's images and, with --steps-out, every finished step's image into `folder`; prints each
+// written path on stdout (the only output of --quiet). A cancelled run writes the steps it finished.
 std::vector<fs::path> writeRun(const GenerationResult& r, const fs::path& folder, const std::string& prefix,
-                               ImageFormat format, bool stepsOut, bool quiet) {
+                               ImageFormat format, bool stepsOut) {
     std::vector<fs::path> written;
-    for (std::size_t i = 0; i < r.images.size(); ++i) {
+    for (int i = 0; i < r.request.batchSize; ++i) {
+        const auto index = static_cast<std::size_t>(i);
         ImageMetadata meta;
-        meta.parameters = r.parametersText(static_cast<int>(i));
-        meta.request = r.recordJson(static_cast<int>(i));
+        meta.parameters = r.parametersText(i);
+        meta.request = r.recordJson(i);
         meta.software = r.provenance.version;
-        const fs::path path = writeImage(nextImagePath(folder, prefix, format), r.images[i], meta, {format});
-        written.push_back(path);
-        if (!quiet) std::printf("%s\n", path.c_str());
-        if (stepsOut) {
-            const fs::path stepDir = folder / (path.stem().string() + "-steps");
-            for (const auto& step : r.steps) {
-                if (i >= step.images.size()) continue;
-                const fs::path sp = stepDir / fmt::format("step-{:02d}-scale{}-sigma{:.4f}.png",
-                                                          step.index + 1, step.scale, step.sigma);
-                writeImage(sp, toFloatImage(step.images[i]), {meta.parameters, "", meta.software},
-                           {ImageFormat::Png8});
-            }
-            if (!quiet) std::printf("%s/\n", stepDir.c_str());
+        fs::path path = nextImagePath(folder, prefix, format);
+        if (index < r.images.size()) {
+            path = writeImage(path, r.images[index], meta, {format});
+            written.push_back(path);
+            std::printf("%s\n", path.c_str());
         }
+        if (!stepsOut) continue;
+        const fs::path stepDir = folder / (path.stem().string() + "-steps");
+        bool any = false;
+        for (const auto& step : r.steps) {
+            if (index >= step.images.size()) continue;
+            const fs::path sp = stepDir / fmt::format("step-{:02d}-scale{}-sigma{:.4f}.png", step.index + 1,
+                                                      step.scale, step.sigma);
+            writeImage(sp, toFloatImage(step.images[index]), {meta.parameters, "", meta.software},
+                       {ImageFormat::Png8});
+            any = true;
+        }
+        if (any) std::printf("%s/\n", stepDir.c_str());
     }
+    std::fflush(stdout);
     return written;
 }
 
@@ -215,27 +284,34 @@ void addGenerateCommands(CLI::App& app) {
     // swd generate
     auto* gen = app.add_subcommand("generate", "Generate images with a preset (SwD or full resolution)");
     auto ga = std::make_shared<RunArgs>();
-    addRunOptions(gen, *ga, true);
+    addRunOptions(gen, *ga);
     setAction(gen, [ga] {
-        const Schedule s = pickSchedule(*ga, "swd-2b-6step");
-        const ModelChoice choice = chooseModelSet(ga->model, s);
-        if (!choice.note.empty()) std::fprintf(stderr, "%s\n", choice.note.c_str());
-        if (!ga->quiet)
-            std::fprintf(stderr, "%s with %s, seed %llu\n", s.name.c_str(), choice.set.displayName.c_str(),
-                         static_cast<unsigned long long>(ga->seed));
-        Engine engine(choice.set, engineOptions(*ga));
-        PrintingObserver observer(ga->quiet);
-        CancelToken cancel;
-        const GenerationResult r = engine.generate(makeRequest(*ga, s), &observer, cancel);
+        checkRunArgs(*ga);
         const ImageFormat format = parseFormat(ga->format);
-        const auto files = writeRun(r, ga->out, s.sampler == SamplerKind::ScaleWise ? "swd" : "full", format,
-                                    ga->stepsOut, ga->quiet);
-        if (!ga->quiet)
-            std::fprintf(stderr,
-                         "done: %.2f s (text %.2f s, sampling %.2f s, decode %.2f s, load %.2f s), peak %s\n",
-                         r.timings.totalMs / 1000, r.timings.textMs / 1000, r.timings.samplingMs / 1000,
-                         r.timings.decodeMs / 1000, r.timings.loadMs / 1000,
-                         formatBytes(r.timings.peakRssBytes).c_str());
+        const Schedule s = pickSchedule(*ga, "swd-2b-6step");
+        requireValidSchedule(*ga, s);
+        ProgressPrinter progress(ga->verbosity());
+        const ModelChoice choice = chooseModelSet(ga->model, s);
+        if (!choice.note.empty()) progress.note(choice.note);
+        progress.note(fmt::format("{} with {}, seed {}", s.name, choice.set.displayName, ga->seed));
+        Engine engine(choice.set, engineOptions(*ga));
+        CancelToken cancel;
+        GenerationResult r;
+        {
+            InterruptCancels interrupt(cancel);
+            r = engine.generate(makeRequest(*ga, s), &progress, cancel);
+        }
+        writeRun(r, ga->out, s.sampler == SamplerKind::ScaleWise ? "swd" : "full", format, ga->stepsOut);
+        if (r.cancelled) {
+            progress.note(
+                fmt::format("cancelled after {} of {} steps{}", r.completedSteps, s.stepCount(),
+                            ga->stepsOut && r.completedSteps > 0 ? " (finished steps written)" : ""));
+            return kExitInterrupted;
+        }
+        progress.note(fmt::format(
+            "done: {:.2f} s (text {:.2f} s, sampling {:.2f} s, decode {:.2f} s, load {:.2f} s), peak {}",
+            r.timings.totalMs / 1000, r.timings.textMs / 1000, r.timings.samplingMs / 1000,
+            r.timings.decodeMs / 1000, r.timings.loadMs / 1000, formatBytes(r.timings.peakRssBytes)));
         return 0;
     });
 
@@ -246,41 +322,52 @@ void addGenerateCommands(CLI::App& app) {
         "image, both step strips and a JSON report (timings, speedup, PSNR and SSIM between the finals)");
     auto ca = std::make_shared<RunArgs>();
     auto fullPreset = std::make_shared<std::string>();
-    addRunOptions(cmp, *ca, true);
+    addRunOptions(cmp, *ca);
     cmp->add_option("--full-preset", *fullPreset,
                     "full-resolution preset (default: the SwD preset's counterpart)");
     ca->forStrips = true;
     setAction(cmp, [ca, fullPreset] {
+        checkRunArgs(*ca);
+        const ImageFormat format = parseFormat(ca->format);
         const Schedule swdSchedule = pickSchedule(*ca, "swd-2b-6step");
+        requireValidSchedule(*ca, swdSchedule);
         std::string fullId = *fullPreset;
         if (fullId.empty())
             fullId = swdSchedule.compareWith.empty() ? "sd35-medium-full" : swdSchedule.compareWith;
         Schedule fullSchedule = PresetLibrary::builtin().get(fullId);
         // Both finals at one size: full resolution runs at the SwD schedule's last scale.
         fullSchedule.scales.assign(fullSchedule.scales.size(), swdSchedule.finalScale());
+        ProgressPrinter progress(ca->verbosity());
         const ModelChoice choice = chooseModelSet(ca->model, swdSchedule);
-        if (!choice.note.empty()) std::fprintf(stderr, "%s\n", choice.note.c_str());
+        if (!choice.note.empty()) progress.note(choice.note);
         Engine engine(choice.set, engineOptions(*ca));
-        PrintingObserver observer(ca->quiet);
         CancelToken cancel;
-        const GenerationResult swdRun = engine.generate(makeRequest(*ca, swdSchedule), &observer, cancel);
-        const GenerationResult fullRun = engine.generate(makeRequest(*ca, fullSchedule), &observer, cancel);
+        GenerationResult swdRun, fullRun;
+        {
+            InterruptCancels interrupt(cancel);
+            swdRun = engine.generate(makeRequest(*ca, swdSchedule), &progress, cancel);
+            if (!swdRun.cancelled)
+                fullRun = engine.generate(makeRequest(*ca, fullSchedule), &progress, cancel);
+        }
+        if (swdRun.cancelled || fullRun.cancelled || swdRun.images.empty() || fullRun.images.empty()) {
+            progress.note("cancelled: nothing written (a comparison needs both finished runs)");
+            return kExitInterrupted;
+        }
 
-        const ImageFormat format = parseFormat(ca->format);
-        fs::create_directories(ca->out);
         const fs::path folder = nextImagePath(ca->out, "compare", format).replace_extension("");
         fs::create_directories(folder);
-        const auto swdFiles = writeRun(swdRun, folder, "swd", format, ca->stepsOut, ca->quiet);
-        const auto fullFiles = writeRun(fullRun, folder, "full", format, ca->stepsOut, ca->quiet);
+        const auto swdFiles = writeRun(swdRun, folder, "swd", format, ca->stepsOut);
+        const auto fullFiles = writeRun(fullRun, folder, "full", format, ca->stepsOut);
         const RgbImage8 a = swdRun.images.front().toRgb8(), b = fullRun.images.front().toRgb8();
-        const RgbImage8 side = composeRow({a, b}, a.height);
-        writeImage(folder / "side-by-side.png", toFloatImage(side), {}, {ImageFormat::Png8});
-        writeImage(folder / "difference.png", toFloatImage(differenceImage(a, b)), {}, {ImageFormat::Png8});
-        const RgbImage8 swdStrip = stepStrip(swdRun, 128), fullStrip = stepStrip(fullRun, 128);
-        if (!swdStrip.empty())
-            writeImage(folder / "swd-steps.png", toFloatImage(swdStrip), {}, {ImageFormat::Png8});
-        if (!fullStrip.empty())
-            writeImage(folder / "full-steps.png", toFloatImage(fullStrip), {}, {ImageFormat::Png8});
+        const auto writeExtra = [&](const char* name, const RgbImage8& image) {
+            if (image.empty()) return;
+            std::printf("%s\n",
+                        writeImage(folder / name, toFloatImage(image), {}, {ImageFormat::Png8}).c_str());
+        };
+        writeExtra("side-by-side.png", composeRow({a, b}, a.height));
+        writeExtra("difference.png", differenceImage(a, b));
+        writeExtra("swd-steps.png", stepStrip(swdRun, 128));
+        writeExtra("full-steps.png", stepStrip(fullRun, 128));
 
         const double swdMs = swdRun.timings.totalMs - swdRun.timings.loadMs;
         const double fullMs = fullRun.timings.totalMs - fullRun.timings.loadMs;
@@ -301,10 +388,10 @@ void addGenerateCommands(CLI::App& app) {
                                    {"full_steps", "full-steps.png"}}}};
         writeText(folder / "report.json", report.dump(2) + "\n");
         std::printf("%s\n", (folder / "report.json").c_str());
-        if (!ca->quiet)
-            std::fprintf(stderr,
-                         "SwD %.2f s, full resolution %.2f s: %.1fx faster; PSNR %.2f dB, SSIM %.4f\n",
-                         swdMs / 1000, fullMs / 1000, swdMs > 0 ? fullMs / swdMs : 0.0, p, ssim(a, b));
+        std::fflush(stdout);
+        progress.note(
+            fmt::format("SwD {:.2f} s, full resolution {:.2f} s: {:.1f}x faster; PSNR {:.2f} dB, SSIM {:.4f}",
+                        swdMs / 1000, fullMs / 1000, swdMs > 0 ? fullMs / swdMs : 0.0, p, ssim(a, b)));
         return 0;
     });
 

@@ -1,5 +1,8 @@
 // swd: the SwD Studio command line. Exit codes: 0 ok, 2 bad input, 1 internal error.
 #include "cli_common.h"
+#include "io/model_set.h"
+#include "pipeline/demo_model.h"
+#include "text/spm_library.h"
 #include "util/error.h"
 #include "util/runtime.h"
 #include "util/torch_compat.h"
@@ -7,6 +10,29 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
+
+namespace {
+
+// `swd --version`: the versions of what this binary runs on and the data files it found, so a bug report
+// or a packaging check shows which installation answered.
+std::string versionText() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    auto firstExisting = [&](const std::vector<fs::path>& paths) -> std::string {
+        for (const auto& p : paths)
+            if (fs::exists(p, ec)) return fs::weakly_canonical(p, ec).string();
+        return "not found";
+    };
+    const auto demo = swd::findShippedDemoModel();
+    return fmt::format(
+        "swd {}\n{}\nsentencepiece module: {}\ntokenizers: {}\ndemo model: {}", SWD_VERSION,
+        swd::inferenceLibrariesDescription(), firstExisting(swd::SpmLibrary::candidatePaths()),
+        firstExisting(swd::bundledTokenizerDirs()),
+        demo ? fs::weakly_canonical(*demo, ec).string() : std::string("not shipped (written on first use)"));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{fmt::format("swd {}: scale-wise distillation (SwD) and full-resolution sampling for SD3.5.\n"
@@ -14,7 +40,8 @@ int main(int argc, char** argv) {
                              SWD_VERSION, swd::compat::torchVersionString()),
                  "swd"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", std::string(SWD_VERSION));
+    app.set_version_flag("--version", versionText,
+                         "print the version, the libraries and the data files used");
     int threads = 0;
     app.add_option("--threads", threads, "CPU threads for libtorch (default: all)")
         ->check(CLI::NonNegativeNumber);

@@ -11,6 +11,7 @@
 #include "schedule_editor.h"
 #include "settings_dialog.h"
 #include "step_strip.h"
+#include "util/runtime.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -40,7 +41,11 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("SwD Studio"));
     QApplication::setOrganizationName(QStringLiteral("swd-studio"));
-    QApplication::setApplicationVersion(QStringLiteral(SWD_VERSION));
+    // --version names what the binary runs on (Qt at run time, libtorch as built).
+    QApplication::setApplicationVersion(
+        QStringLiteral("%1 (Qt %2, %3)")
+            .arg(QStringLiteral(SWD_VERSION), QString::fromLatin1(qVersion()),
+                 QString::fromStdString(swd::inferenceLibrariesDescription())));
     // On Wayland the app id ties the window to the desktop file and its icon.
     QGuiApplication::setDesktopFileName(QString::fromLatin1(kAppId));
 

@@ -480,17 +480,20 @@ ModelSet demoModelSet(const fs::path& dir) {
     return m;
 }
 
-fs::path ensureDemoModel(const fs::path& fallbackDir) {
-    std::vector<fs::path> candidates;
+std::optional<fs::path> findShippedDemoModel() {
     std::error_code ec;
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        candidates.push_back(exe.parent_path() / "demo-model");
-        candidates.push_back(exe.parent_path().parent_path() / "demo-model");  // build tree: build/app/swd
-        candidates.push_back(exe.parent_path().parent_path() / "share" / "swd-studio" / "demo-model");
-    }
-    for (const auto& c : candidates)
-        if (isDemoModel(c)) return c;
+    if (ec) return std::nullopt;
+    for (const fs::path& candidate :
+         {exe.parent_path() / "demo-model",
+          exe.parent_path().parent_path() / "demo-model",  // build/app/swd
+          exe.parent_path().parent_path() / "share" / "swd-studio" / "demo-model"})
+        if (isDemoModel(candidate)) return candidate;
+    return std::nullopt;
+}
+
+fs::path ensureDemoModel(const fs::path& fallbackDir) {
+    if (auto shipped = findShippedDemoModel()) return *shipped;
     if (!isDemoModel(fallbackDir)) writeDemoModel(fallbackDir);
     return fallbackDir;
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 
 namespace swd {
 
@@ -32,5 +33,9 @@ ModelSet demoModelSet(const std::filesystem::path& dir);
 // Finds the demo model (next to the executable, installed, in the build tree) or writes it to
 // `fallbackDir` (e.g. the user's cache folder) and returns its folder.
 std::filesystem::path ensureDemoModel(const std::filesystem::path& fallbackDir);
+
+// The demo model shipped with the program (beside the executable, the build tree's demo-model folder,
+// or <prefix>/share/swd-studio/demo-model), if there is one.
+std::optional<std::filesystem::path> findShippedDemoModel();
 
 }  // namespace swd

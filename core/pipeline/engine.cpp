@@ -326,7 +326,8 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
                 schedule.finalScale(), maxSide);
     }
     // SwD and full-resolution runs of one model differ only here: the adapter is switched, not reloaded.
-    const bool withAdapter = request.useAdapter && d.adapter != nullptr;
+    // A schedule whose adapter is "" runs the base model, whatever adapter the model set holds.
+    const bool withAdapter = request.useAdapter && !schedule.adapter.empty() && d.adapter != nullptr;
     d.transformer->setAdapter(withAdapter ? d.adapter : nullptr);
 
     // Provenance, recorded in every image.

@@ -14,6 +14,9 @@ namespace fs = std::filesystem;
 #ifndef SWD_SPM_MODULE_NAME
 #define SWD_SPM_MODULE_NAME "libswd_spm.so"
 #endif
+#ifndef SWD_SPM_INSTALL_DIR
+#define SWD_SPM_INSTALL_DIR "lib/swd-studio"  // relative to the install prefix
+#endif
 
 std::vector<fs::path> SpmLibrary::candidatePaths() {
     if (const char* env = std::getenv("SWD_SPM_MODULE"); env && *env) return {fs::path(env)};
@@ -23,7 +26,7 @@ std::vector<fs::path> SpmLibrary::candidatePaths() {
     if (!ec) {
         out.push_back(exe.parent_path() / SWD_SPM_MODULE_NAME);
         out.push_back(
-            (exe.parent_path() / ".." / "lib" / "swd-studio" / SWD_SPM_MODULE_NAME).lexically_normal());
+            (exe.parent_path() / ".." / SWD_SPM_INSTALL_DIR / SWD_SPM_MODULE_NAME).lexically_normal());
     }
 #ifdef SWD_SPM_BUILD_PATH
     out.emplace_back(SWD_SPM_BUILD_PATH);

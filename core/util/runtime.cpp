@@ -1,5 +1,7 @@
 #include "util/runtime.h"
 
+#include "util/torch_compat.h"
+
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 #include <malloc.h>
@@ -65,6 +67,24 @@ std::string formatBytes(std::uint64_t bytes) {
     if (b >= 1024.0 * 1024) return fmt::format("{:.1f} MiB", b / (1024.0 * 1024));
     if (b >= 1024.0) return fmt::format("{:.1f} KiB", b / 1024.0);
     return fmt::format("{} B", bytes);
+}
+
+}  // namespace swd
+
+namespace swd {
+
+std::string inferenceLibrariesDescription() {
+#ifdef SWD_WITH_CUDA
+    const char* device = "CUDA";
+#else
+    const char* device = "CPU only";
+#endif
+#ifdef SWD_HAVE_ONEDNN
+    const char* fastPath = ", oneDNN CPU kernels";
+#else
+    const char* fastPath = "";
+#endif
+    return fmt::format("libtorch {} ({}){}", compat::torchVersionString(), device, fastPath);
 }
 
 }  // namespace swd

@@ -30,4 +30,8 @@ bool resetPeakRss();
 
 std::string formatBytes(std::uint64_t bytes);
 
+// The inference libraries this build runs on, for --version and bug reports:
+// "libtorch 1.13.0 (CPU), oneDNN fast paths".
+std::string inferenceLibrariesDescription();
+
 }  // namespace swd

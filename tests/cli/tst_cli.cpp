@@ -1,12 +1,17 @@
 // The `swd` command line, run as users run it: output, exit codes (0 ok, 2 bad input, 1 failure).
 #include "core/test_util.h"
 
+#include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
+
+#include <sys/types.h>
+#include <csignal>
 
 namespace {
 
@@ -143,7 +148,10 @@ private Q_SLOTS:
                     "--full-preset", "sd35-medium-full", "--prompt", "a lighthouse", "--seed", "3", "--out",
                     out, "--quiet", "--t5-length", "64"});
         QVERIFY2(c.code == 0, qPrintable(c.err));
-        const QString report = c.out.trimmed();
+        // --quiet: every line is a file the command wrote, the report last.
+        const QStringList lines = c.out.trimmed().split('\n');
+        for (const QString& line : lines) QVERIFY2(QFileInfo::exists(line), qPrintable(line));
+        const QString report = lines.last();
         QVERIFY2(report.endsWith("report.json"), qPrintable(report));
         QFile f(report);
         QVERIFY(f.open(QIODevice::ReadOnly));
@@ -158,6 +166,194 @@ private Q_SLOTS:
         for (const char* file : {"side-by-side.png", "difference.png", "swd-steps.png", "full-steps.png",
                                  "swd-00001.png", "full-00001.png"})
             QVERIFY2(QFile::exists(folder + "/" + file), file);
+    }
+
+    // --quiet prints the written paths and nothing else, on stdout; stderr stays empty.
+    void quietPrintsOnlyTheWrittenFiles() {
+        swd::test::ScratchDir dir;
+        qputenv("XDG_CACHE_HOME", QByteArray::fromStdString(dir.file("cache").string()));
+        const auto schedule = dir.file("tiny.json");
+        swd::test::writeBytes(schedule, R"({"name":"tiny","model":"sd3.5-medium","adapter":"x",)"
+                                        R"("scales":[8,16],"sigmas":[1,0.8,0]})");
+        const QString out = QString::fromStdString(dir.file("out").string());
+        const Result q =
+            runSwd({"generate", "--model", "demo", "--schedule", QString::fromStdString(schedule.string()),
+                    "--prompt", "p", "--out", out, "--batch", "2", "--steps-out", "-q"});
+        QVERIFY2(q.code == 0, qPrintable(q.err));
+        QCOMPARE(q.err, QString());
+        QCOMPARE(q.out, QStringLiteral("%1/swd-00001.png\n%1/swd-00001-steps/\n%1/swd-00002.png\n"
+                                       "%1/swd-00002-steps/\n")
+                            .arg(out));
+        // Without --quiet the same paths are still on stdout and the progress goes to stderr (one plain
+        // line per step: stderr is not a terminal here).
+        const Result n = runSwd({"generate", "--model", "demo", "--schedule",
+                                 QString::fromStdString(schedule.string()), "--prompt", "p", "--out", out});
+        QVERIFY2(n.code == 0, qPrintable(n.err));
+        QCOMPARE(n.out, out + "/swd-00003.png\n");
+        QVERIFY2(n.err.contains("tiny step 1/2") || n.err.contains("SwD step 1/2"), qPrintable(n.err));
+        QVERIFY(n.err.contains("step 2/2"));
+        QVERIFY(!n.err.contains("\x1b["));  // no escape codes off a terminal
+        QVERIFY(n.err.contains("done: "));
+        QVERIFY(runSwd({"generate", "--prompt", "p", "--quiet", "--verbose"}).code == 2);  // exclusive
+    }
+
+    // Every option is checked before a model is loaded: the error comes at once and names the option.
+    void badOptionsAreRefusedBeforeAnyModelLoads() {
+        swd::test::ScratchDir dir;
+        qputenv("XDG_CACHE_HOME", QByteArray::fromStdString(dir.file("cache").string()));
+        const QString out = QString::fromStdString(dir.file("out").string());
+        const auto file = dir.file("a-file");
+        swd::test::writeBytes(file, "x");
+        struct Case {
+            QStringList args;
+            const char* expected;  // in the message
+        };
+        const std::vector<Case> cases = {
+            {{"--format", "webp"}, "--format"},
+            {{"--seed", "-1"}, "--seed"},
+            {{"--seed", "18446744073709551616"}, "--seed"},
+            {{"--seed", "12abc"}, "--seed"},
+            {{"--guidance", "nan"}, "--guidance"},
+            {{"--guidance", "1e308"}, "--guidance"},
+            {{"--t5-length", "-5"}, "--t5-length"},
+            {{"--t5-length", "4096"}, "--t5-length"},
+            {{"--batch", "0"}, "--batch"},
+            {{"--precision", "fp8"}, "--precision"},
+            {{"--preview", "sometimes"}, "sometimes"},
+            {{"--device", "tpu"}, "tpu"},
+            {{"--out", QString::fromStdString((file / "sub").string())}, "--out"},
+            {{"--out", QString::fromStdString(file.string())}, "--out"},
+        };
+        for (const auto& c : cases) {
+            QStringList args = {"generate", "--model", "demo", "--prompt", "p", "--out", out};
+            args += c.args;
+            const Result r = runSwd(args);
+            const QString what = c.args.join(' ');
+            QVERIFY2(r.code == 2, qPrintable(what + ": exit " + QString::number(r.code) + "\n" + r.err));
+            QVERIFY2(r.err.contains(c.expected), qPrintable(what + ": " + r.err));
+            QVERIFY2(!r.err.contains("loading"), qPrintable(what + ": a model was loaded\n" + r.err));
+            QVERIFY2(r.out.isEmpty(), qPrintable(what));
+        }
+        // The demo model was never written: nothing was loaded.
+        QVERIFY(!QFileInfo::exists(QString::fromStdString(dir.file("cache").string()) +
+                                   "/swd-studio/demo-model"));
+    }
+
+    // A leading zero does not make a seed octal; the largest seed is accepted as it is.
+    void seedsAreDecimal() {
+        swd::test::ScratchDir dir;
+        qputenv("XDG_CACHE_HOME", QByteArray::fromStdString(dir.file("cache").string()));
+        const auto schedule = dir.file("one.json");
+        swd::test::writeBytes(schedule, R"({"name":"one","model":"sd3.5-medium","adapter":"x",)"
+                                        R"("scales":[8],"sigmas":[1,0]})");
+        const QString out = QString::fromStdString(dir.file("out").string());
+        for (const auto& [typed, stored] : std::vector<std::pair<QString, QString>>{
+                 {"010", "10"}, {"18446744073709551615", "18446744073709551615"}}) {
+            const Result g = runSwd({"generate", "--model", "demo", "--schedule",
+                                     QString::fromStdString(schedule.string()), "--prompt", "p", "--seed",
+                                     typed, "--out", out, "--quiet"});
+            QVERIFY2(g.code == 0, qPrintable(g.err));
+            const Result i = runSwd({"inspect", g.out.trimmed()});
+            QVERIFY2(i.out.contains("seed:            " + stored + "\n"), qPrintable(i.out));
+        }
+    }
+
+    // Ctrl-C cancels like Esc in the app: after the current step, finished steps kept, exit 130.
+    void interruptCancelsAfterTheCurrentStep() {
+        swd::test::ScratchDir dir;
+        qputenv("XDG_CACHE_HOME", QByteArray::fromStdString(dir.file("cache").string()));
+        // Many steps at 512 px so that the run is still going when the signal arrives.
+        std::string scales, sigmas;
+        for (int i = 0; i < 150; ++i) {
+            scales += (i ? "," : "") + std::string("64");
+            sigmas += (i ? "," : "") + std::to_string(1.0 - i / 150.0);
+        }
+        const auto schedule = dir.file("long.json");
+        swd::test::writeBytes(schedule, R"({"name":"long","model":"sd3.5-medium","sampler":"flow-euler",)"
+                                        R"("scales":[)" +
+                                            scales + R"(],"sigmas":[)" + sigmas + ",0]}");
+        const QString out = QString::fromStdString(dir.file("out").string());
+        QProcess p;
+        p.setReadChannel(QProcess::StandardError);  // waitForReadyRead watches the progress lines
+        p.start(QStringLiteral(SWD_CLI_PATH),
+                {"generate", "--model", "demo", "--schedule", QString::fromStdString(schedule.string()),
+                 "--prompt", "p", "--out", out, "--steps-out"});
+        QString err;
+        while (!err.contains("step 2/150")) {
+            QVERIFY2(p.waitForReadyRead(120000), qPrintable("no step reported: " + err));
+            err += QString::fromUtf8(p.readAllStandardError());
+        }
+        ::kill(static_cast<pid_t>(p.processId()), SIGINT);
+        QVERIFY(p.waitForFinished(120000));
+        err += QString::fromUtf8(p.readAllStandardError());
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 130);
+        QVERIFY2(err.contains("cancelled after"), qPrintable(err));
+        // The finished steps were written, the final image was not, and no temporary file is left.
+        const QStringList steps = QDir(out + "/full-00001-steps").entryList(QDir::Files | QDir::Hidden);
+        QVERIFY2(steps.size() >= 2 && steps.size() < 150, qPrintable(steps.join(", ")));
+        for (const QString& f : steps) QVERIFY2(f.startsWith("step-"), qPrintable(f));
+        QVERIFY(!QFileInfo::exists(out + "/full-00001.png"));
+    }
+
+    // A schedule whose adapter is "" runs the base model: the image records no adapter.
+    void emptyAdapterRunsTheBaseModel() {
+        swd::test::ScratchDir dir;
+        qputenv("XDG_CACHE_HOME", QByteArray::fromStdString(dir.file("cache").string()));
+        const QString out = QString::fromStdString(dir.file("out").string());
+        auto run = [&](const char* adapter) {
+            const auto schedule = dir.file(std::string("s-") + adapter + ".json");
+            swd::test::writeBytes(
+                schedule, std::string("{\"name\":\"s\",\"model\":\"sd3.5-medium\",\"adapter\":\"") + adapter +
+                              "\",\"scales\":[8,16],\"sigmas\":[1,0.8,0]}");
+            const Result g = runSwd({"generate", "--model", "demo", "--schedule",
+                                     QString::fromStdString(schedule.string()), "--prompt", "p", "--seed",
+                                     "5", "--out", out, "--quiet"});
+            if (g.code != 0) qWarning("%s", qPrintable(g.err));
+            return g.out.trimmed();
+        };
+        const QString base = run(""), withAdapter = run("x");
+        QVERIFY(!base.isEmpty() && !withAdapter.isEmpty());
+        const Result ib = runSwd({"inspect", base}), ia = runSwd({"inspect", withAdapter});
+        QVERIFY2(!ib.out.contains("adapter:"), qPrintable(ib.out));
+        QVERIFY2(ia.out.contains("adapter:"), qPrintable(ia.out));
+        // --adapter against a base-model schedule is a contradiction, said before anything loads.
+        const auto schedule = dir.file("s-.json");
+        const Result r =
+            runSwd({"generate", "--model", "demo", "--schedule", QString::fromStdString(schedule.string()),
+                    "--adapter", "/x", "--prompt", "p"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("base model"), qPrintable(r.err));
+    }
+
+    // --version names the libraries and the data files this binary uses.
+    void versionNamesLibrariesAndData() {
+        const Result r = runSwd({"--version"});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.startsWith("swd 0."), qPrintable(r.out));
+        QVERIFY(r.out.contains("libtorch "));
+        QVERIFY(r.out.contains("sentencepiece module: /"));
+        QVERIFY(r.out.contains("tokenizers: /"));
+    }
+
+    // The man page documents every command and every option of generate.
+    void manPageCoversTheCommandLine() {
+        const std::string man =
+            swd::test::readBytes(swd::test::dataDir() / ".." / ".." / "packaging" / "man" / "swd.1");
+        const QString page = QString::fromStdString(man).replace("\\-", "-");
+        const Result help = runSwd({"--help"});
+        for (const char* cmd : {"presets", "schedule", "models", "inspect", "generate", "compare", "bench",
+                                "check-golden", "make-demo-model"}) {
+            QVERIFY2(help.out.contains(cmd), cmd);
+            QVERIFY2(page.contains(cmd), cmd);
+        }
+        const Result gen = runSwd({"generate", "--help"});
+        const QRegularExpression option(QStringLiteral("(--[a-z0-9-]+)"));
+        for (auto it = option.globalMatch(gen.out); it.hasNext();) {
+            const QString name = it.next().captured(1);
+            if (name == "--help") continue;
+            QVERIFY2(page.contains(name), qPrintable(name + " is not in packaging/man/swd.1"));
+        }
     }
 
     void checkGoldenMissingFolderIsBadInput() {
