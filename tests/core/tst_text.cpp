@@ -694,15 +694,18 @@ private Q_SLOTS:
     // ---- the sentencepiece module -----------------------------------------------------------------------
 
     void sentencepieceModule() {
-        // Found in the build tree (and would be beside the executable or in ../lib/swd-studio when
-        // installed).
+        // Found in the build tree (and would be beside the executable or in ../lib/<multiarch>/swd-studio
+        // when installed; scripts/package.sh runs the installed layout).
         const auto lib = SpmLibrary::instance();
         QVERIFY(fs::exists(lib->path()));
         const auto candidates = SpmLibrary::candidatePaths();
         bool installedLayout = false;
-        for (const auto& c : candidates)
-            installedLayout |= c.parent_path().filename() == "swd-studio" &&
-                               c.parent_path().parent_path().filename() == "lib";
+        for (const auto& c : candidates) {
+            const fs::path dir = c.parent_path();
+            installedLayout |= dir.filename() == "swd-studio" &&
+                               (dir.parent_path().filename() == "lib" ||
+                                dir.parent_path().parent_path().filename() == "lib");
+        }
         QVERIFY(installedLayout);
         // A missing or foreign module is a clear error naming the path.
         SWD_EXPECT_ERROR(SpmLibrary::load("/nonexistent/libswd_spm.so"), "/nonexistent/libswd_spm.so",
