@@ -15,7 +15,7 @@ constexpr char kUnicodeCode[8] = {'U', 'N', 'I', 'C', 'O', 'D', 'E', '\0'};
 constexpr char kAsciiCode[8] = {'A', 'S', 'C', 'I', 'I', '\0', '\0', '\0'};
 constexpr char kExifId[6] = {'E', 'x', 'i', 'f', '\0', '\0'};
 
-constexpr std::uint16_t kTypeAscii = 2, kTypeLong = 4, kTypeUndefined = 7;
+constexpr std::uint16_t kTypeAscii = 2, kTypeShort = 3, kTypeLong = 4, kTypeRational = 5, kTypeUndefined = 7;
 constexpr std::uint16_t kTagImageDescription = 0x010E, kTagSoftware = 0x0131, kTagExifIfd = 0x8769;
 constexpr std::uint16_t kTagExifVersion = 0x9000, kTagUserComment = 0x9286;
 constexpr std::size_t kMaxIfdEntries = 4096;
@@ -97,6 +97,26 @@ IfdEntry asciiEntry(std::uint16_t tag, const std::string& text) {
 IfdEntry userCommentEntry(const std::string& utf8) {
     const std::string raw = encodeUserComment(utf8);
     return {kTagUserComment, kTypeUndefined, static_cast<std::uint32_t>(raw.size()), raw, false};
+}
+
+IfdEntry shortEntry(std::uint16_t tag, std::uint16_t v, const ByteOrder& order) {
+    std::string b;
+    order.put16(b, v);
+    return {tag, kTypeShort, 1, b, false};
+}
+
+IfdEntry longEntry(std::uint16_t tag, std::uint32_t v, const ByteOrder& order) {
+    std::string b;
+    order.put32(b, v);
+    return {tag, kTypeLong, 1, b, false};
+}
+
+IfdEntry rationalEntry(std::uint16_t tag, std::uint32_t numerator, std::uint32_t denominator,
+                       const ByteOrder& order) {
+    std::string b;
+    order.put32(b, numerator);
+    order.put32(b, denominator);
+    return {tag, kTypeRational, 1, b, false};
 }
 
 IfdEntry exifVersionEntry() {
@@ -285,12 +305,24 @@ std::string buildExifTiff(const ExifFields& fields) {
     const ByteOrder order{true};
     std::string out = {'M', 'M', '\0', '*'};
     order.put32(out, 0);  // IFD0's offset, set below
-    std::vector<IfdEntry> ifd0;
-    if (!fields.userComment.empty()) {
-        const std::uint32_t exif =
-            appendIfd(out, {exifVersionEntry(), userCommentEntry(fields.userComment)}, order, 0);
+    std::vector<IfdEntry> ifd0, exif;
+    if (fields.width > 0 && fields.height > 0) {
+        ifd0.push_back(rationalEntry(0x011A, 72, 1, order));  // XResolution
+        ifd0.push_back(rationalEntry(0x011B, 72, 1, order));  // YResolution
+        ifd0.push_back(shortEntry(0x0128, 2, order));         // ResolutionUnit: inches
+        ifd0.push_back(shortEntry(0x0213, 1, order));         // YCbCrPositioning: centred
+        exif.push_back({0x9101, kTypeUndefined, 4, std::string("\1\2\3\0", 4), false});  // Y Cb Cr
+        exif.push_back({0xA000, kTypeUndefined, 4, "0100", false});                      // FlashpixVersion
+        exif.push_back(shortEntry(0xA001, 1, order));                                    // ColorSpace: sRGB
+        exif.push_back(longEntry(0xA002, fields.width, order));
+        exif.push_back(longEntry(0xA003, fields.height, order));
+    }
+    if (!fields.userComment.empty()) exif.push_back(userCommentEntry(fields.userComment));
+    if (!exif.empty()) {
+        exif.push_back(exifVersionEntry());
+        const std::uint32_t at = appendIfd(out, exif, order, 0);
         std::string pointer;
-        order.put32(pointer, exif);
+        order.put32(pointer, at);
         ifd0.push_back({kTagExifIfd, kTypeLong, 1, pointer, false});
     }
     if (!fields.imageDescription.empty())

@@ -7,6 +7,7 @@
 // package on our build machines; the structures are small: a TIFF header, IFD0 and one Exif IFD.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -16,6 +17,9 @@ struct ExifFields {
     std::string imageDescription;  // IFD0 0x010E, ASCII (7-bit: callers escape anything else)
     std::string software;          // IFD0 0x0131, ASCII
     std::string userComment;       // Exif IFD 0x9286, UTF-8 here, "UNICODE\0" + UTF-16BE in the file
+    // When set, the tags EXIF 2.3 requires of a JPEG are added too (resolution 72 dpi, sRGB, Y Cb Cr,
+    // the pixel size), so that validators accept the block.
+    std::uint32_t width = 0, height = 0;
 };
 
 // The UserComment value bytes for `utf8`: "UNICODE\0" then UTF-16BE (invalid UTF-8 becomes U+FFFD).

@@ -259,12 +259,11 @@ void writeWithOiio(const fs::path& path, const RgbImageF& image, ImageFormat for
     if (format == ImageFormat::Jpeg) {
         // As A1111 writes JPEG: the parameters in EXIF UserComment; besides them our record in
         // ImageDescription and the parameters as a UTF-8-marked IPTC caption. No COM segment.
-        ExifFields exif{descriptionJson(metadata), metadata.software, metadata.parameters};
+        const ExifFields exif{descriptionJson(metadata), metadata.software, metadata.parameters,
+                              static_cast<std::uint32_t>(image.width),
+                              static_cast<std::uint32_t>(image.height)};
         const std::string app13 = metadata.parameters.empty() ? "" : buildIptcApp13(metadata.parameters);
-        const std::string exifTiff =
-            exif.imageDescription.empty() && exif.software.empty() && exif.userComment.empty()
-                ? ""
-                : buildExifTiff(exif);
+        const std::string exifTiff = buildExifTiff(exif);
         writeWholeFile(path, replaceJpegMetadata(readWholeFile(path, kMaxMetadataFileBytes, true), exifTiff,
                                                  app13, path.string()));
     } else if (format == ImageFormat::Tiff && !metadata.parameters.empty()) {
@@ -398,7 +397,9 @@ ImageMetadata readImageMetadata(const fs::path& path) {
     }
     if (meta.parameters.empty() && (format == ImageFormat::Jpeg || format == ImageFormat::Tiff)) {
         // A1111's JPEG (and other writers' TIFF): the parameters are the EXIF UserComment.
-        if (auto comment = findExifUserComment(readWholeFile(path, kMaxMetadataFileBytes)))
+        // JPEG metadata precedes the scan data; a TIFF's directories may be anywhere.
+        const std::uintmax_t limit = format == ImageFormat::Jpeg ? (4u << 20) : (256u << 20);
+        if (auto comment = findExifUserComment(readWholeFile(path, limit)))
             meta.parameters = std::move(*comment);
     }
     return meta;
