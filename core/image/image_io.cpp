@@ -340,14 +340,16 @@ fs::path writeImage(const fs::path& path, const RgbImageF& image, const ImageMet
 }
 
 int removeStaleTemporaryImages(const fs::path& folder, std::chrono::seconds olderThan) {
-    // Exactly the names temporarySibling() makes: ".swd-<stem>.tmp<8 hex digits><our extension>".
-    static const std::regex pattern(R"(^\.swd-.*\.tmp[0-9a-f]{8}\.(png|jpg|tif|exr)$)");
+    // Exactly the names temporarySibling() makes: ".swd-<stem>.tmp<8 hex digits><an image extension>".
+    static const std::regex pattern(R"(^\.swd-.*\.tmp[0-9a-f]{8}\.[A-Za-z]+$)");
     std::error_code ec;
     int removed = 0;
     const auto now = fs::file_time_type::clock::now();
     for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
         const std::string name = it->path().filename().string();
-        if (name.rfind(kTemporaryPrefix, 0) != 0 || !std::regex_match(name, pattern)) continue;
+        if (name.rfind(kTemporaryPrefix, 0) != 0 || !std::regex_match(name, pattern) ||
+            !imageFormatForPath(it->path()))
+            continue;
         std::error_code fileEc;
         if (!it->is_regular_file(fileEc) || it->is_symlink(fileEc)) continue;
         const auto written = fs::last_write_time(it->path(), fileEc);

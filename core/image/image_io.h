@@ -45,9 +45,9 @@ struct WriteOptions {
 std::filesystem::path writeImage(const std::filesystem::path& path, const RgbImageF& image,
                                  const ImageMetadata& metadata, const WriteOptions& options = {});
 
-// Removes the temporary files writeImage leaves when a process dies while writing (".swd-<stem>.tmp<8 hex
-// digits><.png|.jpg|.tif|.exr>", regular files only) that are older than `olderThan`, so a running writer's
-// file is never touched. Nothing else is removed. Returns how many were removed.
+// Removes the temporary files writeImage leaves when a process dies while writing: regular files named
+// ".swd-<stem>.tmp<8 hex digits><image extension>" older than `olderThan` (so a running writer's file is
+// never touched). Nothing else is removed. Returns how many were removed.
 int removeStaleTemporaryImages(const std::filesystem::path& folder,
                                std::chrono::seconds olderThan = std::chrono::minutes(10));
 

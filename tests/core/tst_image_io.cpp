@@ -636,7 +636,7 @@ private Q_SLOTS:
         for (const auto& e : std::filesystem::directory_iterator(dir.path()))
             std::filesystem::last_write_time(e.path(), old);
         swd::test::writeBytes(dir.file(".swd-fresh.tmp01234567.png"), "x");
-        QCOMPARE(removeStaleTemporaryImages(dir.path()), 2);
+        QCOMPARE(removeStaleTemporaryImages(dir.path()), 3);
         for (const auto& n : ours) QVERIFY2(!std::filesystem::exists(dir.file(n)), n.c_str());
         for (const auto& n : others) QVERIFY2(std::filesystem::exists(dir.file(n)), n.c_str());
         QVERIFY(std::filesystem::exists(dir.file(".swd-d.tmp0123abcd.png")));
