@@ -343,19 +343,22 @@ int removeStaleTemporaryImages(const fs::path& folder, std::chrono::seconds olde
     // Exactly the names temporarySibling() makes: ".swd-<stem>.tmp<8 hex digits><an image extension>".
     static const std::regex pattern(R"(^\.swd-.*\.tmp[0-9a-f]{8}\.[A-Za-z]+$)");
     std::error_code ec;
-    int removed = 0;
     const auto now = fs::file_time_type::clock::now();
+    // Collected first: removing entries while a directory is being read may skip others.
+    std::vector<fs::path> stale;
     for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
         const std::string name = it->path().filename().string();
         if (name.rfind(kTemporaryPrefix, 0) != 0 || !std::regex_match(name, pattern) ||
             !imageFormatForPath(it->path()))
             continue;
         std::error_code fileEc;
-        if (!it->is_regular_file(fileEc) || it->is_symlink(fileEc)) continue;
+        if (it->is_symlink(fileEc) || !it->is_regular_file(fileEc)) continue;
         const auto written = fs::last_write_time(it->path(), fileEc);
-        if (fileEc || now - written < olderThan) continue;
-        if (fs::remove(it->path(), fileEc)) ++removed;
+        if (!fileEc && now - written >= olderThan) stale.push_back(it->path());
     }
+    int removed = 0;
+    for (const auto& p : stale)
+        if (fs::remove(p, ec)) ++removed;
     return removed;
 }
 

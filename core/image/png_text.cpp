@@ -93,7 +93,7 @@ std::string latin1ToUtf8(const std::string& latin1) {
 PngTextInfo readPngTextChunks(std::istream& in, const std::string& label, std::uint64_t maxTextBytes) {
     std::array<unsigned char, 8> head{};
     if (!in.read(reinterpret_cast<char*>(head.data()), 8) || head != kSignature)
-        throwBadInput("{}: not a PNG file (the PNG signature is missing)", label);
+        throwBadInput("{}: not a readable PNG file (the PNG signature is missing)", label);
     PngTextInfo info;
     std::uint64_t textBytes = 0;
     bool first = true;

@@ -184,8 +184,8 @@ QString decodeUnicodeUserComment(const std::string& raw) {
 // "Key-1" and "Key-2".
 QMap<QString, QString> parseGenerationParameters(const QString& text) {
     static const QRegularExpression param(
-        QStringLiteral(R"re(\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$))re"));
-    static const QRegularExpression size(QStringLiteral(R"(^(\d+)x(\d+)$)"));
+        QStringLiteral("\\s*(\\w[\\w \\-/]+):\\s*(\"(?:\\\\.|[^\\\\\"])+\"|[^,]*)(?:,|$)"));
+    static const QRegularExpression size(QStringLiteral("^(\\d+)x(\\d+)$"));
     QStringList lines = text.trimmed().split(QLatin1Char('\n'));
     QString last = lines.takeLast();
     int pairs = 0;
@@ -625,8 +625,8 @@ private Q_SLOTS:
 
         // Stale ones of ours go; fresh ones, other names and other kinds of file stay.
         const auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
-        const std::vector<std::string> ours = {".swd-swd-00001.tmp0123abcd.png",
-                                               ".swd-x.tmp.tmpdeadbeef.jpg"};
+        const std::vector<std::string> ours = {".swd-swd-00001.tmp0123abcd.png", ".swd-x.tmp.tmpdeadbeef.jpg",
+                                               ".swd-y.tmp00000000.JPEG"};
         const std::vector<std::string> others = {".swd-x.tmp0123abcd.txt", ".x.tmp0123abcd.png",
                                                  "swd-00001.png",          ".swd-x.tmp0123ABCD.png",
                                                  ".swd-x.tmp0123abc.png",  "notes.tmp0123abcd.png"};
