@@ -83,6 +83,8 @@ std::optional<ImageFormat> imageFormatFromId(const std::string& id) {
 namespace {
 
 constexpr const char* kParametersJsonKey = "a1111_parameters";
+// What fits in one JPEG APP1 segment after its "Exif\0\0" identifier.
+constexpr std::size_t kMaxJpegExifBytes = 65533 - 6;
 // Files larger than this are not searched for EXIF metadata (nor rewritten to add it).
 constexpr std::uintmax_t kMaxMetadataFileBytes = std::uintmax_t(1) << 30;
 
@@ -197,7 +199,7 @@ void writeWholeFile(const fs::path& path, const std::string& bytes) {
 
 // The record we read back: the request JSON with the A1111 text inside, escaped to 7-bit ASCII so that
 // it is a valid EXIF/TIFF ASCII value (the JSON still decodes to the same UTF-8).
-std::string descriptionJson(const ImageMetadata& metadata) {
+std::string descriptionJson(const ImageMetadata& metadata, bool withParameters = true) {
     nlohmann::json j = nlohmann::json::object();
     if (!metadata.request.empty()) {
         try {
@@ -206,7 +208,7 @@ std::string descriptionJson(const ImageMetadata& metadata) {
             j = nlohmann::json::object({{"request", metadata.request}});
         }
     }
-    if (!metadata.parameters.empty()) j[kParametersJsonKey] = metadata.parameters;
+    if (withParameters && !metadata.parameters.empty()) j[kParametersJsonKey] = metadata.parameters;
     if (j.empty()) return {};
     return j.dump(-1, ' ', true);
 }
@@ -259,11 +261,15 @@ void writeWithOiio(const fs::path& path, const RgbImageF& image, ImageFormat for
     if (format == ImageFormat::Jpeg) {
         // As A1111 writes JPEG: the parameters in EXIF UserComment; besides them our record in
         // ImageDescription and the parameters as a UTF-8-marked IPTC caption. No COM segment.
-        const ExifFields exif{descriptionJson(metadata), metadata.software, metadata.parameters,
-                              static_cast<std::uint32_t>(image.width),
-                              static_cast<std::uint32_t>(image.height)};
+        ExifFields exif{descriptionJson(metadata), metadata.software, metadata.parameters,
+                        static_cast<std::uint32_t>(image.width), static_cast<std::uint32_t>(image.height)};
         const std::string app13 = metadata.parameters.empty() ? "" : buildIptcApp13(metadata.parameters);
-        const std::string exifTiff = buildExifTiff(exif);
+        std::string exifTiff = buildExifTiff(exif);
+        if (exifTiff.size() > kMaxJpegExifBytes) {
+            // A long prompt: the record leaves out its copy of the parameters (read from UserComment then).
+            exif.imageDescription = descriptionJson(metadata, false);
+            exifTiff = buildExifTiff(exif);
+        }
         writeWholeFile(path, replaceJpegMetadata(readWholeFile(path, kMaxMetadataFileBytes, true), exifTiff,
                                                  app13, path.string()));
     } else if (format == ImageFormat::Tiff && !metadata.parameters.empty()) {

@@ -615,6 +615,19 @@ private Q_SLOTS:
         QCOMPARE(readImageMetadata(dir.file("b.jpg")).parameters, text);
     }
 
+    void longPromptJpegKeepsParametersAndRecord() {
+        // 20,000 characters: the UserComment (UTF-16) and the record do not both fit in the 64 KiB EXIF
+        // segment with a second copy of the parameters inside the record, but they do without it.
+        ScratchDir dir;
+        const ImageMetadata meta = sampleMetadata(std::string(20000, 'x'));
+        const auto jpg = writeImage(dir.file("long.jpg"), gradient(8, 8), meta, {ImageFormat::Jpeg});
+        QCOMPARE(decodeUnicodeUserComment(exifUserCommentRaw(swd::test::readBytes(jpg))).toStdString(),
+                 meta.parameters);
+        const ImageMetadata back = readImageMetadata(jpg);
+        QCOMPARE(back.parameters, meta.parameters);
+        QCOMPARE(nlohmann::json::parse(back.request), nlohmann::json::parse(meta.request));
+    }
+
     void temporaryFilesNeverStay() {
         ScratchDir dir;
         // A failure after the temporary file was written (metadata too large for JPEG) leaves nothing.
