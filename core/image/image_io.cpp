@@ -273,6 +273,7 @@ void writeWithOiio(const fs::path& path, const RgbImageF& image, ImageFormat for
         writeWholeFile(path, replaceJpegMetadata(readWholeFile(path, kMaxMetadataFileBytes, true), exifTiff,
                                                  app13, path.string()));
     } else if (format == ImageFormat::Tiff && !metadata.parameters.empty()) {
+        // OpenImageIO drops Exif:UserComment here too: an Exif IFD holding it is appended to its TIFF.
         writeWholeFile(path, addTiffUserComment(readWholeFile(path, kMaxMetadataFileBytes, true),
                                                 metadata.parameters, path.string()));
     }
