@@ -331,6 +331,11 @@ private Q_SLOTS:
         QVERIFY(text.find("Sigmas: \"[1, 0.9454, 0.8959, 0.7904, 0.7371, 0.6022, 0]\"") != std::string::npos);
         r.negativePrompt.clear();
         QVERIFY(a1111Parameters(r, p).find("Negative prompt") == std::string::npos);
+        // An alias may not hold the ", " and ": " that separate A1111's Lora hashes entries.
+        RunProvenance odd = p;
+        odd.adapterName = "my:lora, v2";
+        QVERIFY(a1111Parameters(r, odd).find("Lora hashes: \"my_lora_ v2: aaaaaaaaaa\"") !=
+                std::string::npos);
         // No SHA-256 of the adapter (an in-memory one): no Lora hashes, the name still recorded.
         p.adapterHash = "in-memory";
         QVERIFY(a1111Parameters(r, p).find("Lora hashes") == std::string::npos);
