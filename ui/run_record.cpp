@@ -111,13 +111,15 @@ RestoredRun restoreFromA1111(const QString& text, const QString& label) {
     if (const std::string* name = p.find("Schedule")) s.name = *name;
     if (s.name.empty())
         s.name = QObject::tr("Restored from %1").arg(QFileInfo(label).fileName()).toStdString();
-    if (const std::string* lora = p.find("Lora")) s.adapter = *lora;
+    // "Adapter" since the A1111 text says "Lora hashes"; files written before say "Lora".
+    const std::string* adapter = p.find("Adapter") ? p.find("Adapter") : p.find("Lora");
+    if (adapter) s.adapter = *adapter;
     r.schedule = s;
     r.useAdapter = s.sampler == SamplerKind::ScaleWise;
     out.fullResolution = s.sampler == SamplerKind::FlowEuler;
     r.label = out.fullResolution ? kFullLabel : kSwdLabel;
     if (const std::string* model = p.find("Model")) out.modelName = QString::fromStdString(*model);
-    if (const std::string* lora = p.find("Lora")) out.adapterName = QString::fromStdString(*lora);
+    if (adapter) out.adapterName = QString::fromStdString(*adapter);
     out.notes << QObject::tr(
         "Restored from A1111-style parameters: device and precision are not stored there.");
     return out;

@@ -1,5 +1,7 @@
 #include "image/image_io.h"
 
+#include "image/exif.h"
+#include "image/png_text.h"
 #include "util/error.h"
 
 #include <OpenImageIO/imageio.h>
@@ -14,7 +16,9 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <regex>
 
 namespace swd {
 
@@ -79,27 +83,15 @@ std::optional<ImageFormat> imageFormatFromId(const std::string& id) {
 namespace {
 
 constexpr const char* kParametersJsonKey = "a1111_parameters";
+// What fits in one JPEG APP1 segment after its "Exif\0\0" identifier.
+constexpr std::size_t kMaxJpegExifBytes = 65533 - 6;
+// Files larger than this are not searched for EXIF metadata (nor rewritten to add it).
+constexpr std::uintmax_t kMaxMetadataFileBytes = std::uintmax_t(1) << 30;
 
-bool isAscii(const std::string& s) {
-    return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
-
-std::string latin1ToUtf8(const char* text, std::size_t length) {
-    std::string out;
-    for (std::size_t i = 0; i < length; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c < 0x80) {
-            out += static_cast<char>(c);
-        } else {
-            out += static_cast<char>(0xC0 | (c >> 6));
-            out += static_cast<char>(0x80 | (c & 0x3F));
-        }
-    }
-    return out;
-}
-
+// A text chunk to write: tEXt holds Latin-1, iTXt UTF-8.
 struct PngText {
     std::string key, value;
+    bool latin1 = false;
 };
 
 void pngError(png_structp png, png_const_charp message) {
@@ -126,9 +118,8 @@ bool writePngFile(FILE* file, const RgbImageF& image, bool sixteen, const std::v
                  PNG_FILTER_TYPE_DEFAULT);
     for (std::size_t i = 0; i < texts.size(); ++i) {
         std::memset(&chunks[i], 0, sizeof(png_text));
-        // ASCII as tEXt (what every reader knows), anything else as uncompressed UTF-8 iTXt.
-        chunks[i].compression =
-            isAscii(texts[i].value) ? PNG_TEXT_COMPRESSION_NONE : PNG_ITXT_COMPRESSION_NONE;
+        // Latin-1 text as tEXt (what A1111/PIL write and every reader knows), anything else as UTF-8 iTXt.
+        chunks[i].compression = texts[i].latin1 ? PNG_TEXT_COMPRESSION_NONE : PNG_ITXT_COMPRESSION_NONE;
         chunks[i].key = const_cast<char*>(texts[i].key.c_str());
         chunks[i].text = const_cast<char*>(texts[i].value.c_str());
         if (chunks[i].compression == PNG_TEXT_COMPRESSION_NONE)
@@ -148,9 +139,15 @@ bool writePngFile(FILE* file, const RgbImageF& image, bool sixteen, const std::v
 
 void writePng(const fs::path& path, const RgbImageF& image, bool sixteen, const ImageMetadata& metadata) {
     std::vector<PngText> texts;
-    if (!metadata.parameters.empty()) texts.push_back({"parameters", metadata.parameters});
-    if (!metadata.request.empty()) texts.push_back({kRequestMetadataKey, metadata.request});
-    if (!metadata.software.empty()) texts.push_back({"Software", metadata.software});
+    auto add = [&texts](const char* key, const std::string& utf8) {
+        if (utf8.empty()) return;
+        PngText t{key, utf8, false};
+        t.latin1 = utf8ToLatin1(utf8, &t.value);
+        texts.push_back(std::move(t));
+    };
+    add("parameters", metadata.parameters);
+    add(kRequestMetadataKey, metadata.request);
+    add("Software", metadata.software);
     const std::size_t rowValues = static_cast<std::size_t>(image.width) * 3;
     std::vector<std::vector<png_byte>> rows(static_cast<std::size_t>(image.height));
     for (int y = 0; y < image.height; ++y) {
@@ -178,28 +175,52 @@ void writePng(const fs::path& path, const RgbImageF& image, bool sixteen, const 
         throwBadInput("{}: writing the PNG failed: {}", path.string(), ok ? "disk full?" : error);
 }
 
-bool readPngTexts(FILE* file, std::vector<PngText>* texts, char* error) {
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, error, pngError, pngWarning);
-    if (!png) return false;
-    png_infop info = png_create_info_struct(png);
-    if (!info || setjmp(png_jmpbuf(png))) {
-        png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
-        return false;
+// The file's first `maxBytes` bytes (all of it when `whole` and it is larger: BadInput).
+std::string readWholeFile(const fs::path& path, std::uintmax_t maxBytes, bool whole = false) {
+    std::ifstream in(path, std::ios::binary);
+    std::error_code ec;
+    const std::uintmax_t size = fs::file_size(path, ec);
+    if (!in || ec) throwBadInput("{}: cannot read the file ({})", path.string(), std::strerror(errno));
+    if (whole && size > maxBytes)
+        throwBadInput("{}: the file is larger than {} MiB; cannot add its metadata", path.string(),
+                      maxBytes >> 20);
+    std::string bytes(static_cast<std::size_t>(std::min(size, maxBytes)), '\0');
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    bytes.resize(static_cast<std::size_t>(in.gcount()));
+    return bytes;
+}
+
+void writeWholeFile(const fs::path& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) throwBadInput("{}: writing the image metadata failed (disk full?)", path.string());
+}
+
+// The record we read back: the request JSON with the A1111 text inside, escaped to 7-bit ASCII so that
+// it is a valid EXIF/TIFF ASCII value (the JSON still decodes to the same UTF-8).
+std::string descriptionJson(const ImageMetadata& metadata, bool withParameters = true) {
+    nlohmann::json j = nlohmann::json::object();
+    if (!metadata.request.empty()) {
+        try {
+            j = nlohmann::json::parse(metadata.request);
+        } catch (const nlohmann::json::exception&) {
+            j = nlohmann::json::object({{"request", metadata.request}});
+        }
     }
-    png_init_io(png, file);
-    png_read_png(png, info, PNG_TRANSFORM_IDENTITY, nullptr);
-    png_textp chunks = nullptr;
-    int count = 0;
-    png_get_text(png, info, &chunks, &count);
-    for (int i = 0; i < count; ++i) {
-        const bool utf8 = chunks[i].compression == PNG_ITXT_COMPRESSION_NONE ||
-                          chunks[i].compression == PNG_ITXT_COMPRESSION_zTXt;
-        const std::size_t length = utf8 ? chunks[i].itxt_length : chunks[i].text_length;
-        texts->push_back({chunks[i].key,
-                          utf8 ? std::string(chunks[i].text, length) : latin1ToUtf8(chunks[i].text, length)});
-    }
-    png_destroy_read_struct(&png, &info, nullptr);
-    return true;
+    if (withParameters && !metadata.parameters.empty()) j[kParametersJsonKey] = metadata.parameters;
+    if (j.empty()) return {};
+    return j.dump(-1, ' ', true);
+}
+
+float srgbToLinear(float v) {
+    v = std::clamp(v, 0.0f, 1.0f);
+    return v <= 0.04045f ? v / 12.92f : std::pow((v + 0.055f) / 1.055f, 2.4f);
+}
+
+float linearToSrgb(float v) {
+    v = std::clamp(v, 0.0f, 1.0f);
+    return v <= 0.0031308f ? v * 12.92f : 1.055f * std::pow(v, 1.0f / 2.4f) - 0.055f;
 }
 
 void writeWithOiio(const fs::path& path, const RgbImageF& image, ImageFormat format,
@@ -210,40 +231,81 @@ void writeWithOiio(const fs::path& path, const RgbImageF& image, ImageFormat for
                                 : format == ImageFormat::Tiff ? OIIO::TypeDesc::UINT16
                                                               : OIIO::TypeDesc::UINT8;
     OIIO::ImageSpec spec(image.width, image.height, 3, type);
-    if (format == ImageFormat::Jpeg) spec.attribute("CompressionQuality", jpegQuality);
-    if (format == ImageFormat::Exr) spec.attribute("compression", "zip");
-    if (format == ImageFormat::Exr) {
+    const float* pixels = image.data.data();
+    std::vector<float> linear;
+    if (format == ImageFormat::Jpeg) {
+        // OpenImageIO writes the pixels only: it would drop Exif:UserComment and end its COM segment in a
+        // NUL byte, so the metadata segments are put in afterwards (image/exif.h).
+        spec.attribute("CompressionQuality", jpegQuality);
+    } else if (format == ImageFormat::Tiff) {
+        const std::string description = descriptionJson(metadata);
+        if (!description.empty()) spec.attribute("ImageDescription", description);
+        if (!metadata.software.empty()) spec.attribute("Software", metadata.software);
+    } else {
+        // EXR holds scene-linear values: decode the engine's sRGB and say so (Rec.709 primaries, D65).
+        spec.attribute("compression", "zip");
+        spec.attribute("oiio:ColorSpace", "Linear");
+        static const float kRec709[8] = {0.64f, 0.33f, 0.30f, 0.60f, 0.15f, 0.06f, 0.3127f, 0.3290f};
+        spec.attribute("chromaticities", OIIO::TypeDesc(OIIO::TypeDesc::FLOAT, 8), kRec709);
         // EXR headers keep any string attribute.
         if (!metadata.parameters.empty()) spec.attribute("parameters", metadata.parameters);
         if (!metadata.request.empty()) spec.attribute(kRequestMetadataKey, metadata.request);
-    } else {
-        // OpenImageIO keeps only ImageDescription in JPEG and TIFF (it drops Exif:UserComment and custom
-        // names), so the summary travels inside the request JSON there.
-        std::string description = metadata.request;
-        if (!metadata.parameters.empty()) {
-            nlohmann::json j = nlohmann::json::object();
-            if (!metadata.request.empty()) {
-                try {
-                    j = nlohmann::json::parse(metadata.request);
-                } catch (const nlohmann::json::exception&) {
-                    j = nlohmann::json::object({{"request", metadata.request}});
-                }
-            }
-            j[kParametersJsonKey] = metadata.parameters;
-            description = j.dump();
-        }
-        if (!description.empty()) spec.attribute("ImageDescription", description);
+        if (!metadata.software.empty()) spec.attribute("Software", metadata.software);
+        linear.resize(image.data.size());
+        std::transform(image.data.begin(), image.data.end(), linear.begin(), srgbToLinear);
+        pixels = linear.data();
     }
-    if (!metadata.software.empty()) spec.attribute("Software", metadata.software);
-    if (!out->open(path.string(), spec) || !out->write_image(OIIO::TypeDesc::FLOAT, image.data.data()) ||
-        !out->close())
+    if (!out->open(path.string(), spec) || !out->write_image(OIIO::TypeDesc::FLOAT, pixels) || !out->close())
         throwBadInput("{}: writing the image failed: {}", path.string(), out->geterror());
+    out.reset();
+    if (format == ImageFormat::Jpeg) {
+        // As A1111 writes JPEG: the parameters in EXIF UserComment; besides them our record in
+        // ImageDescription and the parameters as a UTF-8-marked IPTC caption. No COM segment.
+        ExifFields exif{descriptionJson(metadata), metadata.software, metadata.parameters,
+                        static_cast<std::uint32_t>(image.width), static_cast<std::uint32_t>(image.height)};
+        const std::string app13 = metadata.parameters.empty() ? "" : buildIptcApp13(metadata.parameters);
+        std::string exifTiff = buildExifTiff(exif);
+        if (exifTiff.size() > kMaxJpegExifBytes) {
+            // A long prompt: the record leaves out its copy of the parameters (read from UserComment then).
+            exif.imageDescription = descriptionJson(metadata, false);
+            exifTiff = buildExifTiff(exif);
+        }
+        writeWholeFile(path, replaceJpegMetadata(readWholeFile(path, kMaxMetadataFileBytes, true), exifTiff,
+                                                 app13, path.string()));
+    } else if (format == ImageFormat::Tiff && !metadata.parameters.empty()) {
+        // OpenImageIO drops Exif:UserComment here too: an Exif IFD holding it is appended to its TIFF.
+        writeWholeFile(path, addTiffUserComment(readWholeFile(path, kMaxMetadataFileBytes, true),
+                                                metadata.parameters, path.string()));
+    }
 }
+
+constexpr const char* kTemporaryPrefix = ".swd-";
 
 fs::path temporarySibling(const fs::path& path) {
     std::random_device rd;
-    return path.parent_path() /
-           fmt::format(".{}.tmp{:08x}{}", path.stem().string(), rd(), path.extension().string());
+    return path.parent_path() / fmt::format("{}{}.tmp{:08x}{}", kTemporaryPrefix, path.stem().string(), rd(),
+                                            path.extension().string());
+}
+
+// Removes the temporary file unless it was handed over.
+struct TemporaryFile {
+    fs::path path;
+    ~TemporaryFile() {
+        std::error_code ec;
+        if (!path.empty()) fs::remove(path, ec);
+    }
+};
+
+// Width and height are checked before any pixel buffer is allocated.
+void checkImageSize(const fs::path& path, std::int64_t width, std::int64_t height, int channels) {
+    if (width <= 0 || height <= 0 || channels <= 0)
+        throwBadInput("{}: the image has an invalid size {}x{} with {} channels", path.string(), width,
+                      height, channels);
+    if (width > kMaxImageSide || height > kMaxImageSide || width * height > kMaxImagePixels || channels > 16)
+        throwBadInput(
+            "{}: the image is {}x{} pixels ({} channels); images larger than {}x{} ({} megapixels) are "
+            "refused",
+            path.string(), width, height, channels, kMaxImageSide, kMaxImageSide, kMaxImagePixels >> 20);
 }
 
 }  // namespace
@@ -258,37 +320,53 @@ fs::path writeImage(const fs::path& path, const RgbImageF& image, const ImageMet
     if (!fs::is_directory(folder, ec))
         throwBadInput("{}: the output folder does not exist and cannot be created", folder.string());
 
-    const fs::path tmp = temporarySibling(path);
-    try {
-        if (options.format == ImageFormat::Png8 || options.format == ImageFormat::Png16)
-            writePng(tmp, image, options.format == ImageFormat::Png16, metadata);
-        else
-            writeWithOiio(tmp, image, options.format, metadata, options.jpegQuality);
-    } catch (...) {
-        fs::remove(tmp, ec);
-        throw;
-    }
+    TemporaryFile tmp{temporarySibling(path)};
+    if (options.format == ImageFormat::Png8 || options.format == ImageFormat::Png16)
+        writePng(tmp.path, image, options.format == ImageFormat::Png16, metadata);
+    else
+        writeWithOiio(tmp.path, image, options.format, metadata, options.jpegQuality);
     // link() never replaces an existing file: the first free name wins, even against another writer.
     const std::string stem = path.stem().string(), ext = path.extension().string();
     for (int n = 0; n < 100000; ++n) {
         const fs::path candidate = n == 0 ? path : path.parent_path() / fmt::format("{}-{}{}", stem, n, ext);
-        if (::link(tmp.c_str(), candidate.c_str()) == 0) {
-            fs::remove(tmp, ec);
-            return candidate;
-        }
+        if (::link(tmp.path.c_str(), candidate.c_str()) == 0) return candidate;  // tmp's name goes
         if (errno == EEXIST) continue;
         // File systems without hard links: fall back to a checked rename.
-        if (!fs::exists(candidate, ec)) {
-            fs::rename(tmp, candidate, ec);
-            if (!ec) return candidate;
-        }
         const int err = errno;
-        fs::remove(tmp, ec);
+        if (!fs::exists(candidate, ec)) {
+            fs::rename(tmp.path, candidate, ec);
+            if (!ec) {
+                tmp.path.clear();
+                return candidate;
+            }
+        }
         throwBadInput("{}: cannot move the written image into place ({})", candidate.string(),
                       std::strerror(err));
     }
-    fs::remove(tmp, ec);
     throwBadInput("{}: no free file name left", path.string());
+}
+
+int removeStaleTemporaryImages(const fs::path& folder, std::chrono::seconds olderThan) {
+    // Exactly the names temporarySibling() makes: ".swd-<stem>.tmp<8 hex digits><an image extension>".
+    static const std::regex pattern(R"(^\.swd-.*\.tmp[0-9a-f]{8}\.[A-Za-z]+$)");
+    std::error_code ec;
+    const auto now = fs::file_time_type::clock::now();
+    // Collected first: removing entries while a directory is being read may skip others.
+    std::vector<fs::path> stale;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.rfind(kTemporaryPrefix, 0) != 0 || !std::regex_match(name, pattern) ||
+            !imageFormatForPath(it->path()))
+            continue;
+        std::error_code fileEc;
+        if (it->is_symlink(fileEc) || !it->is_regular_file(fileEc)) continue;
+        const auto written = fs::last_write_time(it->path(), fileEc);
+        if (!fileEc && now - written >= olderThan) stale.push_back(it->path());
+    }
+    int removed = 0;
+    for (const auto& p : stale)
+        if (fs::remove(p, ec)) ++removed;
+    return removed;
 }
 
 ImageMetadata readImageMetadata(const fs::path& path) {
@@ -297,14 +375,9 @@ ImageMetadata readImageMetadata(const fs::path& path) {
     ImageMetadata meta;
     const auto format = imageFormatForPath(path);
     if (format == ImageFormat::Png8) {
-        FILE* file = std::fopen(path.c_str(), "rb");
-        if (!file) throwBadInput("{}: cannot open ({})", path.string(), std::strerror(errno));
-        std::vector<PngText> texts;
-        char error[256] = "unknown libpng error";
-        const bool ok = readPngTexts(file, &texts, error);
-        std::fclose(file);
-        if (!ok) throwBadInput("{}: not a readable PNG file: {}", path.string(), error);
-        for (const auto& t : texts) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) throwBadInput("{}: cannot open ({})", path.string(), std::strerror(errno));
+        for (const auto& t : readPngTextChunks(in, path.string()).texts) {
             if (t.key == "parameters")
                 meta.parameters = t.value;
             else if (t.key == kRequestMetadataKey)
@@ -334,6 +407,13 @@ ImageMetadata readImageMetadata(const fs::path& path) {
             // someone else's description: not a request
         }
     }
+    if (meta.parameters.empty() && (format == ImageFormat::Jpeg || format == ImageFormat::Tiff)) {
+        // A1111's JPEG (and other writers' TIFF): the parameters are the EXIF UserComment.
+        // JPEG metadata precedes the scan data; a TIFF's directories may be anywhere.
+        const std::uintmax_t limit = format == ImageFormat::Jpeg ? (4u << 20) : (256u << 20);
+        if (auto comment = findExifUserComment(readWholeFile(path, limit)))
+            meta.parameters = std::move(*comment);
+    }
     return meta;
 }
 
@@ -341,19 +421,36 @@ RgbImage8 readImageRgb8(const fs::path& path) {
     auto in = OIIO::ImageInput::open(path.string());
     if (!in) throwBadInput("{}: not a readable image: {}", path.string(), OIIO::geterror());
     const OIIO::ImageSpec& spec = in->spec();
+    checkImageSize(path, spec.width, spec.height, spec.nchannels);
     RgbImage8 img;
     img.width = spec.width;
     img.height = spec.height;
-    img.data.resize(static_cast<std::size_t>(spec.width) * spec.height * 3);
+    const std::size_t pixels = static_cast<std::size_t>(spec.width) * spec.height;
+    img.data.resize(pixels * 3);
     const int channels = std::min(spec.nchannels, 3);
-    std::vector<std::uint8_t> all(static_cast<std::size_t>(spec.width) * spec.height * spec.nchannels);
-    if (!in->read_image(0, 0, 0, spec.nchannels, OIIO::TypeDesc::UINT8, all.data()))
-        throwBadInput("{}: reading the pixels failed: {}", path.string(), in->geterror());
+    auto channelOf = [&](std::size_t p, int c) {
+        return p * spec.nchannels + static_cast<std::size_t>(std::min(c, channels - 1));
+    };
+    const std::string colorSpace = spec.get_string_attribute("oiio:ColorSpace");
+    const bool linear = imageFormatForPath(path) == ImageFormat::Exr || colorSpace == "Linear" ||
+                        colorSpace == "linear" || colorSpace == "lin_rec709";
+    if (linear) {
+        // Scene-linear data (EXR): encode to sRGB for display, as the engine's images are.
+        std::vector<float> all(pixels * spec.nchannels);
+        if (!in->read_image(0, 0, 0, spec.nchannels, OIIO::TypeDesc::FLOAT, all.data()))
+            throwBadInput("{}: reading the pixels failed: {}", path.string(), in->geterror());
+        for (std::size_t p = 0; p < pixels; ++p)
+            for (int c = 0; c < 3; ++c)
+                img.data[p * 3 + c] =
+                    static_cast<std::uint8_t>(std::lround(linearToSrgb(all[channelOf(p, c)]) * 255.0f));
+    } else {
+        std::vector<std::uint8_t> all(pixels * spec.nchannels);
+        if (!in->read_image(0, 0, 0, spec.nchannels, OIIO::TypeDesc::UINT8, all.data()))
+            throwBadInput("{}: reading the pixels failed: {}", path.string(), in->geterror());
+        for (std::size_t p = 0; p < pixels; ++p)
+            for (int c = 0; c < 3; ++c) img.data[p * 3 + c] = all[channelOf(p, c)];
+    }
     in->close();
-    for (std::size_t p = 0; p < static_cast<std::size_t>(spec.width) * spec.height; ++p)
-        for (int c = 0; c < 3; ++c)
-            img.data[p * 3 + c] =
-                all[p * spec.nchannels + static_cast<std::size_t>(std::min(c, channels - 1))];
     return img;
 }
 

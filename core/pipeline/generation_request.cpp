@@ -29,6 +29,17 @@ std::string a1111Value(const std::string& v) {
     return nlohmann::json(v).dump();
 }
 
+bool isSha256(const std::string& h) {
+    return h.size() == 64 && h.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+}
+
+// A1111's "Lora hashes" splits its value at ", " and ": ", so an alias may hold neither.
+std::string loraAlias(std::string name) {
+    for (char& c : name)
+        if (c == ',' || c == ':') c = '_';
+    return name;
+}
+
 std::string formatSigma(double s) {
     return fmt::format("{:.6g}", s);
 }
@@ -123,12 +134,15 @@ ImageRecord parseImageRecord(const std::string& text, const std::string& label) 
 std::string a1111Parameters(const GenerationRequest& r, const RunProvenance& p) {
     const Schedule& s = r.schedule;
     std::string out = r.prompt;
-    if (s.guidance > 1.0 && !r.negativePrompt.empty()) out += "\nNegative prompt: " + r.negativePrompt;
+    // Written whenever there is one (A1111 does), even when CFG 1 leaves it unused.
+    if (!r.negativePrompt.empty()) out += "\nNegative prompt: " + r.negativePrompt;
     std::vector<std::string> sigmas;
     for (double v : s.sigmas) sigmas.push_back(formatSigma(v));
     std::vector<std::pair<std::string, std::string>> kv = {
         {"Steps", std::to_string(s.stepCount())},
-        {"Sampler", s.sampler == SamplerKind::ScaleWise ? "SwD scale-wise" : "Euler (flow matching)"},
+        // Full resolution is A1111's "Euler" on the SD3 flow-matching schedule; scale-wise sampling has no
+        // A1111 sampler, its details are our own Scales/Sigmas keys.
+        {"Sampler", s.sampler == SamplerKind::ScaleWise ? "SwD scale-wise" : "Euler"},
         {"CFG scale", fmt::format("{:g}", s.guidance)},
         {"Seed", std::to_string(p.imageSeed ? p.imageSeed : r.seed)},
         {"Size", fmt::format("{}x{}", r.width(), r.height())},
@@ -136,8 +150,10 @@ std::string a1111Parameters(const GenerationRequest& r, const RunProvenance& p) 
     if (!p.modelHash.empty()) kv.emplace_back("Model hash", shortHash(p.modelHash));
     if (!p.modelName.empty()) kv.emplace_back("Model", p.modelName);
     if (!p.adapterName.empty()) {
-        kv.emplace_back("Lora", p.adapterName);
-        if (!p.adapterHash.empty()) kv.emplace_back("Lora hash", shortHash(p.adapterHash));
+        // A1111/civitai: Lora hashes: "alias: hash, alias: hash" (the hash is AutoV2, as for the model).
+        if (isSha256(p.adapterHash))
+            kv.emplace_back("Lora hashes", loraAlias(p.adapterName) + ": " + shortHash(p.adapterHash));
+        kv.emplace_back("Adapter", p.adapterName);
     }
     if (!s.name.empty()) kv.emplace_back("Schedule", s.name);
     kv.emplace_back("Scales", fmt::format("[{}]", fmt::join(s.scales, ", ")));

@@ -60,9 +60,10 @@ struct ImageRecord {
 };
 ImageRecord parseImageRecord(const std::string& json, const std::string& label);
 
-// A1111's "parameters" text: the prompt, a "Negative prompt: ..." line when CFG is on, then
-// "Steps: 6, Sampler: SwD scale-wise, CFG scale: 1, Seed: 42, Size: 1024x1024, Model: ..., Scales: "[...]",
-// Sigmas: "[...]", ...". Values holding commas or quotes are JSON-quoted, as A1111 does.
+// A1111's "parameters" text: the prompt, a "Negative prompt: ..." line when there is one, then
+// "Steps: 6, Sampler: SwD scale-wise, CFG scale: 1, Seed: 42, Size: 1024x1024, Model: ..., Lora hashes:
+// "alias: hash", Adapter: ..., Scales: "[...]", Sigmas: "[...]", ...". Full resolution runs say
+// "Sampler: Euler". Values holding commas, colons or quotes are JSON-quoted, as A1111 does.
 std::string a1111Parameters(const GenerationRequest& request, const RunProvenance& provenance);
 
 // Reads an A1111 "parameters" text back: prompt, negative prompt, and the key/value pairs (quotes

@@ -140,6 +140,21 @@ private Q_SLOTS:
         QVERIFY(i.out.contains("scales:          8, 12, 16"));
         QVERIFY(i.out.contains("Steps: 3, Sampler: SwD scale-wise"));
 
+        // JPEG: A1111's place for the parameters is the EXIF UserComment; exiftool reads it back whole.
+        const QString jpgOut = QString::fromStdString(dir.file("jpg").string());
+        const Result j = runSwd({"generate", "--model", "demo", "--schedule",
+                                 QString::fromStdString(schedule.string()), "--prompt", "a café in Paris",
+                                 "--seed", "42", "--out", jpgOut, "--format", "jpg", "--quiet"});
+        QVERIFY2(j.code == 0, qPrintable(j.err));
+        QProcess exiftool;
+        exiftool.start("exiftool", {"-j", "-UserComment", jpgOut + "/swd-00001.jpg"});
+        QVERIFY2(exiftool.waitForFinished(60000) && exiftool.exitCode() == 0, "exiftool did not run");
+        const auto tags = nlohmann::json::parse(exiftool.readAllStandardOutput().toStdString())[0];
+        const std::string comment = tags.value("UserComment", std::string());
+        QVERIFY2(comment.rfind("a café in Paris\nSteps: 3, Sampler: SwD scale-wise, CFG scale: 1, Seed: 42",
+                               0) == 0,
+                 comment.c_str());
+
         // Unknown preset and a bad format are bad input.
         QCOMPARE(runSwd({"generate", "--model", "demo", "--preset", "nope", "--prompt", "x"}).code, 2);
 

@@ -317,27 +317,43 @@ private Q_SLOTS:
         p.modelName = "SD3.5 Medium";
         p.adapterName = "yresearch/swd-medium-6-steps";
         p.modelHash = "0123456789abcdef";
+        p.adapterHash = std::string(64, 'a');
         const std::string text = a1111Parameters(r, p);
-        // No CFG: the negative prompt is not used, so it is not written.
-        QVERIFY2(text.rfind("a fox, in the snow\nSteps: 6, Sampler: SwD scale-wise, CFG scale: 1, Seed: 42, "
-                            "Size: 1024x1024, Model hash: 0123456789, Model: SD3.5 Medium, Lora: ",
-                            0) == 0,
+        // The negative prompt is written whenever there is one, as A1111 does (unused at CFG 1).
+        QVERIFY2(text.rfind(
+                     "a fox, in the snow\nNegative prompt: blurry\nSteps: 6, Sampler: SwD scale-wise, "
+                     "CFG scale: 1, Seed: 42, Size: 1024x1024, Model hash: 0123456789, Model: SD3.5 Medium, "
+                     "Lora hashes: \"yresearch/swd-medium-6-steps: aaaaaaaaaa\", "
+                     "Adapter: yresearch/swd-medium-6-steps, ",
+                     0) == 0,
                  text.c_str());
         QVERIFY(text.find("Scales: \"[32, 48, 64, 80, 96, 128]\"") != std::string::npos);
         QVERIFY(text.find("Sigmas: \"[1, 0.9454, 0.8959, 0.7904, 0.7371, 0.6022, 0]\"") != std::string::npos);
+        r.negativePrompt.clear();
+        QVERIFY(a1111Parameters(r, p).find("Negative prompt") == std::string::npos);
+        // An alias may not hold the ", " and ": " that separate A1111's Lora hashes entries.
+        RunProvenance odd = p;
+        odd.adapterName = "my:lora, v2";
+        QVERIFY(a1111Parameters(r, odd).find("Lora hashes: \"my_lora_ v2: aaaaaaaaaa\"") !=
+                std::string::npos);
+        // No SHA-256 of the adapter (an in-memory one): no Lora hashes, the name still recorded.
+        p.adapterHash = "in-memory";
+        QVERIFY(a1111Parameters(r, p).find("Lora hashes") == std::string::npos);
+        QVERIFY(a1111Parameters(r, p).find("Adapter: yresearch/swd-medium-6-steps") != std::string::npos);
 
+        r.negativePrompt = "blurry";
         r.schedule = PresetLibrary::builtin().get("sd35-medium-full");
         const std::string full = a1111Parameters(r, p);
-        QVERIFY(full.find(
-                    "\nNegative prompt: blurry\nSteps: 40, Sampler: Euler (flow matching), CFG scale: 4.5") !=
-                std::string::npos);
+        QVERIFY2(full.find("\nNegative prompt: blurry\nSteps: 40, Sampler: Euler, CFG scale: 4.5") !=
+                     std::string::npos,
+                 full.c_str());
 
         const A1111Parameters back = parseA1111Parameters(full);
         QCOMPARE(back.prompt, std::string("a fox, in the snow"));
         QCOMPARE(back.negativePrompt, std::string("blurry"));
         QVERIFY(back.find("Seed") && *back.find("Seed") == "42");
         QVERIFY(back.find("Scales") && back.find("Scales")->rfind("[128, 128", 0) == 0);
-        QVERIFY(back.find("Lora") && *back.find("Lora") == "yresearch/swd-medium-6-steps");
+        QVERIFY(back.find("Adapter") && *back.find("Adapter") == "yresearch/swd-medium-6-steps");
     }
 
     void costModelMatchesPublishedFlops() {
