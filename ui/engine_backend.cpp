@@ -235,6 +235,7 @@ private:
             if (!format) throwBadInput("unknown output format '{}'", request.outputFormat.toStdString());
             const fs::path folder(request.outputFolder.toStdString());
             fs::create_directories(folder);
+            removeStaleTemporaryImages(folder);  // left by a run that was killed while writing
             const std::string prefix =
                 (request.label == kFullLabel ? std::string("full-") : std::string("swd-")) +
                 QDate::currentDate().toString(QStringLiteral("yyyyMMdd")).toStdString();

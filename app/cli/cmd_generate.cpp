@@ -156,6 +156,7 @@ void requireWritableFolder(const fs::path& folder) {
                       ec ? " (" + ec.message() + ")" : std::string());
     if (::access(folder.c_str(), W_OK | X_OK) != 0)
         throwBadInput("--out {}: the folder is not writable ({})", folder.string(), std::strerror(errno));
+    removeStaleTemporaryImages(folder);  // left by a run that was killed while writing
 }
 
 ImageFormat parseFormat(const std::string& f) {

@@ -1,6 +1,7 @@
 // The `swd` command line, run as users run it: output, exit codes (0 ok, 2 bad input, 1 failure).
 #include "core/test_util.h"
 
+#include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -191,11 +192,25 @@ private Q_SLOTS:
         swd::test::writeBytes(schedule, R"({"name":"tiny","model":"sd3.5-medium","adapter":"x",)"
                                         R"("scales":[8,16],"sigmas":[1,0.8,0]})");
         const QString out = QString::fromStdString(dir.file("out").string());
+        // A temporary file of a run killed while writing (an hour old) is removed at the next start; a
+        // user's file of a similar name is not.
+        QVERIFY(QDir().mkpath(out));
+        const QString stale = out + "/.swd-swd-00009.tmp0badc0de.png", mine = out + "/.swd-notes.txt";
+        swd::test::writeBytes(stale.toStdString(), "partial");
+        swd::test::writeBytes(mine.toStdString(), "keep");
+        {
+            QFile f(stale);
+            QVERIFY(f.open(QIODevice::ReadWrite));
+            QVERIFY(f.setFileTime(QDateTime::currentDateTime().addSecs(-3600),
+                                  QFileDevice::FileModificationTime));
+        }
         const Result q =
             runSwd({"generate", "--model", "demo", "--schedule", QString::fromStdString(schedule.string()),
                     "--prompt", "p", "--out", out, "--batch", "2", "--steps-out", "-q"});
         QVERIFY2(q.code == 0, qPrintable(q.err));
         QCOMPARE(q.err, QString());
+        QVERIFY(!QFileInfo::exists(stale));
+        QVERIFY(QFileInfo::exists(mine));
         QCOMPARE(q.out, QStringLiteral("%1/swd-00001.png\n%1/swd-00001-steps/\n%1/swd-00002.png\n"
                                        "%1/swd-00002-steps/\n")
                             .arg(out));
