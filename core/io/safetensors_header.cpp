@@ -94,8 +94,8 @@ TensorInfo parseEntry(const std::string& fullName, const nlohmann::json& entry, 
     if (dtypeIt == entry.end() || !dtypeIt->is_string())
         throwBadInput("{}: tensor '{}' has no \"dtype\" string", label, name);
     if (!parseDtype(dtypeIt->get<std::string>(), &info.dtype))
-        throwBadInput("{}: tensor '{}' has unknown dtype {} (known: {})", label, name,
-                      quoteForMessage(dtypeIt->get<std::string>()), knownDtypeList());
+        throwBadInput("{}: tensor '{}' has unknown dtype '{}' (known: {})", label, name,
+                      cutForMessage(dtypeIt->get<std::string>()), knownDtypeList());
 
     const auto shapeIt = entry.find("shape");
     if (shapeIt == entry.end() || !shapeIt->is_array())

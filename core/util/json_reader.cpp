@@ -98,7 +98,9 @@ public:
         std::string path;
         for (std::size_t i = 0; i < m_stack.size(); ++i) {
             if (m_stack[i]->is_array()) {
-                path += fmt::format("[{}]", m_stack[i]->size());
+                // An open child is already the last element; at the top the next one is being read.
+                const std::size_t n = m_stack[i]->size();
+                path += fmt::format("[{}]", i + 1 < m_stack.size() && n > 0 ? n - 1 : n);
             } else if (!m_keys[i].empty()) {
                 if (!path.empty()) path += '.';
                 path += cutForMessage(m_keys[i], 48);
