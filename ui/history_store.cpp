@@ -2,6 +2,7 @@
 
 #include "image_conversion.h"
 #include "settings.h"
+#include "util/file_read.h"
 
 #include <QDir>
 #include <QFile>
@@ -17,6 +18,8 @@ namespace swd::ui {
 namespace {
 
 const QString kEntryFile = QStringLiteral("entry.json");
+// An entry holds the request, timings and paths: a few kB; prompts make it larger, never this large.
+constexpr std::uint64_t kMaxEntryBytes = 16ull * 1024 * 1024;
 const QString kImageFile = QStringLiteral("image.png");
 const QString kThumbFile = QStringLiteral("thumb.png");
 
@@ -203,9 +206,16 @@ void HistoryStore::reload() {
 }
 
 std::optional<HistoryEntry> HistoryStore::readEntry(const QString& folder) {
-    QFile file(QDir(folder).filePath(kEntryFile));
-    if (!file.open(QIODevice::ReadOnly)) return std::nullopt;
-    const QJsonDocument doc = QJsonDocument::fromJson(file.readAll());
+    // Read through the core's checked reader: a FIFO or a huge file in the history folder must not
+    // block or exhaust the app at start-up (a damaged entry is skipped).
+    std::string bytes;
+    try {
+        bytes =
+            readRegularFile(QDir(folder).filePath(kEntryFile).toStdString(), "history entry", kMaxEntryBytes);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromStdString(bytes));
     if (!doc.isObject()) return std::nullopt;
     const QJsonObject o = doc.object();
     if (o.value(QStringLiteral("format")).toString() != QLatin1String("swd-studio-history/1"))

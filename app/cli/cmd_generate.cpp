@@ -402,7 +402,10 @@ void addGenerateCommands(CLI::App& app) {
     auto dir = std::make_shared<std::string>();
     auto seed = std::make_shared<std::uint64_t>(kDemoModelSeed);
     auto tokenizers = std::make_shared<std::string>();
-    demo->add_option("DIR", *dir, "folder to write (replaced)")->required();
+    demo->add_option("DIR", *dir,
+                     "new or empty folder to write, or a demo model written before (its files are "
+                     "replaced; nothing else is touched)")
+        ->required();
     demo->add_option("--seed", *seed, "seed of the random weights")->capture_default_str();
     demo->add_option("--tokenizers", *tokenizers, "tokenizer folder (clip/, t5/); default: the shipped ones");
     setAction(demo, [dir, seed, tokenizers] {

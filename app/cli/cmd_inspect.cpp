@@ -144,6 +144,8 @@ bool looksLikeImage(const fs::path& path) {
     if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".exr" || ext == ".tif" ||
         ext == ".tiff" || ext == ".webp")
         return true;
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) return false;  // a FIFO would block the read below
     std::ifstream in(path, std::ios::binary);
     char magic[8] = {};
     in.read(magic, 8);

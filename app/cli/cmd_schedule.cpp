@@ -27,8 +27,8 @@ void addScheduleCommand(CLI::App& app) {
             fmt::print("{}: ok ({} steps, {} model)\n", *file, s.stepCount(), modelFamilyName(s.family));
             return 0;
         }
-        fmt::print(stderr, "{}: {} problem{}\n", *file, issues.size(), issues.size() == 1 ? "" : "s");
-        for (const auto& issue : issues) fmt::print(stderr, "  {}\n", issue.toString());
+        fmt::print(stderr, "{}: {} problem{}{}\n", *file, issues.size(), issues.size() == 1 ? "" : "s",
+                   formatScheduleIssues(issues));
         return 2;
     });
 }

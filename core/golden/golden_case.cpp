@@ -1,6 +1,7 @@
 #include "golden/golden_case.h"
 
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <fmt/format.h>
 
@@ -45,13 +46,10 @@ GoldenCase GoldenCase::load(const fs::path& dir, const GoldenOptions& options) {
     if (c.m_dir.filename().empty()) c.m_dir = c.m_dir.parent_path();
     c.m_options = options;
     const fs::path jsonPath = c.m_dir / "case.json";
-    std::ifstream in(jsonPath);
-    if (!in) throwBadInput("{}: no case.json (is this a golden case folder?)", c.m_dir.string());
-    try {
-        c.m_json = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
-        throwBadInput("{}: not valid JSON: {}", jsonPath.string(), e.what());
-    }
+    std::error_code ec;
+    if (!fs::exists(jsonPath, ec))
+        throwBadInput("{}: no case.json (is this a golden case folder?)", c.m_dir.string());
+    c.m_json = readJsonFile(jsonPath, "golden case");
     if (!c.m_json.is_object() || !c.m_json.contains("kind") || !c.m_json["kind"].is_string())
         throwBadInput("{}: needs a \"kind\" string", jsonPath.string());
     c.m_kind = c.m_json["kind"].get<std::string>();

@@ -3,6 +3,7 @@
 #include "image/exif.h"
 #include "image/png_text.h"
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <OpenImageIO/imageio.h>
 #include <fmt/format.h>
@@ -397,13 +398,14 @@ ImageMetadata readImageMetadata(const fs::path& path) {
     in->close();
     if (meta.request.empty() && !description.empty() && description.front() == '{') {
         try {
-            nlohmann::json j = nlohmann::json::parse(description);
-            if (j.is_object() && j.contains(kParametersJsonKey)) {
+            // Bounded like every JSON from outside: a description nested 60k deep must not reach dump().
+            nlohmann::json j = parseJson(description, path.string() + " (ImageDescription)");
+            if (j.is_object() && j.contains(kParametersJsonKey) && j[kParametersJsonKey].is_string()) {
                 meta.parameters = j[kParametersJsonKey].get<std::string>();
                 j.erase(kParametersJsonKey);
             }
             if (!j.empty()) meta.request = j.dump();
-        } catch (const nlohmann::json::exception&) {
+        } catch (const std::exception&) {
             // someone else's description: not a request
         }
     }

@@ -1,6 +1,8 @@
 #include "io/file_hash.h"
 
 #include "util/error.h"
+#include "util/file_read.h"
+#include "util/json_reader.h"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -32,6 +34,7 @@ std::string cacheKey(const fs::path& path) {
 }
 
 std::string hashContent(const fs::path& path) {
+    requireRegularFile(path, "file to hash");  // a FIFO would block the stream below
     std::ifstream in(path, std::ios::binary);
     if (!in) throwBadInput("{}: cannot open to compute its hash", path.string());
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -68,11 +71,11 @@ std::string fileSha256(const fs::path& path, const fs::path& cacheFile) {
     }
     nlohmann::json disk = nlohmann::json::object();
     if (!cacheFile.empty()) {
-        std::ifstream in(cacheFile);
-        if (in) {
+        std::error_code exists;
+        if (fs::exists(cacheFile, exists)) {
             try {
-                disk = nlohmann::json::parse(in);
-            } catch (const nlohmann::json::exception&) {
+                disk = readJsonFile(cacheFile, "hash cache");
+            } catch (const Error&) {
                 disk = nlohmann::json::object();  // a damaged cache is rebuilt
             }
         }

@@ -1,5 +1,8 @@
 #include "io/hf_cache.h"
 
+#include "util/error.h"
+#include "util/file_read.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -88,10 +91,20 @@ HfRepo readHfRepo(const fs::path& repoDir) {
     std::sort(snapshots.begin(), snapshots.end());
 
     std::string refMain;
-    if (std::ifstream in(repoDir / "refs" / "main"); in) {
-        std::string line;
-        std::getline(in, line);
-        refMain = trim(line);
+    if (fs::exists(repoDir / "refs" / "main", ec)) {
+        // A commit hash; a FIFO or a huge file here is a damaged cache, not a reason to hang.
+        try {
+            const std::string text = readRegularFile(repoDir / "refs" / "main", "Hugging Face ref", 4096);
+            refMain = trim(text.substr(0, text.find('\n')));
+            // A revision names a folder of snapshots/, never a path out of it.
+            if (refMain.find('/') != std::string::npos || refMain == "." || refMain == "..") {
+                repo.problems.push_back(
+                    fmt::format("refs/main holds '{}', which is not a revision", refMain));
+                refMain.clear();
+            }
+        } catch (const Error& e) {
+            repo.problems.push_back(e.what());
+        }
     }
     if (!refMain.empty()) {
         if (fs::is_directory(repoDir / "snapshots" / refMain, ec)) {

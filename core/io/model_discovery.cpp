@@ -1,6 +1,7 @@
 #include "io/model_discovery.h"
 
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -156,16 +157,11 @@ std::optional<TensorStore> openStore(const fs::path& path, FoundModel& m, const 
     return std::nullopt;
 }
 
-nlohmann::json readJsonFile(const fs::path& path, std::vector<std::string>& problems) {
-    std::ifstream in(path);
-    if (!in) {
-        problems.push_back(fmt::format("{}: cannot open", path.string()));
-        return {};
-    }
+nlohmann::json readJsonOrNote(const fs::path& path, std::vector<std::string>& problems) {
     try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        problems.push_back(fmt::format("{}: not valid JSON ({})", path.string(), e.what()));
+        return readJsonFile(path, "JSON file");
+    } catch (const Error& e) {
+        problems.push_back(e.what());
     }
     return {};
 }
@@ -224,8 +220,11 @@ FoundModel identifyPipeline(const fs::path& dir, const ScanContext& ctx) {
     m.layout = "diffusers";
     nlohmann::json index;
     if (pathExists(dir / "model_index.json")) {
-        index = readJsonFile(dir / "model_index.json", m.problems);
-        const std::string cls = index.is_object() ? index.value("_class_name", std::string()) : std::string();
+        index = readJsonOrNote(dir / "model_index.json", m.problems);
+        const std::string cls =
+            index.is_object() && index.contains("_class_name") && index["_class_name"].is_string()
+                ? index["_class_name"].get<std::string>()
+                : std::string();
         if (!cls.empty() && cls.find("StableDiffusion3") == std::string::npos) {
             m.kind = FoundKind::Unrecognised;
             m.unrelated = true;
@@ -301,7 +300,7 @@ FoundModel identifyPipeline(const fs::path& dir, const ScanContext& ctx) {
 FoundModel identifyAdapterFolder(const fs::path& dir, const ScanContext& ctx) {
     FoundModel m = newModel(FoundKind::Adapter, dir, ctx);
     m.layout = "PEFT folder";
-    const auto config = readJsonFile(dir / "adapter_config.json", m.problems);
+    const auto config = readJsonOrNote(dir / "adapter_config.json", m.problems);
     const fs::path weights = dir / "adapter_model.safetensors";
     m.loraFile = weights;
     if (!pathExists(weights)) {
@@ -462,7 +461,7 @@ void scanDir(const fs::path& dir, int depth, const ScanContext& ctx) {
     std::set<std::string> shardsOfIndexes;
     for (const auto& idx : indexes) {
         std::vector<std::string> ignored;
-        const auto j = readJsonFile(idx, ignored);
+        const auto j = readJsonOrNote(idx, ignored);
         if (j.is_object() && j.contains("weight_map") && j["weight_map"].is_object())
             for (const auto& [k, v] : j["weight_map"].items())
                 if (v.is_string()) shardsOfIndexes.insert(v.get<std::string>());

@@ -1,6 +1,7 @@
 #include "io/model_identity.h"
 
 #include "util/error.h"
+#include "util/json_reader.h"
 #include "util/tensor_text.h"
 
 #include <fmt/format.h>
@@ -390,13 +391,14 @@ LoraInfo identifyLora(const std::vector<std::pair<std::string, const TensorInfo*
         const auto& c = *config;
         if (c.contains("lora_alpha") && c["lora_alpha"].is_number()) alpha = c["lora_alpha"].get<double>();
         info.alphaSource = "adapter_config.json";
-        if (c.contains("r") && c["r"].is_number_integer() && info.rank && c["r"].get<int>() != info.rank)
+        if (c.contains("r") && c["r"].is_number_integer() && info.rank &&
+            c["r"].get<std::int64_t>() != info.rank)
             info.problems.add(fmt::format("adapter_config.json says r = {}, but the tensors have rank {}",
-                                          c["r"].get<int>(), info.rank));
-        if (c.value("peft_type", std::string("LORA")) != "LORA")
+                                          describeJson(c["r"]), info.rank));
+        if (c.contains("peft_type") && !(c["peft_type"].is_string() && c["peft_type"] == "LORA"))
             info.problems.add(
-                fmt::format("adapter_config.json: peft_type is '{}'; only LORA adapters are supported",
-                            c["peft_type"].get<std::string>()));
+                fmt::format("adapter_config.json: peft_type is {}; only LORA adapters are supported",
+                            describeJson(c["peft_type"])));
         if (c.contains("use_dora") && c["use_dora"].is_boolean() && c["use_dora"].get<bool>())
             info.problems.add("adapter_config.json: use_dora is true; DoRA adapters are not supported");
         for (const char* key : {"rank_pattern", "alpha_pattern"})
@@ -408,13 +410,14 @@ LoraInfo identifyLora(const std::vector<std::pair<std::string, const TensorInfo*
             info.baseModel = c["base_model_name_or_path"].get<std::string>();
     } else if (const auto it = metadata.find("lora_adapter_metadata"); it != metadata.end()) {
         try {
-            const auto meta = nlohmann::json::parse(it->second);
+            const auto meta = parseJson(it->second, "the header's lora_adapter_metadata");
             if (meta.contains("transformer.lora_alpha") && meta["transformer.lora_alpha"].is_number())
                 alpha = meta["transformer.lora_alpha"].get<double>();
-            rsLora = meta.value("transformer.use_rslora", false);
+            rsLora = meta.contains("transformer.use_rslora") && meta["transformer.use_rslora"].is_boolean() &&
+                     meta["transformer.use_rslora"].get<bool>();
             info.alphaSource = "lora_adapter_metadata";
-        } catch (const nlohmann::json::exception&) {
-            info.problems.add("the header's lora_adapter_metadata is not valid JSON");
+        } catch (const Error& e) {
+            info.problems.add(e.what());
         }
     }
     if (!alpha) {

@@ -1,14 +1,13 @@
 #include "io/safetensors.h"
 
 #include "util/error.h"
+#include "util/file_read.h"
 #include "util/torch_compat.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -86,28 +85,18 @@ StDtype scalarTypeToStDtype(at::ScalarType type) {
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path) {
     const std::string label = path.string();
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        const int err = errno;
-        throwBadInput("{}: cannot open ({})", label, std::strerror(err));
-    }
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throwBadInput("{}: not a regular file", label);
-    }
+    UniqueFd fd = openRegularFile(path, "safetensors file", &st);
     std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
     file->m_path = path;
     file->m_size = static_cast<std::uint64_t>(st.st_size);
-    if (file->m_size < 8) {
-        ::close(fd);
-        parseSafetensorsHeader(nullptr, 0, file->m_size, label);  // throws "truncated"
-    }
+    if (file->m_size < 8) parseSafetensorsHeader(nullptr, 0, file->m_size, label);  // throws "truncated"
     // Private and writable: tensors that are modified in place get their own pages; NORESERVE keeps
     // a 16 GB mapping from counting against the commit limit.
-    void* map = ::mmap(nullptr, file->m_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+    void* map =
+        ::mmap(nullptr, file->m_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd.get(), 0);
     const int mapErr = errno;
-    ::close(fd);
+    fd = UniqueFd();
     if (map == MAP_FAILED) throwBadInput("{}: cannot map the file ({})", label, std::strerror(mapErr));
     file->m_map = map;
     file->m_header =

@@ -1,6 +1,7 @@
 #include "io/safetensors_header.h"
 
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -9,7 +10,6 @@
 #include <array>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <set>
 
 namespace swd {
 
@@ -82,29 +82,32 @@ bool readUnsigned(const nlohmann::json& value, std::uint64_t* out) {
     return true;
 }
 
-TensorInfo parseEntry(const std::string& name, const nlohmann::json& entry, const std::string& label) {
+TensorInfo parseEntry(const std::string& fullName, const nlohmann::json& entry, const std::string& label) {
+    const std::string name = cutForMessage(fullName);  // names in messages stay short
     if (!entry.is_object())
         throwBadInput("{}: header entry for tensor '{}' is not an object (found {})", label, name,
                       entry.type_name());
     TensorInfo info;
-    info.name = name;
+    info.name = fullName;
 
     const auto dtypeIt = entry.find("dtype");
     if (dtypeIt == entry.end() || !dtypeIt->is_string())
         throwBadInput("{}: tensor '{}' has no \"dtype\" string", label, name);
     if (!parseDtype(dtypeIt->get<std::string>(), &info.dtype))
         throwBadInput("{}: tensor '{}' has unknown dtype '{}' (known: {})", label, name,
-                      dtypeIt->get<std::string>(), knownDtypeList());
+                      cutForMessage(dtypeIt->get<std::string>()), knownDtypeList());
 
     const auto shapeIt = entry.find("shape");
     if (shapeIt == entry.end() || !shapeIt->is_array())
         throwBadInput("{}: tensor '{}' has no \"shape\" array", label, name);
-    for (const auto& dim : *shapeIt) {
+    for (std::size_t i = 0; i < shapeIt->size(); ++i) {
+        const auto& dim = (*shapeIt)[i];
         std::uint64_t d = 0;
         if (!readUnsigned(dim, &d) || d > static_cast<std::uint64_t>(std::numeric_limits<int64_t>::max()))
             throwBadInput(
-                "{}: tensor '{}' has an invalid shape {} (dimensions must be non-negative integers)", label,
-                name, shapeIt->dump());
+                "{}: tensor '{}' has an invalid shape: dimension {} is {} (dimensions must be "
+                "non-negative integers)",
+                label, name, i, describeJson(dim));
         info.shape.push_back(static_cast<int64_t>(d));
     }
 
@@ -174,28 +177,14 @@ SafetensorsHeader parseSafetensorsHeader(const std::uint8_t* bytes, std::size_t 
     header.dataOffset = 8 + headerLen;
     const std::uint64_t dataSize = fileSize - header.dataOffset;
 
-    // nlohmann keeps the last of duplicate keys silently; the callback sees every top-level key.
-    std::vector<std::string> duplicates;
-    std::set<std::string> seen;
-    auto callback = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-        if (depth == 1 && event == nlohmann::json::parse_event_t::key) {
-            const auto key = parsed.get<std::string>();
-            if (!seen.insert(key).second) duplicates.push_back(key);
-        }
-        return true;
-    };
-    nlohmann::json root;
+    // Duplicate names would silently keep the last entry: refused, as the reference implementation does.
+    JsonLimits limits;
+    limits.maxBytes = kMaxSafetensorsHeaderBytes;
+    limits.rejectDuplicateKeys = true;
+    limits.duplicateKeyNoun = "tensor name";
     const char* begin = reinterpret_cast<const char*>(bytes + 8);
-    try {
-        root = nlohmann::json::parse(begin, begin + headerLen, callback);
-    } catch (const nlohmann::json::parse_error& e) {
-        throwBadInput("{}: the header is not valid JSON (at byte {} of {}): {}", label, e.byte, headerLen,
-                      e.what());
-    } catch (const nlohmann::json::exception& e) {  // e.g. a number out of range (found by the fuzzer)
-        throwBadInput("{}: the header is not valid JSON: {}", label, e.what());
-    }
-    if (!duplicates.empty())
-        throwBadInput("{}: tensor name '{}' appears more than once in the header", label, duplicates.front());
+    const nlohmann::json root =
+        parseJson(std::string_view(begin, static_cast<std::size_t>(headerLen)), label, limits);
     if (!root.is_object())
         throwBadInput("{}: the header must be a JSON object (found {})", label, root.type_name());
 
@@ -204,8 +193,8 @@ SafetensorsHeader parseSafetensorsHeader(const std::uint8_t* bytes, std::size_t 
             if (!it->is_object()) throwBadInput("{}: \"__metadata__\" must be an object of strings", label);
             for (auto m = it->begin(); m != it->end(); ++m) {
                 if (!m->is_string())
-                    throwBadInput("{}: metadata value '{}' must be a string (found {})", label, m.key(),
-                                  m->type_name());
+                    throwBadInput("{}: metadata value '{}' must be a string (found {})", label,
+                                  cutForMessage(m.key()), describeJson(*m));
                 header.metadata[m.key()] = m->get<std::string>();
             }
             continue;
@@ -215,7 +204,7 @@ SafetensorsHeader parseSafetensorsHeader(const std::uint8_t* bytes, std::size_t 
             throwBadInput(
                 "{}: tensor '{}' has data_offsets [{}, {}] beyond the data section ({} bytes); the file "
                 "is truncated or corrupt",
-                label, info.name, info.begin, info.end, dataSize);
+                label, cutForMessage(info.name), info.begin, info.end, dataSize);
         header.tensors.push_back(std::move(info));
     }
 
@@ -227,7 +216,8 @@ SafetensorsHeader parseSafetensorsHeader(const std::uint8_t* bytes, std::size_t 
         if (info.byteSize() == 0) continue;  // empty tensors occupy no bytes
         if (previous && info.begin < previous->end)
             throwBadInput("{}: tensors '{}' [{}, {}] and '{}' [{}, {}] overlap in the data section", label,
-                          previous->name, previous->begin, previous->end, info.name, info.begin, info.end);
+                          cutForMessage(previous->name), previous->begin, previous->end,
+                          cutForMessage(info.name), info.begin, info.end);
         previous = &info;
     }
     return header;

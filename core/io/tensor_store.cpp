@@ -1,12 +1,15 @@
 #include "io/tensor_store.h"
 
+#include "io/checkpoint_index.h"
+
 #include "util/error.h"
+#include "util/file_read.h"
+#include "util/json_reader.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -50,26 +53,14 @@ TensorStore TensorStore::openFile(const fs::path& file) {
 
 TensorStore TensorStore::openIndex(const fs::path& indexJson) {
     const std::string label = indexJson.string();
-    std::ifstream in(indexJson);
-    if (!in) throwBadInput("{}: cannot open the checkpoint index", label);
-    nlohmann::json index;
-    try {
-        index = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
-        throwBadInput("{}: the checkpoint index is not valid JSON: {}", label, e.what());
-    }
-    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-        throwBadInput("{}: a checkpoint index needs a \"weight_map\" object {{tensor name: shard file}}",
-                      label);
+    const auto entries =
+        parseCheckpointIndex(readRegularFile(indexJson, "checkpoint index", kMaxCheckpointIndexBytes), label);
 
     auto data = std::make_shared<Data>();
     data->origin = indexJson;
     std::map<std::string, std::shared_ptr<SafetensorsFile>> shards;
     const fs::path dir = indexJson.parent_path();
-    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
-        if (!it->is_string())
-            throwBadInput("{}: weight_map entry '{}' must name a shard file", label, it.key());
-        const std::string shardName = it->get<std::string>();
+    for (const auto& [tensor, shardName] : entries) {
         auto found = shards.find(shardName);
         if (found == shards.end()) {
             const fs::path shardPath = dir / shardName;
@@ -78,15 +69,15 @@ TensorStore TensorStore::openIndex(const fs::path& indexJson) {
                 throwBadInput(
                     "{}: names shard '{}' (for tensor '{}'), but {} does not exist; the download is "
                     "incomplete: fetch every shard listed in the index",
-                    label, shardName, it.key(), shardPath.string());
+                    label, cutForMessage(shardName), cutForMessage(tensor), shardPath.string());
             found = shards.emplace(shardName, SafetensorsFile::open(shardPath)).first;
             data->files.push_back(found->second);
         }
-        const TensorInfo* info = found->second->find(it.key());
+        const TensorInfo* info = found->second->find(tensor);
         if (!info)
-            throwBadInput("{}: assigns tensor '{}' to shard '{}', which does not contain it", label, it.key(),
-                          shardName);
-        data->entries[it.key()] = Entry{found->second, info, at::Tensor()};
+            throwBadInput("{}: assigns tensor '{}' to shard '{}', which does not contain it", label,
+                          cutForMessage(tensor), cutForMessage(shardName));
+        data->entries[tensor] = Entry{found->second, info, at::Tensor()};
     }
     TensorStore store;
     store.m_data = std::move(data);

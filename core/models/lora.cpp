@@ -1,6 +1,7 @@
 #include "models/lora.h"
 
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -37,13 +38,7 @@ std::string listSome(const std::vector<std::string>& items, std::size_t limit = 
 }
 
 nlohmann::json readJson(const fs::path& file) {
-    std::ifstream in(file);
-    if (!in) throwBadInput("{}: cannot open", file.string());
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
-        throwBadInput("{}: not valid JSON: {}", file.string(), e.what());
-    }
+    return readJsonFile(file, "adapter config");
 }
 
 // PEFT's pattern lookup (rank_pattern / alpha_pattern): a key matches a module when it equals the
@@ -116,13 +111,8 @@ std::shared_ptr<LoraAdapter> LoraAdapter::load(const fs::path& path) {
         const auto meta = store.metadata();
         const auto it = meta.find("lora_adapter_metadata");
         if (it != meta.end()) {
-            nlohmann::json all;
-            try {
-                all = nlohmann::json::parse(it->second);
-            } catch (const nlohmann::json::parse_error& e) {
-                throwBadInput("{}: __metadata__[\"lora_adapter_metadata\"] is not valid JSON: {}",
-                              path.string(), e.what());
-            }
+            const nlohmann::json all =
+                parseJson(it->second, path.string() + ": __metadata__[\"lora_adapter_metadata\"]");
             if (all.is_object())
                 for (auto kv = all.begin(); kv != all.end(); ++kv)
                     if (startsWith(kv.key(), kDiffusersPrefix))
@@ -147,21 +137,25 @@ std::shared_ptr<LoraAdapter> LoraAdapter::build(const TensorStore& store, const 
                                                 const std::string& origin) {
     if (config.contains("peft_type") && config["peft_type"].is_string() && config["peft_type"] != "LORA")
         throwUnsupported("{}: peft_type is {}; only LORA adapters are supported", origin,
-                         config["peft_type"].dump());
+                         describeJson(config["peft_type"]));
     if (isTrue(config, "use_dora"))
         throwUnsupported("{}: DoRA adapters (use_dora) are not supported", origin);
     if (isTrue(config, "fan_in_fan_out"))
         throwUnsupported("{}: fan_in_fan_out adapters (Conv1D layers) do not apply to the MMDiT", origin);
     if (config.contains("modules_to_save") && config["modules_to_save"].is_array() &&
         !config["modules_to_save"].empty())
-        throwUnsupported("{}: modules_to_save {} (fully trained modules) is not supported", origin,
-                         config["modules_to_save"].dump());
+        throwUnsupported("{}: modules_to_save ({}) is not supported (fully trained modules)", origin,
+                         describeJson(config["modules_to_save"]));
     const bool rslora = isTrue(config, "use_rslora");
     const nlohmann::json none;
     const nlohmann::json& rankPattern = config.contains("rank_pattern") ? config["rank_pattern"] : none;
     const nlohmann::json& alphaPattern = config.contains("alpha_pattern") ? config["alpha_pattern"] : none;
     const bool hasR = config.contains("r") && config["r"].is_number();
     const bool hasAlpha = config.contains("lora_alpha") && config["lora_alpha"].is_number();
+    // Numbers are read with range checks: a rank of 32.9 or 2^32 + 4 must not be truncated into a match.
+    const JsonField fields(config, origin);
+    const int configR = hasR ? fields.require("r").asInt(1) : 0;
+    const double configAlpha = hasAlpha ? fields.require("lora_alpha").asDouble() : 0.0;
 
     auto adapter = std::shared_ptr<LoraAdapter>(new LoraAdapter());
     adapter->m_origin = origin;
@@ -210,21 +204,23 @@ std::shared_ptr<LoraAdapter> LoraAdapter::build(const TensorStore& store, const 
         m.down = a;
         m.up = b;
         m.rank = static_cast<int>(a.size(0));
-        int configuredRank = hasR ? config["r"].get<int>() : m.rank;
-        if (const auto* r = patternValue(rankPattern, module)) configuredRank = r->get<int>();
+        int configuredRank = hasR ? configR : m.rank;
+        if (const auto* r = patternValue(rankPattern, module))
+            configuredRank = JsonField(*r, origin, "rank_pattern." + module).asInt(1);
         if (configuredRank != m.rank)
             badShapes.push_back(fmt::format("{}: rank {} in the file but r = {} in the config", module,
                                             m.rank, configuredRank));
         // Without lora_alpha (a diffusers file without metadata) diffusers uses alpha = r.
-        m.alpha = hasAlpha ? config["lora_alpha"].get<double>() : static_cast<double>(configuredRank);
-        if (const auto* al = patternValue(alphaPattern, module)) m.alpha = al->get<double>();
+        m.alpha = hasAlpha ? configAlpha : static_cast<double>(configuredRank);
+        if (const auto* al = patternValue(alphaPattern, module))
+            m.alpha = JsonField(*al, origin, "alpha_pattern." + module).asDouble();
         m.scale = rslora ? m.alpha / std::sqrt(static_cast<double>(m.rank)) : m.alpha / m.rank;
         adapter->m_modules.emplace(module, std::move(m));
     }
     if (!badShapes.empty()) throwBadInput("{}: malformed LoRA factors: {}", origin, listSome(badShapes));
     const Module& first = adapter->m_modules.begin()->second;
-    adapter->m_rank = hasR ? config["r"].get<int>() : first.rank;
-    adapter->m_alpha = hasAlpha ? config["lora_alpha"].get<double>() : static_cast<double>(adapter->m_rank);
+    adapter->m_rank = hasR ? configR : first.rank;
+    adapter->m_alpha = hasAlpha ? configAlpha : static_cast<double>(adapter->m_rank);
     return adapter;
 }
 

@@ -1,6 +1,7 @@
 #include "models/mmdit_config.h"
 
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -20,11 +21,7 @@ bool hasPrefix(const std::vector<std::string>& names, const std::string& prefix)
 }
 
 int jsonInt(const nlohmann::json& j, const char* key, int fallback, const std::string& origin) {
-    const auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_number_integer())
-        throwBadInput("{}: \"{}\" must be an integer, found {}", origin, key, it->dump());
-    return it->get<int>();
+    return JsonField(j, origin).intOr(key, fallback);
 }
 
 const std::vector<int64_t>& shapeOf(const TensorStore& w, const std::string& name) {
@@ -151,10 +148,10 @@ MMDiTConfig MMDiTConfig::sd3Medium() {
 
 MMDiTConfig MMDiTConfig::fromJson(const nlohmann::json& j, const std::string& origin) {
     if (!j.is_object()) throwBadInput("{}: a transformer config must be a JSON object", origin);
-    if (j.contains("_class_name") && j["_class_name"].is_string() &&
-        j["_class_name"].get<std::string>() != "SD3Transformer2DModel")
-        throwBadInput("{}: _class_name is '{}', expected SD3Transformer2DModel", origin,
-                      j["_class_name"].get<std::string>());
+    const JsonField root(j, origin);
+    if (const auto cls = root.stringOr("_class_name", "SD3Transformer2DModel");
+        cls != "SD3Transformer2DModel")
+        throwBadInput("{}: _class_name is {}, expected SD3Transformer2DModel", origin, quoteForMessage(cls));
     // Absent keys take diffusers' constructor defaults.
     MMDiTConfig c;
     c.sampleSize = jsonInt(j, "sample_size", 128, origin);
@@ -180,32 +177,20 @@ MMDiTConfig MMDiTConfig::fromJson(const nlohmann::json& j, const std::string& or
     } else if (qk->is_string() && qk->get<std::string>() == "rms_norm") {
         c.qkNorm = true;
     } else {
-        throwUnsupported("{}: qk_norm {} is not supported (null or \"rms_norm\")", origin, qk->dump());
+        throwUnsupported("{}: qk_norm {} is not supported (null or \"rms_norm\")", origin, describeJson(*qk));
     }
     const auto dual = j.find("dual_attention_layers");
     if (dual != j.end() && !dual->is_null()) {
         if (!dual->is_array())
             throwBadInput("{}: dual_attention_layers must be a list of block indices", origin);
-        for (const auto& v : *dual) {
-            if (!v.is_number_integer())
-                throwBadInput("{}: dual_attention_layers must hold integers, found {}", origin, v.dump());
-            c.dualAttentionLayers.push_back(v.get<int>());
-        }
+        c.dualAttentionLayers = root.require("dual_attention_layers").asIntList();
     }
     c.validate(origin);
     return c;
 }
 
 MMDiTConfig MMDiTConfig::fromJsonFile(const std::filesystem::path& configJson) {
-    std::ifstream in(configJson);
-    if (!in) throwBadInput("{}: cannot open the transformer config", configJson.string());
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
-        throwBadInput("{}: not valid JSON: {}", configJson.string(), e.what());
-    }
-    return fromJson(j, configJson.string());
+    return fromJson(readJsonFile(configJson, "transformer config"), configJson.string());
 }
 
 MMDiTLayout MMDiTConfig::detectLayout(const TensorStore& w) {

@@ -5,6 +5,7 @@
 #include "models/vae_keys.h"
 #include "models/vae_ops.h"
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
@@ -38,74 +39,59 @@ std::string joinLimited(const std::vector<std::string>& items, std::size_t limit
 
 VaeConfig VaeConfig::fromJson(const fs::path& configJson) {
     const std::string label = configJson.string();
-    std::ifstream in(configJson);
-    if (!in) throwBadInput("{}: cannot open the VAE config", label);
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
-        throwBadInput("{}: not valid JSON: {}", label, e.what());
-    }
-    if (!j.is_object()) throwBadInput("{}: a VAE config must be a JSON object", label);
-    const std::string cls = j.value("_class_name", std::string("AutoencoderKL"));
+    const nlohmann::json j = readJsonFile(configJson, "VAE config");
+    const JsonField root(j, label);
+    root.requireObject("a VAE config (a JSON object)");
+    const std::string cls = root.stringOr("_class_name", "AutoencoderKL");
     if (cls != "AutoencoderKL")
         throwBadInput(
-            "{}: _class_name is '{}', expected 'AutoencoderKL' (the SD3 VAE); tiny decoders "
+            "{}: _class_name is {}, expected 'AutoencoderKL' (the SD3 VAE); tiny decoders "
             "(AutoencoderTiny) load as TAESD previews instead",
-            label, cls);
+            label, quoteForMessage(cls));
     VaeConfig c;
-    try {
-        auto intField = [&](const char* key, int fallback) {
-            return j.contains(key) && !j[key].is_null() ? j[key].get<int>() : fallback;
-        };
-        for (const char* required : {"block_out_channels", "latent_channels", "layers_per_block"})
-            if (!j.contains(required))
-                throwBadInput("{}: has no \"{}\" (is this a diffusers vae/config.json?)", label, required);
-        c.blockOutChannels = j.at("block_out_channels").get<std::vector<int>>();
-        c.latentChannels = j.at("latent_channels").get<int>();
-        c.layersPerBlock = j.at("layers_per_block").get<int>();
-        c.inChannels = intField("in_channels", 3);
-        c.outChannels = intField("out_channels", 3);
-        c.normNumGroups = intField("norm_num_groups", 32);
-        c.midBlockAttention = j.value("mid_block_add_attention", true);
-        c.scalingFactor = j.contains("scaling_factor") && !j["scaling_factor"].is_null()
-                              ? j["scaling_factor"].get<double>()
-                              : 0.18215;  // diffusers' default
-        c.shiftFactor = j.contains("shift_factor") && !j["shift_factor"].is_null()
-                            ? j["shift_factor"].get<double>()
-                            : 0.0;
-        const std::string act = j.value("act_fn", std::string("silu"));
-        if (act != "silu")
-            throwUnsupported("{}: act_fn '{}' is not supported (the SD3 VAE uses silu)", label, act);
-        // diffusers defaults both to true when absent.
-        for (const char* key : {"use_quant_conv", "use_post_quant_conv"})
-            if (!j.contains(key) || (j[key].is_boolean() && j[key].get<bool>()))
-                throwUnsupported(
-                    "{}: {} is true (or absent, which diffusers reads as true): quant convs belong "
-                    "to SD1/SDXL-style VAEs; the SD3 VAE has none (set it to false if the weights "
-                    "have no quant_conv tensors)",
-                    label, key);
-        for (const char* key : {"latents_mean", "latents_std"})
-            if (j.contains(key) && !j[key].is_null())
-                throwUnsupported(
-                    "{}: {} is set; per-channel latent statistics are not supported (SD3 uses "
-                    "scaling_factor and shift_factor)",
-                    label, key);
-        auto checkTypes = [&](const char* key, const char* expected) {
-            if (!j.contains(key)) return;
-            for (const auto& t : j[key])
-                if (t.get<std::string>() != expected)
-                    throwUnsupported("{}: {} contains '{}'; only {} is supported", label, key,
-                                     t.get<std::string>(), expected);
-            if (j[key].size() != c.blockOutChannels.size())
-                throwBadInput("{}: {} has {} entries but block_out_channels has {}", label, key,
-                              j[key].size(), c.blockOutChannels.size());
-        };
-        checkTypes("down_block_types", "DownEncoderBlock2D");
-        checkTypes("up_block_types", "UpDecoderBlock2D");
-    } catch (const nlohmann::json::exception& e) {
-        throwBadInput("{}: a field has the wrong type: {}", label, e.what());
-    }
+    for (const char* required : {"block_out_channels", "latent_channels", "layers_per_block"})
+        if (!j.contains(required))
+            throwBadInput("{}: has no \"{}\" (is this a diffusers vae/config.json?)", label, required);
+    c.blockOutChannels = root.require("block_out_channels").asIntList();
+    c.latentChannels = root.require("latent_channels").asInt();
+    c.layersPerBlock = root.require("layers_per_block").asInt();
+    c.inChannels = root.intOr("in_channels", 3);
+    c.outChannels = root.intOr("out_channels", 3);
+    c.normNumGroups = root.intOr("norm_num_groups", 32);
+    c.midBlockAttention = root.boolOr("mid_block_add_attention", true);
+    c.scalingFactor = root.doubleOr("scaling_factor", 0.18215);  // diffusers' default
+    c.shiftFactor = root.doubleOr("shift_factor", 0.0);
+    const std::string act = root.stringOr("act_fn", "silu");
+    if (act != "silu")
+        throwUnsupported("{}: act_fn '{}' is not supported (the SD3 VAE uses silu)", label,
+                         cutForMessage(act));
+    // diffusers defaults both to true when absent.
+    for (const char* key : {"use_quant_conv", "use_post_quant_conv"})
+        if (!j.contains(key) || (j[key].is_boolean() && j[key].get<bool>()))
+            throwUnsupported(
+                "{}: {} is true (or absent, which diffusers reads as true): quant convs belong "
+                "to SD1/SDXL-style VAEs; the SD3 VAE has none (set it to false if the weights "
+                "have no quant_conv tensors)",
+                label, key);
+    for (const char* key : {"latents_mean", "latents_std"})
+        if (root.has(key))
+            throwUnsupported(
+                "{}: {} is set; per-channel latent statistics are not supported (SD3 uses "
+                "scaling_factor and shift_factor)",
+                label, key);
+    auto checkTypes = [&](const char* key, const char* expected) {
+        if (!j.contains(key)) return;
+        const auto types = JsonField(j[key], label, key).elements();
+        for (const auto& t : types)
+            if (t.asString() != expected)
+                throwUnsupported("{}: {} contains {}; only {} is supported", label, key,
+                                 quoteForMessage(t.asString()), expected);
+        if (types.size() != c.blockOutChannels.size())
+            throwBadInput("{}: {} has {} entries but block_out_channels has {}", label, key, types.size(),
+                          c.blockOutChannels.size());
+    };
+    checkTypes("down_block_types", "DownEncoderBlock2D");
+    checkTypes("up_block_types", "UpDecoderBlock2D");
     c.validate(label);
     return c;
 }

@@ -5,14 +5,17 @@
 #include "pipeline/random_model.h"
 #include "text/sd3_conditioner.h"
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace swd {
 
@@ -307,15 +310,84 @@ nlohmann::ordered_json transformerConfigJson(const MMDiTConfig& c) {
             {"dual_attention_layers", c.dualAttentionLayers}};
 }
 
+// The marker says the folder is a demo model this program wrote (any version).
+bool hasOwnMarker(const fs::path& dir) {
+    std::error_code ec;
+    if (!fs::exists(dir / kMarkerFile, ec)) return false;
+    try {
+        JsonLimits limits;
+        limits.maxBytes = 64 * 1024;
+        const auto j = readJsonFile(dir / kMarkerFile, "demo model marker", limits);
+        return j.is_object() && j.contains("name") && j["name"].is_string() &&
+               j["name"].get<std::string>() == kDemoModelName;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+// `dir` without a trailing "/" or "/.", so that its parent and name are the real ones.
+fs::path normalFolder(const fs::path& dir) {
+    fs::path p = fs::absolute(dir).lexically_normal();
+    if (p.filename().empty() && p.has_parent_path() && p != p.root_path()) p = p.parent_path();
+    return p;
+}
+
+// Refuses a target that is not a new folder, an empty folder or a demo model written before: what the
+// user keeps there is theirs and must never be replaced or removed.
+void checkDemoTarget(const fs::path& dir) {
+    std::error_code ec;
+    const auto status = fs::status(dir, ec);
+    if (!fs::exists(status)) return;
+    if (!fs::is_directory(status))
+        throwBadInput("{}: exists and is not a folder; give a new or empty folder for the demo model",
+                      dir.string());
+    if (fs::directory_iterator(dir, ec) == fs::directory_iterator() && !ec) return;  // empty
+    if (ec) throwBadInput("{}: cannot list the folder ({})", dir.string(), ec.message());
+    if (!hasOwnMarker(dir))
+        throwBadInput(
+            "{}: the folder holds files and is not a demo model written by SwD Studio (it has no {}); "
+            "nothing was changed. Give a new or empty folder",
+            dir.string(), kMarkerFile);
+}
+
+// Moves every file of the freshly written `tmp` into `dir`, replacing only files of the same names
+// (the marker last, so that an interrupted replacement never looks complete).
+void installDemoFiles(const fs::path& tmp, const fs::path& dir) {
+    std::error_code ec;
+    fs::remove(dir / kMarkerFile, ec);  // ours (checked by checkDemoTarget)
+    std::vector<fs::path> files;
+    for (auto it = fs::recursive_directory_iterator(tmp, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+        if (it->is_regular_file()) files.push_back(fs::relative(it->path(), tmp));
+    if (ec) throwBadInput("{}: cannot list the written demo model ({})", tmp.string(), ec.message());
+    std::stable_partition(files.begin(), files.end(), [](const fs::path& f) { return f != kMarkerFile; });
+    for (const auto& rel : files) {
+        const fs::path target = dir / rel;
+        const fs::path parent = target.parent_path();
+        fs::create_directories(parent, ec);
+        // A folder the user replaced by a link (or a file) is not followed: files go only where they were.
+        if (ec || fs::is_symlink(fs::symlink_status(parent)) || !fs::is_directory(fs::symlink_status(parent)))
+            throwBadInput("{}: is not a plain folder; cannot replace the demo model's files in it",
+                          parent.string());
+        fs::rename(tmp / rel, target, ec);
+        if (ec) throwBadInput("{}: cannot replace this demo model file ({})", target.string(), ec.message());
+    }
+}
+
 void copyFile(const fs::path& from, const fs::path& to) {
     std::error_code ec;
     fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
     if (ec) throwBadInput("cannot copy {} to {}: {}", from.string(), to.string(), ec.message());
 }
 
+// Writes every file of the demo model into the (new, empty) folder `tmp`.
+void writeDemoFiles(const fs::path& tmp, std::uint64_t seed, const TokenizerFiles& tok);
+
 }  // namespace
 
-void writeDemoModel(const fs::path& dir, std::uint64_t seed, const fs::path& tokenizers) {
+void writeDemoModel(const fs::path& requested, std::uint64_t seed, const fs::path& tokenizers) {
+    const fs::path dir = normalFolder(requested);
+    checkDemoTarget(dir);
     TokenizerFiles tok;
     if (!tokenizers.empty()) {
         tok.clipVocab = tokenizers / "clip" / "vocab.json";
@@ -332,10 +404,34 @@ void writeDemoModel(const fs::path& dir, std::uint64_t seed, const fs::path& tok
         if (!fs::exists(f))
             throwBadInput("{}: tokenizer file missing (needed for the demo model)", f.string());
 
-    // Written next to the target, then swapped in, so a half-written demo never looks complete.
+    // Written into a new folder next to the target, then moved in, so a half-written demo never looks
+    // complete. The folder is created here (never an existing one reused), so removing it on failure
+    // removes only what this function wrote.
     std::error_code ec;
-    const fs::path tmp = dir.parent_path() / fmt::format(".{}.tmp{}", dir.filename().string(), ::getpid());
+    fs::create_directories(dir.parent_path(), ec);
+    fs::path tmp;
+    for (int attempt = 0;; ++attempt) {
+        tmp = dir.parent_path() /
+              fmt::format(".{}.tmp{}-{}", dir.filename().string(), ::getpid(), std::random_device{}());
+        if (fs::create_directory(tmp, ec)) break;
+        if (attempt == 100 || (ec && ec != std::errc::file_exists))
+            throwBadInput("{}: cannot create a folder beside it ({})", dir.string(),
+                          ec ? ec.message() : std::string("name taken"));
+    }
+    try {
+        writeDemoFiles(tmp, seed, tok);
+        if (!fs::exists(dir, ec) && (fs::rename(tmp, dir, ec), !ec)) return;  // a new folder: one rename
+        installDemoFiles(tmp, dir);
+    } catch (...) {
+        fs::remove_all(tmp, ec);
+        throw;
+    }
     fs::remove_all(tmp, ec);
+}
+
+namespace {
+
+void writeDemoFiles(const fs::path& tmp, std::uint64_t seed, const TokenizerFiles& tok) {
     for (const char* sub : {"transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3",
                             "tokenizer", "tokenizer_2", "tokenizer_3", "swd_adapter"})
         fs::create_directories(tmp / sub);
@@ -411,23 +507,20 @@ void writeDemoModel(const fs::path& dir, std::uint64_t seed, const fs::path& tok
                {"version", kDemoVersion},
                {"seed", seed},
                {"note", "random weights generated by SwD Studio; images are not meaningful"}});
-
-    fs::remove_all(dir, ec);
-    fs::create_directories(dir.parent_path(), ec);
-    fs::rename(tmp, dir, ec);
-    if (ec) {
-        fs::remove_all(tmp, ec);
-        throwBadInput("{}: cannot create the demo model folder", dir.string());
-    }
 }
 
+}  // namespace
+
 bool isDemoModel(const fs::path& dir) {
-    std::ifstream in(dir / kMarkerFile);
-    if (!in) return false;
+    if (!hasOwnMarker(dir)) return false;
     try {
-        const auto j = nlohmann::json::parse(in);
-        if (j.value("version", 0) != kDemoVersion) return false;
-    } catch (const nlohmann::json::exception&) {
+        JsonLimits limits;
+        limits.maxBytes = 64 * 1024;
+        const auto j = readJsonFile(dir / kMarkerFile, "demo model marker", limits);
+        if (!j.contains("version") || !j["version"].is_number_integer() ||
+            j["version"].get<std::int64_t>() != kDemoVersion)
+            return false;
+    } catch (const Error&) {
         return false;
     }
     for (const char* f :

@@ -21,6 +21,9 @@ inline constexpr const char* kDemoAdapterName = "demo SwD adapter (random weight
 // text_encoder{,_2,_3}/, tokenizer{,_2,_3}/) plus `swd_adapter/` (PEFT). The same seed writes the same
 // bytes. Tokenizer files are copied from `tokenizers` (clip/vocab.json, clip/merges.txt,
 // t5/spiece.model), by default the ones shipped with the application.
+// `dir` must be new, empty, or a demo model written before (recognised by its swd_demo_model.json);
+// anything else is refused (BadInput) and left untouched. In a demo model written before only the
+// files the demo consists of are replaced; nothing else there is removed.
 void writeDemoModel(const std::filesystem::path& dir, std::uint64_t seed = kDemoModelSeed,
                     const std::filesystem::path& tokenizers = {});
 

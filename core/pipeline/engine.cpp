@@ -9,6 +9,7 @@
 #include "sampling/seeded_noise.h"
 #include "text/sd3_conditioner.h"
 #include "util/error.h"
+#include "util/json_reader.h"
 #include "util/runtime.h"
 #include "util/stopwatch.h"
 #include "util/torch_compat.h"
@@ -302,11 +303,9 @@ GenerationResult Engine::generate(const GenerationRequest& request, GenerationOb
         ScheduleLimits limits;
         limits.maxLatentSide = d.transformer ? d.transformer->config().maxLatentSide() : 0;
         auto issues = validateSchedule(schedule, limits);
-        if (!issues.empty()) {
-            std::string list;
-            for (const auto& i : issues) list += "\n  " + i.toString();
-            throwBadInput("schedule '{}' cannot run:{}", schedule.name, list);
-        }
+        if (!issues.empty())
+            throwBadInput("schedule '{}' cannot run:{}", cutForMessage(schedule.name),
+                          formatScheduleIssues(issues));
     }
     const bool hasAdapter = d.models.adapter || (d.options.weights && d.options.weights->adapter);
     if (request.useAdapter && !schedule.adapter.empty() && !hasAdapter)

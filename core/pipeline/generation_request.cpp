@@ -2,6 +2,7 @@
 
 #include "io/file_hash.h"
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -12,16 +13,8 @@ namespace {
 
 constexpr const char* kRecordFormat = "swd-studio/1";
 
-template <typename T>
-T field(const nlohmann::json& j, const char* key, T fallback, const std::string& label) {
-    const auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    try {
-        return it->get<T>();
-    } catch (const nlohmann::json::exception&) {
-        throwBadInput("{}: field \"{}\" has the wrong type ({})", label, key, it->dump());
-    }
-}
+// The stored run of an image is read from the image's text; a few MB covers any prompt.
+constexpr std::uint64_t kMaxRecordBytes = 4ull * 1024 * 1024;
 
 // A1111 writes a value bare unless it holds a comma, colon or quote; then it is JSON-quoted.
 std::string a1111Value(const std::string& v) {
@@ -63,24 +56,27 @@ nlohmann::json requestToJson(const GenerationRequest& r) {
 }
 
 GenerationRequest requestFromJson(const nlohmann::json& j, const std::string& label) {
-    if (!j.is_object()) throwBadInput("{}: a generation request must be a JSON object", label);
+    const JsonField in(j, label);
+    in.requireObject("a generation request (a JSON object)");
     GenerationRequest r;
-    r.prompt = field<std::string>(j, "prompt", "", label);
-    r.negativePrompt = field<std::string>(j, "negative_prompt", "", label);
-    r.seed = field<std::uint64_t>(j, "seed", 0, label);
-    r.batchSize = field<int>(j, "batch_size", 1, label);
+    r.prompt = in.stringOr("prompt", "");
+    r.negativePrompt = in.stringOr("negative_prompt", "");
+    r.seed = in.uint64Or("seed", 0);
+    r.batchSize = in.intOr("batch_size", 1);
     if (r.batchSize < 1 || r.batchSize > 64)
         throwBadInput("{}: batch_size {} must be 1..64", label, r.batchSize);
-    r.device = field<std::string>(j, "device", "cpu", label);
-    const auto precision = precisionFromName(field<std::string>(j, "precision", "auto", label));
-    if (!precision) throwBadInput("{}: unknown precision (use auto, bf16, fp16 or fp32)", label);
+    r.device = in.stringOr("device", "cpu");
+    const auto precisionText = in.stringOr("precision", "auto");
+    const auto precision = precisionFromName(precisionText);
+    if (!precision)
+        throwBadInput("{}: unknown precision {} (use auto, bf16, fp16 or fp32)", label,
+                      quoteForMessage(precisionText));
     r.precision = *precision;
-    r.preview = parsePreviewMode(field<std::string>(j, "preview", "projection", label));
-    r.useAdapter = field<bool>(j, "use_adapter", true, label);
-    r.cfgBatched = field<bool>(j, "cfg_batched", true, label);
-    r.label = field<std::string>(j, "label", "", label);
-    if (!j.contains("schedule")) throwBadInput("{}: missing field \"schedule\"", label);
-    r.schedule = scheduleFromJson(j["schedule"], label + " (schedule)");
+    r.preview = parsePreviewMode(in.stringOr("preview", "projection"));
+    r.useAdapter = in.boolOr("use_adapter", true);
+    r.cfgBatched = in.boolOr("cfg_batched", true);
+    r.label = in.stringOr("label", "");
+    r.schedule = scheduleFromJson(in.require("schedule").json(), label + " (schedule)");
     return r;
 }
 
@@ -104,29 +100,27 @@ std::string imageRecordJson(const GenerationRequest& request, const RunProvenanc
 }
 
 ImageRecord parseImageRecord(const std::string& text, const std::string& label) {
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-        throwBadInput("{}: the stored run is not valid JSON: {}", label, e.what());
-    }
-    if (!j.is_object() || j.value("format", "") != kRecordFormat || !j.contains("request"))
+    JsonLimits limits;
+    limits.maxBytes = kMaxRecordBytes;
+    const nlohmann::json j = parseJson(text, label + " (stored run)", limits);
+    const JsonField root(j, label);
+    if (!j.is_object() || !j.contains("format") || !j["format"].is_string() ||
+        j["format"].get_ref<const std::string&>() != kRecordFormat || !j.contains("request"))
         throwBadInput("{}: the stored JSON is not a SwD Studio run (format \"{}\" expected)", label,
                       kRecordFormat);
     ImageRecord rec;
     rec.request = requestFromJson(j["request"], label);
-    if (j.contains("provenance") && j["provenance"].is_object()) {
-        const auto& p = j["provenance"];
-        rec.provenance.modelName = field<std::string>(p, "model", "", label);
-        rec.provenance.modelIdentity = field<std::string>(p, "model_identity", "", label);
-        rec.provenance.modelHash = field<std::string>(p, "model_sha256", "", label);
-        rec.provenance.adapterName = field<std::string>(p, "adapter", "", label);
-        rec.provenance.adapterHash = field<std::string>(p, "adapter_sha256", "", label);
-        rec.provenance.version = field<std::string>(p, "version", "", label);
-        rec.provenance.deviceUsed = field<std::string>(p, "device", "", label);
-        rec.provenance.dtypeUsed = field<std::string>(p, "dtype", "", label);
-        rec.provenance.imageSeed = field<std::uint64_t>(p, "image_seed", rec.request.seed, label);
-        rec.provenance.totalMs = field<double>(p, "total_ms", 0.0, label);
+    if (const auto p = root.find("provenance"); p && p->json().is_object()) {
+        rec.provenance.modelName = p->stringOr("model", "");
+        rec.provenance.modelIdentity = p->stringOr("model_identity", "");
+        rec.provenance.modelHash = p->stringOr("model_sha256", "");
+        rec.provenance.adapterName = p->stringOr("adapter", "");
+        rec.provenance.adapterHash = p->stringOr("adapter_sha256", "");
+        rec.provenance.version = p->stringOr("version", "");
+        rec.provenance.deviceUsed = p->stringOr("device", "");
+        rec.provenance.dtypeUsed = p->stringOr("dtype", "");
+        rec.provenance.imageSeed = p->uint64Or("image_seed", rec.request.seed);
+        rec.provenance.totalMs = p->doubleOr("total_ms", 0.0);
     }
     return rec;
 }
@@ -211,8 +205,9 @@ A1111Parameters parseA1111Parameters(const std::string& text) {
             std::size_t e = v + 1;
             while (e < last.size() && !(last[e] == '"' && last[e - 1] != '\\')) ++e;
             try {
-                value = nlohmann::json::parse(last.substr(v, e - v + 1)).get<std::string>();
-            } catch (const nlohmann::json::exception&) {
+                const nlohmann::json quoted = parseJson(last.substr(v, e - v + 1), "parameters");
+                value = quoted.is_string() ? quoted.get<std::string>() : last.substr(v + 1, e - v - 1);
+            } catch (const std::exception&) {
                 value = last.substr(v + 1, e - v - 1);
             }
             i = last.find(", ", e);

@@ -1,13 +1,13 @@
 #include "sampling/preset_library.h"
 
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
-#include <nlohmann/json.hpp>
 
 namespace swd {
 
@@ -22,13 +22,7 @@ PresetLibrary PresetLibrary::builtin() {
     PresetLibrary library;
     for (const auto& [file, text] : builtinPresetSources()) {
         const std::string label = "built-in preset " + file;
-        nlohmann::json json;
-        try {
-            json = nlohmann::json::parse(text);
-        } catch (const nlohmann::json::parse_error& e) {
-            throwInternal("{}: {}", label, e.what());
-        }
-        Schedule s = scheduleFromJson(json, label);
+        Schedule s = scheduleFromJson(parseJson(text, label), label);
         if (s.id.empty()) s.id = std::filesystem::path(file).stem().string();
         library.add(std::move(s));
     }

@@ -2,6 +2,7 @@
 
 #include "sampling/flow_match.h"
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <fmt/format.h>
 
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace swd {
 
@@ -33,28 +35,6 @@ static_assert(static_cast<int>(ModelFamily::SD3Medium) == 3,
 
 const FamilyEntry& familyEntry(ModelFamily f) {
     return kFamilies[static_cast<std::size_t>(f)];
-}
-
-template <typename T>
-T requireField(const nlohmann::json& json, const char* key, const std::string& label) {
-    const auto it = json.find(key);
-    if (it == json.end()) throwBadInput("{}: missing field \"{}\"", label, key);
-    try {
-        return it->get<T>();
-    } catch (const nlohmann::json::exception&) {
-        throwBadInput("{}: field \"{}\" has the wrong type ({})", label, key, it->dump());
-    }
-}
-
-template <typename T>
-T optionalField(const nlohmann::json& json, const char* key, T fallback, const std::string& label) {
-    const auto it = json.find(key);
-    if (it == json.end() || it->is_null()) return fallback;
-    try {
-        return it->get<T>();
-    } catch (const nlohmann::json::exception&) {
-        throwBadInput("{}: field \"{}\" has the wrong type ({})", label, key, it->dump());
-    }
 }
 
 std::string formatNumber(double v) {
@@ -106,7 +86,12 @@ std::vector<ScheduleIssue> validateSchedule(const Schedule& s, const ScheduleLim
     const int maxSide = limits.maxLatentSide > 0 ? limits.maxLatentSide : maxLatentSide(s.family);
 
     if (n < 1) add("scales", -1, "the schedule needs at least one step");
-    for (int i = 0; i < n; ++i) {
+    // Past the cap only the count is reported: one issue per entry of a huge list says nothing more.
+    const bool tooLong = n > kMaxScheduleSteps;
+    if (tooLong)
+        add("scales", -1,
+            fmt::format("{} steps is more than the {} a schedule may have", n, kMaxScheduleSteps));
+    for (int i = 0; i < n && !tooLong; ++i) {
         const int scale = s.scales[static_cast<std::size_t>(i)];
         if (scale <= 0) {
             add("scales", i, fmt::format("scale {} must be positive", scale));
@@ -115,7 +100,7 @@ std::vector<ScheduleIssue> validateSchedule(const Schedule& s, const ScheduleLim
         if (scale % patch != 0)
             add("scales", i,
                 fmt::format("scale {} must be a multiple of {} (the transformer's patch size); try {}", scale,
-                            patch, scale + (patch - scale % patch)));
+                            patch, static_cast<long long>(scale) + (patch - scale % patch)));
         if (i > 0 && scale < s.scales[static_cast<std::size_t>(i) - 1])
             add("scales", i,
                 fmt::format("scale {} is smaller than the previous step's {}; scales must not decrease",
@@ -131,7 +116,7 @@ std::vector<ScheduleIssue> validateSchedule(const Schedule& s, const ScheduleLim
         add("sigmas", -1,
             fmt::format("needs {} values (one per step plus the final 0), found {}", s.scales.size() + 1,
                         s.sigmas.size()));
-    for (std::size_t i = 0; i < s.sigmas.size(); ++i) {
+    for (std::size_t i = 0; i < s.sigmas.size() && !tooLong; ++i) {
         const double sigma = s.sigmas[i];
         const int idx = static_cast<int>(i);
         if (!std::isfinite(sigma)) {
@@ -150,48 +135,81 @@ std::vector<ScheduleIssue> validateSchedule(const Schedule& s, const ScheduleLim
             fmt::format("the last sigma must be 0 (the clean image), found {}",
                         formatNumber(s.sigmas.back())));
 
-    if (!std::isfinite(s.guidance) || s.guidance < 0.0)
+    // Above ~30 CFG only saturates; 1e308 overflowed to an all-black image. 100 leaves room to explore.
+    if (!std::isfinite(s.guidance) || s.guidance < 0.0 || s.guidance > kMaxGuidance)
         add("guidance", -1,
-            fmt::format("guidance {} must be a finite number >= 0", formatNumber(s.guidance)));
+            fmt::format("guidance {} must be a finite number from 0 to {}", formatNumber(s.guidance),
+                        formatNumber(kMaxGuidance)));
     if (s.t5Length < 1 || s.t5Length > 512)
         add("t5_length", -1, fmt::format("T5 length {} must be between 1 and 512 tokens", s.t5Length));
     return issues;
 }
 
+std::string formatScheduleIssues(const std::vector<ScheduleIssue>& issues, std::size_t maxListed) {
+    std::string out;
+    for (std::size_t i = 0; i < issues.size() && i < maxListed; ++i) out += "\n  " + issues[i].toString();
+    if (issues.size() > maxListed) out += fmt::format("\n  ... and {} more", issues.size() - maxListed);
+    return out;
+}
+
 Schedule scheduleFromJson(const nlohmann::json& json, const std::string& label) {
-    if (!json.is_object()) throwBadInput("{}: a schedule must be a JSON object", label);
+    const JsonField root(json, label);
+    root.requireObject("a schedule (a JSON object)");
+    // Every field is read even after a problem, so that one message lists them all.
+    JsonProblems problems(label);
     Schedule s;
-    s.id = optionalField<std::string>(json, "id", "", label);
-    s.name = requireField<std::string>(json, "name", label);
-    s.description = optionalField<std::string>(json, "description", "", label);
-    const auto family = optionalField<std::string>(json, "model", "any", label);
-    const auto parsedFamily = modelFamilyFromId(family);
-    if (!parsedFamily)
-        throwBadInput("{}: unknown model \"{}\" (use sd3.5-medium, sd3.5-large, sd3-medium or any)", label,
-                      family);
-    s.family = *parsedFamily;
-    const auto sampler = optionalField<std::string>(json, "sampler", "scale-wise", label);
-    const auto parsedSampler = samplerFromId(sampler);
-    if (!parsedSampler)
-        throwBadInput("{}: unknown sampler \"{}\" (use scale-wise or flow-euler)", label, sampler);
-    s.sampler = *parsedSampler;
-    s.guidance = optionalField<double>(json, "guidance", 1.0, label);
-    s.t5Length = optionalField<int>(json, "t5_length", 512, label);
-    s.adapter = optionalField<std::string>(json, "adapter", "", label);
-    s.compareWith = optionalField<std::string>(json, "compare_with", "", label);
+    problems.attempt([&] { s.id = root.stringOr("id", ""); });
+    problems.attempt([&] { s.name = root.require("name").asString(); });
+    problems.attempt([&] { s.description = root.stringOr("description", ""); });
+    problems.attempt([&] {
+        const auto family = root.stringOr("model", "any");
+        const auto parsed = modelFamilyFromId(family);
+        if (!parsed)
+            throwBadInput("{}: unknown model {} (use sd3.5-medium, sd3.5-large, sd3-medium or any)", label,
+                          quoteForMessage(family));
+        s.family = *parsed;
+    });
+    problems.attempt([&] {
+        const auto sampler = root.stringOr("sampler", "scale-wise");
+        const auto parsed = samplerFromId(sampler);
+        if (!parsed)
+            throwBadInput("{}: unknown sampler {} (use scale-wise or flow-euler)", label,
+                          quoteForMessage(sampler));
+        s.sampler = *parsed;
+    });
+    problems.attempt([&] { s.guidance = root.doubleOr("guidance", 1.0); });
+    problems.attempt([&] { s.t5Length = root.intOr("t5_length", 512); });
+    problems.attempt([&] { s.adapter = root.stringOr("adapter", ""); });
+    problems.attempt([&] { s.compareWith = root.stringOr("compare_with", ""); });
 
     if (json.contains("steps") && !json.contains("sigmas")) {
-        s.steps = requireField<int>(json, "steps", label);
-        s.shift = optionalField<double>(json, "shift", 3.0, label);
-        const int scale = requireField<int>(json, "scale", label);
-        if (*s.steps < 1 || *s.steps > 1000)
-            throwBadInput("{}: \"steps\" must be 1..1000 (got {})", label, *s.steps);
-        s.scales.assign(static_cast<std::size_t>(*s.steps), scale);
-        s.sigmas = flowMatchSigmas(*s.steps, *s.shift);
+        std::optional<int> scale;
+        problems.attempt([&] { s.steps = root.require("steps").asInt(); });
+        problems.attempt([&] { s.shift = root.doubleOr("shift", 3.0); });
+        problems.attempt([&] { scale = root.require("scale").asInt(); });
+        if (s.steps && (*s.steps < 1 || *s.steps > kMaxScheduleSteps)) {
+            problems.add(fmt::format("field \"steps\" must be 1..{} (got {})", kMaxScheduleSteps, *s.steps));
+        } else if (s.steps && s.shift && scale) {
+            s.scales.assign(static_cast<std::size_t>(*s.steps), *scale);
+            s.sigmas = flowMatchSigmas(*s.steps, *s.shift);
+        }
     } else {
-        s.scales = requireField<std::vector<int>>(json, "scales", label);
-        s.sigmas = requireField<std::vector<double>>(json, "sigmas", label);
+        // Each entry is checked, so that every bad one is listed.
+        const auto readList = [&](const char* key, auto readOne, auto& out) {
+            std::optional<JsonField> list;
+            if (!problems.attempt([&] {
+                    list = root.require(key);
+                    list->requireArray();
+                }))
+                return;
+            for (const auto& e : list->elements()) problems.attempt([&] { out.push_back(readOne(e)); });
+        };
+        readList(
+            "scales", [](const JsonField& e) { return e.asInt(); }, s.scales);
+        readList(
+            "sigmas", [](const JsonField& e) { return e.asDouble(); }, s.sigmas);
     }
+    problems.throwIfAny();
     return s;
 }
 
@@ -221,15 +239,9 @@ nlohmann::json scheduleToJson(const Schedule& s) {
 }
 
 Schedule loadScheduleFile(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throwBadInput("{}: cannot open the schedule file", path);
-    nlohmann::json json;
-    try {
-        json = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
-        throwBadInput("{}: not valid JSON: {}", path, e.what());
-    }
-    Schedule s = scheduleFromJson(json, path);
+    JsonLimits limits;
+    limits.maxBytes = kMaxScheduleFileBytes;
+    Schedule s = scheduleFromJson(readJsonFile(path, "schedule file", limits), path);
     if (s.id.empty()) s.id = std::filesystem::path(path).stem().string();
     return s;
 }

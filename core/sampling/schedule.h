@@ -5,6 +5,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,13 @@ std::optional<SamplerKind> samplerFromId(const std::string& id);
 // The largest latent side the family's positional-embedding table covers: 2 x pos_embed_max_size
 // (patch 2): Medium 384 -> 768, Large and SD3 Medium 192 -> 384. 0 for Any (no limit known).
 int maxLatentSide(ModelFamily family);
+
+// The most steps a schedule may have, whether listed (scales/sigmas) or generated ("steps").
+inline constexpr int kMaxScheduleSteps = 1000;
+// The largest classifier-free guidance scale a schedule may ask for.
+inline constexpr double kMaxGuidance = 100.0;
+// Largest schedule file read (a 1000-step schedule is about 20 kB).
+inline constexpr std::size_t kMaxScheduleFileBytes = 1024 * 1024;
 
 struct Schedule {
     std::string id;    // file stem of the preset, e.g. "swd-2b-6step"
@@ -62,9 +70,13 @@ struct ScheduleLimits {
 
 // Every problem with the schedule, in field order; empty when it can run.
 std::vector<ScheduleIssue> validateSchedule(const Schedule& schedule, const ScheduleLimits& limits = {});
+// The issues one per line ("\n  scales[2]: ..."), at most `maxListed`, then "... and N more".
+std::string formatScheduleIssues(const std::vector<ScheduleIssue>& issues, std::size_t maxListed = 20);
 
-// JSON (the preset format). fromJson throws BadInput naming `label` and the field; it does not
-// validate the numbers (validateSchedule does), so an editor can load a broken preset and show why.
+// JSON (the preset format). fromJson throws BadInput naming `label` and listing every field that is
+// missing or of the wrong type (integers must be whole and in range); it does not validate the
+// numbers (validateSchedule does), so an editor can load a broken preset and show why.
+// loadScheduleFile reads only a regular file of at most kMaxScheduleFileBytes (util/json_reader.h).
 Schedule scheduleFromJson(const nlohmann::json& json, const std::string& label);
 nlohmann::json scheduleToJson(const Schedule& schedule);
 Schedule loadScheduleFile(const std::string& path);

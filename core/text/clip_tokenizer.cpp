@@ -2,6 +2,8 @@
 
 #include "text/utf8.h"
 #include "util/error.h"
+#include "util/file_read.h"
+#include "util/json_reader.h"
 
 #include <unicode/uchar.h>
 #include <unicode/unorm2.h>
@@ -246,11 +248,8 @@ std::string readFile(const fs::path& path, const char* what) {
     if (!fs::exists(path, ec))
         throwBadInput("{}: no such file; the CLIP tokenizer needs {} (from the model's tokenizer/ folder)",
                       path.string(), what);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throwBadInput("{}: cannot open {}", path.string(), what);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    // vocab.json is 1.6 MB, merges.txt 0.5 MB; 64 MB is far beyond any CLIP tokenizer.
+    return readRegularFile(path, what, 64ull * 1024 * 1024);
 }
 
 }  // namespace
@@ -315,15 +314,7 @@ ClipTokenizer ClipTokenizer::load(const fs::path& vocabJson, const fs::path& mer
     // vocab.json: {token: id}
     {
         const std::string text = readFile(vocabJson, "vocab.json");
-        nlohmann::json json;
-        try {
-            json = nlohmann::json::parse(text);
-        } catch (const nlohmann::json::parse_error& e) {
-            throwBadInput(
-                "{}: not valid JSON ({}); expected the CLIP vocabulary {{token: id}}; download the "
-                "model's tokenizer/vocab.json again",
-                vocabJson.string(), e.what());
-        }
+        const nlohmann::json json = parseJson(text, vocabJson.string());
         if (!json.is_object() || json.empty())
             throwBadInput("{}: expected a JSON object {{token: id}} (the CLIP vocabulary), found {}",
                           vocabJson.string(), json.type_name());
@@ -331,7 +322,7 @@ ClipTokenizer ClipTokenizer::load(const fs::path& vocabJson, const fs::path& mer
         for (auto it = json.begin(); it != json.end(); ++it) {
             if (!it->is_number_integer() || it->get<std::int64_t>() < 0)
                 throwBadInput("{}: token '{}' has id {}, expected a non-negative integer", vocabJson.string(),
-                              it.key(), it->dump());
+                              cutForMessage(it.key()), describeJson(*it));
             data->vocab.emplace(it.key(), it->get<std::int64_t>());
         }
         for (const char* special : {kBosToken, kEosToken})

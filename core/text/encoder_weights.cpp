@@ -2,6 +2,7 @@
 
 #include "models/dnnl_backend.h"
 #include "util/error.h"
+#include "util/json_reader.h"
 
 #include <fstream>
 
@@ -33,30 +34,24 @@ std::optional<nlohmann::json> readEncoderConfigJson(const fs::path& path) {
     if (!fs::is_directory(path, ec)) return std::nullopt;
     const fs::path file = path / "config.json";
     if (!fs::exists(file, ec)) return std::nullopt;
-    std::ifstream in(file);
-    if (!in) throwBadInput("{}: cannot open", file.string());
-    try {
-        nlohmann::json json = nlohmann::json::parse(in);
-        if (!json.is_object()) throwBadInput("{}: expected a JSON object (the model config)", file.string());
-        return json;
-    } catch (const nlohmann::json::parse_error& e) {
-        throwBadInput("{}: not valid JSON ({}); download the model's config.json again", file.string(),
-                      e.what());
-    }
+    nlohmann::json json = readJsonFile(file, "model config");
+    if (!json.is_object()) throwBadInput("{}: expected a JSON object (the model config)", file.string());
+    return json;
 }
 
 std::int64_t jsonInt(const nlohmann::json& json, const char* key, const std::string& origin) {
     const auto it = json.find(key);
     if (it == json.end() || !it->is_number_integer() || it->get<std::int64_t>() <= 0)
         throwBadInput("{}: needs a positive integer \"{}\"{}", origin, key,
-                      it == json.end() ? "" : fmt::format(", found {}", it->dump()));
+                      it == json.end() ? "" : fmt::format(", found {}", describeJson(*it)));
     return it->get<std::int64_t>();
 }
 
 double jsonNumber(const nlohmann::json& json, const char* key, double fallback, const std::string& origin) {
     const auto it = json.find(key);
     if (it == json.end()) return fallback;
-    if (!it->is_number()) throwBadInput("{}: \"{}\" must be a number, found {}", origin, key, it->dump());
+    if (!it->is_number())
+        throwBadInput("{}: \"{}\" must be a number, found {}", origin, key, describeJson(*it));
     return it->get<double>();
 }
 

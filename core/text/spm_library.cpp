@@ -1,6 +1,7 @@
 #include "text/spm_library.h"
 
 #include "util/error.h"
+#include "util/file_read.h"
 
 #include <dlfcn.h>
 
@@ -110,6 +111,7 @@ SentencePieceModel SentencePieceModel::load(const fs::path& modelFile,
             modelFile.string());
     if (fs::is_directory(modelFile, ec))
         throwBadInput("{}: is a folder; pass the spiece.model file inside it", modelFile.string());
+    requireRegularFile(modelFile, "SentencePiece model");  // sentencepiece would block on a FIFO
     if (!library) library = SpmLibrary::instance();
     char error[1024] = {0};
     SwdSpmModel* model = library->loadModel(modelFile.c_str(), error, sizeof error);

@@ -22,12 +22,22 @@ struct Result {
     QString err;
 };
 
-Result runSwd(const QStringList& args) {
+// Runs swd; a run that takes longer than `timeoutMs` is killed and reported with code -2 (a hang is a
+// failure, not a stuck test).
+Result runSwd(const QStringList& args, int timeoutMs = 600000) {
     QProcess p;
     p.start(QStringLiteral(SWD_CLI_PATH), args);
-    if (!p.waitForFinished(600000)) qFatal("swd did not finish");
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished(10000);
+        return {-2, QString(), QStringLiteral("swd did not finish in time (killed)")};
+    }
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
             QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+}
+
+QString str(const std::filesystem::path& p) {
+    return QString::fromStdString(p.string());
 }
 
 QString data(const char* rel) {
@@ -384,6 +394,98 @@ private Q_SLOTS:
             if (name == "--help") continue;
             QVERIFY2(page.contains(name), qPrintable(name + " is not in packaging/man/swd.1"));
         }
+    }
+
+    // --- hostile inputs (issue 18): exit 2 with the file and field, bounded time ------------------
+
+    void hostileSchedulesAreBadInput() {
+        swd::test::ScratchDir dir;
+        const auto huge = dir.file("huge.json");
+        swd::test::writeBytes(huge, R"({"name":"a","guidance":1e400,"scales":[32],"sigmas":[1,0]})");
+        Result r = runSwd({"schedule", "validate", str(huge)}, 60000);
+        QCOMPARE(r.code, 2);
+        QVERIFY2(
+            r.err.contains("huge.json") && r.err.contains("\"guidance\"") && r.err.contains("out of range"),
+            qPrintable(r.err));
+        QVERIFY(!r.err.contains("json.exception"));
+
+        const auto deep = dir.file("deep.json");
+        swd::test::writeBytes(deep, R"({"name":"a","scales":)" + swd::test::deepJson(100000) + "}");
+        r = runSwd({"schedule", "validate", str(deep)}, 60000);
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("deep.json") && r.err.contains("nested deeper than 64"), qPrintable(r.err));
+
+        const auto multi = dir.file("multi.json");
+        swd::test::writeBytes(multi,
+                              R"({"name":"a","steps":4294967300,"scale":32.9,"t5_length":4294967808})");
+        r = runSwd({"schedule", "validate", str(multi)}, 60000);
+        QCOMPARE(r.code, 2);
+        for (const char* field : {"\"steps\"", "\"scale\"", "\"t5_length\""})
+            QVERIFY2(r.err.contains(field), qPrintable(r.err));
+
+        std::filesystem::create_directories(dir.file("folder.json"));
+        r = runSwd({"schedule", "validate", str(dir.file("folder.json"))}, 60000);
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("folder.json: is a folder"), qPrintable(r.err));
+
+        swd::test::makeFifo(dir.file("fifo.json"));
+        r = runSwd({"schedule", "validate", str(dir.file("fifo.json"))}, 60000);
+        QVERIFY2(r.code == 2, qPrintable(r.err));
+        QVERIFY2(r.err.contains("fifo.json: is a FIFO"), qPrintable(r.err));
+    }
+
+    void hostileModelFilesAreBadInput() {
+        swd::test::ScratchDir dir;
+        swd::test::makeFifo(dir.file("model.safetensors"));
+        Result r = runSwd({"inspect", str(dir.file("model.safetensors"))}, 60000);
+        QVERIFY2(r.code == 2, qPrintable(r.err));
+        QVERIFY2(r.err.contains("model.safetensors") && r.err.contains("FIFO"), qPrintable(r.err));
+
+        std::filesystem::create_directories(dir.file("m"));
+        swd::test::writeBytes(dir.file("m") / "model.safetensors.index.json",
+                              R"({"weight_map":{"a":"../../../etc/passwd"}})");
+        r = runSwd({"inspect", str(dir.file("m") / "model.safetensors.index.json")}, 60000);
+        QVERIFY2(r.code == 2, qPrintable(r.err));
+        QVERIFY2(r.err.contains("not a file inside the index's folder"), qPrintable(r.err));
+    }
+
+    void makeDemoModelNeverDeletesUserFiles() {
+        swd::test::ScratchDir dir;
+        // A folder with the user's files: refused, nothing touched.
+        const auto mine = dir.file("mine");
+        std::filesystem::create_directories(mine / "sub");
+        swd::test::writeBytes(mine / "notes.txt", "keep me");
+        swd::test::writeBytes(mine / "sub" / "photo.png", "also mine");
+        Result r = runSwd({"make-demo-model", str(mine)});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("mine") && r.err.contains("not a demo model"), qPrintable(r.err));
+        QCOMPARE(swd::test::readBytes(mine / "notes.txt"), std::string("keep me"));
+        QCOMPARE(swd::test::readBytes(mine / "sub" / "photo.png"), std::string("also mine"));
+        // A file where the folder should be: refused, kept.
+        swd::test::writeBytes(dir.file("file"), "x");
+        QCOMPARE(runSwd({"make-demo-model", str(dir.file("file"))}).code, 2);
+        QCOMPARE(swd::test::readBytes(dir.file("file")), std::string("x"));
+
+        // An empty folder is filled; a demo model written before is rewritten, keeping what the user added.
+        const auto demo = dir.file("demo");
+        std::filesystem::create_directories(demo);
+        r = runSwd({"make-demo-model", str(demo)});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY(std::filesystem::exists(demo / "swd_demo_model.json"));
+        const std::string weights =
+            swd::test::readBytes(demo / "transformer" / "diffusion_pytorch_model.safetensors");
+        swd::test::writeBytes(demo / "README.mine", "my notes");
+        swd::test::writeBytes(demo / "transformer" / "extra.txt", "mine too");
+        swd::test::writeBytes(demo / "transformer" / "diffusion_pytorch_model.safetensors", "damaged");
+        r = runSwd({"make-demo-model", str(demo)});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QCOMPARE(swd::test::readBytes(demo / "README.mine"), std::string("my notes"));
+        QCOMPARE(swd::test::readBytes(demo / "transformer" / "extra.txt"), std::string("mine too"));
+        QVERIFY(swd::test::readBytes(demo / "transformer" / "diffusion_pytorch_model.safetensors") ==
+                weights);
+        // No temporary folder is left beside it.
+        for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+            QVERIFY2(e.path().filename().string().find(".tmp") == std::string::npos, e.path().c_str());
     }
 
     void checkGoldenMissingFolderIsBadInput() {

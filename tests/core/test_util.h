@@ -5,6 +5,7 @@
 #include <QTemporaryDir>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace swd::test {
@@ -27,6 +28,17 @@ private:
 // Writes raw bytes to a file.
 void writeBytes(const std::filesystem::path& path, const std::string& bytes);
 std::string readBytes(const std::filesystem::path& path);
+
+// Makes a FIFO (named pipe) at `path`; fails the process when it cannot.
+void makeFifo(const std::filesystem::path& path);
+
+// Runs `body`, which must not block on the FIFO at `fifo`. If it is still running after `seconds`, a
+// watchdog opens and closes the FIFO's other end until it returns, so that a regression fails the
+// test instead of hanging it. Returns true when the watchdog had to step in.
+bool blockedOnFifo(const std::filesystem::path& fifo, double seconds, const std::function<void()>& body);
+
+// JSON nested `depth` levels deep: [[[...]]] (or {"a":{"a":...}} when `objects`).
+std::string deepJson(std::size_t depth, bool objects = false);
 
 // Runs `body` and returns the message of the exception it throws ("" when it does not throw).
 template <typename F>

@@ -1,10 +1,16 @@
 // core/io: safetensors reading and writing, every malformed-file rejection, sharded checkpoints.
 #include "core/test_util.h"
+#include "io/checkpoint_index.h"
 #include "io/safetensors.h"
 #include "io/tensor_store.h"
+#include "models/mmdit_config.h"
+#include "models/vae.h"
 #include "util/error.h"
+#include "util/file_read.h"
+#include "util/json_reader.h"
 
 #include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QtTest>
 
 #include <cmath>
@@ -261,6 +267,185 @@ private Q_SLOTS:
         std::uint64_t n = 0;
         std::memcpy(&n, bytes.data(), 8);
         QCOMPARE((8 + n) % 8, std::uint64_t(0));
+    }
+
+    // --- hostile inputs (issue 18) -----------------------------------------------------------------
+
+    void jsonReaderRefusesDeepNestingBeforeBuildingIt() {
+        // 200,000 levels: the depth that overflowed the stack in dump(); refused while parsing.
+        for (const bool objects : {false, true}) {
+            const std::string deep = swd::test::deepJson(200000, objects);
+            QElapsedTimer timer;
+            timer.start();
+            SWD_EXPECT_ERROR(parseJson(deep, "deep.json"), "deep.json", "nested deeper than 64 levels");
+            QVERIFY2(timer.elapsed() < 5000, "refusing deep JSON must be fast");
+        }
+        // 64 levels are fine, 65 are not (the outermost array counts 1).
+        QCOMPARE(parseJson(swd::test::deepJson(64), "x").dump().size(), std::size_t(64 * 2 + 1));
+        SWD_EXPECT_ERROR(parseJson(swd::test::deepJson(65), "x"), "nested deeper than 64");
+        JsonLimits small;
+        small.maxBytes = 10;
+        SWD_EXPECT_ERROR(parseJson("[1,2,3,4,5,6]", "big.json", small), "big.json", "13 bytes",
+                         "more than the 10");
+    }
+
+    void jsonReaderNamesFieldsAndRefusesTruncation() {
+        const nlohmann::json j = parseJson(
+            R"({"a": 32.9, "b": 4294967424, "c": 4294967300, "d": -1, "e": 32.0, "f": "x", "g": 1e308,
+                "h": [1, 2, "three"], "i": 18446744073709551615})",
+            "f.json");
+        const JsonField root(j, "f.json");
+        SWD_EXPECT_ERROR(root.require("a").asInt(), "f.json: field \"a\"", "32.9 is not a whole number");
+        SWD_EXPECT_ERROR(root.require("b").asInt(), "field \"b\"", "4294967424 is out of range");
+        SWD_EXPECT_ERROR(root.require("c").asInt(), "field \"c\"", "4294967300 is out of range");
+        SWD_EXPECT_ERROR(root.require("d").asUint64(), "field \"d\"", "-1 is out of range");
+        QCOMPARE(root.require("e").asInt(), 32);  // a whole number written as a double loses nothing
+        QCOMPARE(root.require("c").asInt64(), std::int64_t(4294967300));
+        QCOMPARE(root.require("i").asUint64(), std::uint64_t(18446744073709551615ull));
+        SWD_EXPECT_ERROR(root.require("i").asInt64(), "field \"i\"", "out of range");
+        SWD_EXPECT_ERROR(root.require("f").asDouble(), "field \"f\"", "a number is needed", "\"x\"");
+        QCOMPARE(root.require("g").asDouble(), 1e308);
+        SWD_EXPECT_ERROR(root.require("h").asIntList(), "field \"h[2]\"", "an integer is needed");
+        SWD_EXPECT_ERROR(root.require("zz"), "f.json: missing field \"zz\"");
+        SWD_EXPECT_ERROR(parseJson(R"({"a": {"b": [1, 1e400]}})", "n.json"), "n.json", "line 1",
+                         "field \"a.b[1]\"", "the number \"1e400\" is out of range");
+        SWD_EXPECT_ERROR(parseJson("{\"a\": tru}", "s.json"), "s.json: not valid JSON (line 1, column");
+        // Quoted values are cut: a 1 MB string of the wrong type gives a short message.
+        const nlohmann::json big = {{"k", std::string(1 << 20, 'x')}};
+        const std::string message =
+            swd::test::errorOf([&] { JsonField(big, "b.json").require("k").asInt(); });
+        QVERIFY2(message.size() < 300, message.substr(0, 300).c_str());
+        QVERIFY(message.find("(1048576 bytes)") != std::string::npos);
+    }
+
+    void jsonProblemsAreListedAndBounded() {
+        JsonProblems problems("p.json");
+        for (int i = 0; i < 25; ++i)
+            problems.attempt([&] { throwBadInput("p.json: field \"x[{}]\" is wrong", i); });
+        QCOMPARE(problems.count(), std::size_t(25));
+        const std::string message = swd::test::errorOf([&] { problems.throwIfAny(); });
+        QVERIFY(message.find("p.json: 25 problems:") == 0);
+        QVERIFY(message.find("field \"x[19]\" is wrong") != std::string::npos);
+        QVERIFY(message.find("field \"x[20]\"") == std::string::npos);
+        QVERIFY(message.find("... and 5 more") != std::string::npos);
+        // Internal errors are not swallowed.
+        JsonProblems other("q.json");
+        QVERIFY_THROWS_EXCEPTION(Error, other.attempt([] { throwInternal("bug"); }));
+    }
+
+    void deepSafetensorsHeaderIsBadInput() {
+        ScratchDir dir;
+        const auto path = dir.file("deep.safetensors");
+        const std::string header =
+            R"({"x":{"dtype":"F32","shape":)" + swd::test::deepJson(100000) + R"(,"data_offsets":[0,4]}})";
+        swd::test::writeBytes(path, rawFile(header, floatBytes({1.0f})));
+        const std::string name = path.string();
+        SWD_EXPECT_ERROR(SafetensorsFile::open(path), name.c_str(), "nested deeper than 64");
+        // A shape holding a nested list (within the depth limit) is described, not dumped.
+        swd::test::writeBytes(path, rawFile(R"({"x":{"dtype":"F32","shape":[[[[1]]]],"data_offsets":[0,4]}})",
+                                            floatBytes({1.0f})));
+        SWD_EXPECT_ERROR(SafetensorsFile::open(path),
+                         "tensor 'x' has an invalid shape: dimension 0 is an array of 1");
+    }
+
+    void regularFilesOnly() {
+        ScratchDir dir;
+        // A folder where a file is meant.
+        std::filesystem::create_directories(dir.file("model.safetensors"));
+        SWD_EXPECT_ERROR(SafetensorsFile::open(dir.file("model.safetensors")), "model.safetensors",
+                         "is a folder");
+        SWD_EXPECT_ERROR(readRegularFile(dir.file("model.safetensors"), "schedule file", 1024), "is a folder",
+                         "schedule file");
+        // A FIFO named like a model: refused at once (it blocked forever in open()).
+        const auto fifo = dir.file("fifo.safetensors");
+        swd::test::makeFifo(fifo);
+        std::string message;
+        QElapsedTimer timer;
+        timer.start();
+        const bool hung = swd::test::blockedOnFifo(
+            fifo, 10, [&] { message = swd::test::errorOf([&] { SafetensorsFile::open(fifo); }); });
+        QVERIFY2(!hung, "SafetensorsFile::open blocked on a FIFO");
+        QVERIFY2(message.find("fifo.safetensors: is a FIFO") != std::string::npos, message.c_str());
+        QVERIFY(timer.elapsed() < 5000);
+        QVERIFY(!swd::test::blockedOnFifo(fifo, 10, [&] {
+            SWD_EXPECT_ERROR(readJsonFile(fifo, "config"), "is a FIFO");
+            SWD_EXPECT_ERROR(TensorStore::open(fifo), "is a FIFO");
+        }));
+        // A size limit.
+        swd::test::writeBytes(dir.file("big.json"), std::string(2000, ' '));
+        SWD_EXPECT_ERROR(readRegularFile(dir.file("big.json"), "preset", 1000), "big.json", "2000 bytes",
+                         "more than the 1000");
+        QCOMPARE(readRegularFile(dir.file("big.json"), "preset", 2000).size(), std::size_t(2000));
+    }
+
+    void indexWithFifoShardDoesNotHang() {
+        ScratchDir dir;
+        swd::test::makeFifo(dir.file("model-00001-of-00001.safetensors"));
+        swd::test::writeBytes(dir.file("model.safetensors.index.json"),
+                              R"({"weight_map":{"a":"model-00001-of-00001.safetensors"}})");
+        QVERIFY(!swd::test::blockedOnFifo(dir.file("model-00001-of-00001.safetensors"), 10, [&] {
+            SWD_EXPECT_ERROR(TensorStore::open(dir.path()), "model-00001-of-00001.safetensors", "is a FIFO");
+        }));
+    }
+
+    void indexShardsStayInsideTheFolder() {
+        ScratchDir root;
+        std::filesystem::create_directories(root.file("model"));
+        std::filesystem::create_directories(root.file("blobs"));
+        saveSafetensors(root.file("outside.safetensors"), {{"a", at::ones({2})}});
+        const auto index = root.file("model") / "model.safetensors.index.json";
+        for (const std::string& shard :
+             std::vector<std::string>{"../outside.safetensors", root.file("outside.safetensors").string(),
+                                      "sub/../../outside.safetensors", ""}) {
+            swd::test::writeBytes(index, nlohmann::json{{"weight_map", {{"a", shard}}}}.dump());
+            SWD_EXPECT_ERROR(TensorStore::open(index), "model.safetensors.index.json", "weight_map entry 'a'",
+                             "not a file inside the index's folder");
+        }
+        // A shard that is a symlink out of the folder is fine: the Hugging Face cache links
+        // snapshots/<rev>/<file> to ../../blobs/<hash>.
+        saveSafetensors(root.file("blobs") / "0123abcd", {{"a", at::ones({2})}});
+        std::filesystem::create_symlink("../blobs/0123abcd", root.file("model") / "s1.safetensors");
+        swd::test::writeBytes(index, R"({"weight_map":{"a":"s1.safetensors"}})");
+        QVERIFY(at::equal(TensorStore::open(index).get("a"), at::ones({2})));
+        QCOMPARE(parseCheckpointIndex(R"({"weight_map":{"a":"sub/dir/s.safetensors"}})", "i").front().second,
+                 std::string("sub/dir/s.safetensors"));
+    }
+
+    void numbersOutOfRangeInIndexAndConfigs() {
+        ScratchDir dir;
+        swd::test::writeBytes(dir.file("model.safetensors.index.json"),
+                              R"({"metadata":{"total_size":1e400},"weight_map":{}})");
+        SWD_EXPECT_ERROR(TensorStore::open(dir.path()), "model.safetensors.index.json",
+                         "field \"metadata.total_size\"", "out of range");
+        swd::test::writeBytes(dir.file("index2.json"), R"({"weight_map":{"a":5}})");
+        SWD_EXPECT_ERROR(TensorStore::openIndex(dir.file("index2.json")), "index2.json", "entry 'a'",
+                         "found 5");
+
+        // Transformer config.json: 1e400, a number as _class_name, truncated integers.
+        const auto config = dir.file("config.json");
+        swd::test::writeBytes(config, R"({"_class_name":"SD3Transformer2DModel","sample_size":1e400})");
+        SWD_EXPECT_ERROR(MMDiTConfig::fromJsonFile(config), "config.json", "sample_size", "out of range");
+        swd::test::writeBytes(config, R"({"_class_name":5})");
+        SWD_EXPECT_ERROR(MMDiTConfig::fromJsonFile(config), "config.json", "field \"_class_name\"",
+                         "a string is needed, found 5");
+        swd::test::writeBytes(config, R"({"num_layers":4294967320,"pos_embed_max_size":96})");
+        SWD_EXPECT_ERROR(MMDiTConfig::fromJsonFile(config), "config.json", "field \"num_layers\"",
+                         "4294967320 is out of range");
+        swd::test::writeBytes(config, R"({"dual_attention_layers":[0, 1.5],"pos_embed_max_size":96})");
+        SWD_EXPECT_ERROR(MMDiTConfig::fromJsonFile(config), "field \"dual_attention_layers[1]\"",
+                         "1.5 is not a whole number");
+
+        // VAE config.json.
+        swd::test::writeBytes(config, R"({"_class_name":5})");
+        SWD_EXPECT_ERROR(VaeConfig::fromJson(config), "config.json", "field \"_class_name\"");
+        swd::test::writeBytes(config, R"({"block_out_channels":[128,256],"latent_channels":16.5,
+            "layers_per_block":2})");
+        SWD_EXPECT_ERROR(VaeConfig::fromJson(config), "field \"latent_channels\"", "16.5 is not a whole");
+        swd::test::writeBytes(config, R"({"block_out_channels":[128,256],"latent_channels":16,
+            "layers_per_block":2,"scaling_factor":-1e400})");
+        SWD_EXPECT_ERROR(VaeConfig::fromJson(config), "config.json", "scaling_factor", "out of range");
+        std::filesystem::create_directories(dir.file("folder.json"));
+        SWD_EXPECT_ERROR(VaeConfig::fromJson(dir.file("folder.json")), "folder.json", "is a folder");
     }
 };
 

@@ -1,6 +1,7 @@
 // core/sampling: schedules, their validation messages, presets, the flow-matching sigma grid.
 #include "core/test_util.h"
 #include "golden/golden_case.h"
+#include "pipeline/generation_request.h"
 #include "sampling/flow_match.h"
 #include "sampling/preset_library.h"
 #include "sampling/samplers.h"
@@ -9,6 +10,9 @@
 
 #include <QtTest>
 
+#include <limits>
+
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -284,6 +288,23 @@ private Q_SLOTS:
         QVERIFY2(validateSchedule(swd6()).empty(), describe(validateSchedule(swd6())).c_str());
     }
 
+    // Guidance must be finite and at most kMaxGuidance (1e308 gave an all-black image).
+    void guidanceIsBounded() {
+        for (const double g : {0.0, 1.0, 4.5, 100.0}) {
+            Schedule s = swd6();
+            s.guidance = g;
+            QVERIFY2(validateSchedule(s).empty(), describe(validateSchedule(s)).c_str());
+        }
+        for (const double g : {-0.5, 100.5, 1e308, std::numeric_limits<double>::quiet_NaN(),
+                               std::numeric_limits<double>::infinity()}) {
+            Schedule s = swd6();
+            s.guidance = g;
+            const auto issues = validateSchedule(s);
+            QCOMPARE(issues.size(), std::size_t(1));
+            QCOMPARE(issues.front().field, std::string("guidance"));
+        }
+    }
+
     void validationMessages() {
         Schedule s = swd6();
         s.sigmas.pop_back();
@@ -408,6 +429,123 @@ private Q_SLOTS:
         QCOMPARE(lib.get("swd-2b-6step").name, std::string("My 6-step"));
         QCOMPARE(lib.loadErrors().size(), std::size_t(1));
         QVERIFY(lib.loadErrors()[0].find("broken.json") != std::string::npos);
+    }
+
+    // --- hostile inputs (issue 18) -----------------------------------------------------------------
+
+    void scheduleIntegersAreNeverTruncated() {
+        auto load = [](const std::string& text) {
+            return scheduleFromJson(nlohmann::json::parse(text), "s.json");
+        };
+        SWD_EXPECT_ERROR(load(R"({"name":"a","scales":[32.9],"sigmas":[1,0]})"), "s.json",
+                         "field \"scales[0]\"", "32.9 is not a whole number");
+        SWD_EXPECT_ERROR(load(R"({"name":"a","scales":[4294967424],"sigmas":[1,0]})"), "field \"scales[0]\"",
+                         "4294967424 is out of range");
+        SWD_EXPECT_ERROR(load(R"({"name":"a","steps":4294967300,"scale":128})"), "field \"steps\"",
+                         "4294967300 is out of range");
+        SWD_EXPECT_ERROR(load(R"({"name":"a","t5_length":4294967808,"scales":[32],"sigmas":[1,0]})"),
+                         "field \"t5_length\"", "4294967808 is out of range");
+        // Whole numbers written as doubles are read exactly.
+        QCOMPARE(load(R"({"name":"a","scales":[32.0],"sigmas":[1,0]})").scales, std::vector<int>{32});
+    }
+
+    void scheduleReportsEveryProblem() {
+        const std::string text =
+            R"({"name":5,"model":"sdxl","guidance":"high","t5_length":1.5,"scales":[32,48.5,"x"],"sigmas":"none"})";
+        const std::string message =
+            test::errorOf([&] { scheduleFromJson(nlohmann::json::parse(text), "multi.json"); });
+        QVERIFY2(message.find("multi.json: 7 problems:") == 0, message.c_str());
+        for (const char* part :
+             {"field \"name\"", "unknown model \"sdxl\"", "field \"guidance\"", "field \"t5_length\"",
+              "field \"scales[1]\"", "field \"scales[2]\"", "field \"sigmas\""})
+            QVERIFY2(message.find(part) != std::string::npos, part);
+        // Many problems: 20 are listed, the rest counted; long values are cut.
+        nlohmann::json many = {{"name", std::string(100000, 'n')}, {"sigmas", {1, 0}}};
+        many["name"] = 1;
+        many["scales"] = nlohmann::json::array();
+        for (int i = 0; i < 500; ++i) many["scales"].push_back(std::string(10000, 'v'));
+        const std::string bounded = test::errorOf([&] { scheduleFromJson(many, "many.json"); });
+        QVERIFY2(bounded.find("many.json: 501 problems:") == 0, bounded.substr(0, 200).c_str());
+        QVERIFY(bounded.find("... and 481 more") != std::string::npos);
+        QVERIFY2(bounded.size() < 6000, std::to_string(bounded.size()).c_str());
+    }
+
+    void explicitSchedulesHaveTheSameStepCap() {
+        QCOMPARE(kMaxScheduleSteps, 1000);
+        Schedule s;
+        s.name = "long";
+        s.sampler = SamplerKind::FlowEuler;
+        s.scales.assign(kMaxScheduleSteps, 128);
+        s.sigmas = flowMatchSigmas(kMaxScheduleSteps, 3.0);
+        QVERIFY2(validateSchedule(s).empty(), describe(validateSchedule(s)).c_str());
+        s.scales.assign(10000, 128);
+        s.sigmas = flowMatchSigmas(10000, 3.0);
+        const auto issues = validateSchedule(s);
+        QCOMPARE(issues.size(), std::size_t(1));  // the count, not one issue per step
+        QVERIFY(hasIssue(issues, "scales", -1, "10000 steps is more than the 1000"));
+        SWD_EXPECT_ERROR(
+            scheduleFromJson(nlohmann::json::parse(R"({"name":"a","steps":1001,"scale":128})"), "g.json"),
+            "g.json", "\"steps\" must be 1..1000");
+        // Issue lists are bounded when printed.
+        std::vector<ScheduleIssue> many(30, ScheduleIssue{"scales", 1, "bad"});
+        const std::string text = formatScheduleIssues(many);
+        QCOMPARE(static_cast<int>(std::count(text.begin(), text.end(), '\n')), 21);
+        QVERIFY(text.find("... and 10 more") != std::string::npos);
+    }
+
+    void hostileImageRecords() {
+        // The run stored in an image (read by `swd inspect` and the app's Open image).
+        const std::string schedule = R"({"name":"a","scales":[32],"sigmas":[1,0]})";
+        auto record = [&](const std::string& request) {
+            return R"({"format":"swd-studio/1","request":)" + request + "}";
+        };
+        QCOMPARE(parseImageRecord(record(R"({"seed":7,"schedule":)" + schedule + "}"), "ok.png").request.seed,
+                 std::uint64_t(7));
+        SWD_EXPECT_ERROR(parseImageRecord(record(test::deepJson(100000)), "deep.png"), "deep.png",
+                         "nested deeper than 64");
+        SWD_EXPECT_ERROR(parseImageRecord(record(R"({"seed":1e400,"schedule":)" + schedule + "}"), "big.png"),
+                         "big.png", "field \"request.seed\"", "out of range");
+        SWD_EXPECT_ERROR(parseImageRecord(record(R"({"seed":7.5,"schedule":)" + schedule + "}"), "frac.png"),
+                         "frac.png", "field \"seed\"", "7.5 is not a whole number");
+        SWD_EXPECT_ERROR(parseImageRecord(record(R"({"seed":-1,"schedule":)" + schedule + "}"), "neg.png"),
+                         "neg.png", "field \"seed\"", "-1 is out of range");
+        SWD_EXPECT_ERROR(parseImageRecord(R"({"format":5,"request":{}})", "fmt.png"), "fmt.png",
+                         "not a SwD Studio run");
+        SWD_EXPECT_ERROR(parseImageRecord(record(R"({"prompt":)" + test::deepJson(60, true) +
+                                                 R"(,"schedule":)" + schedule + "}"),
+                                          "prompt.png"),
+                         "prompt.png", "field \"prompt\"", "a string is needed, found an object of 1 fields");
+    }
+
+    void hostileScheduleFiles() {
+        test::ScratchDir dir;
+        // 1e400: the file and the field, not nlohmann's text.
+        swd::test::writeBytes(dir.file("huge.json"),
+                              R"({"name":"a","guidance":1e400,"scales":[32],"sigmas":[1,0]})");
+        SWD_EXPECT_ERROR(loadScheduleFile(dir.file("huge.json").string()), "huge.json", "field \"guidance\"",
+                         "out of range");
+        // Nested 100k deep: refused quickly, no stack overflow.
+        swd::test::writeBytes(dir.file("deep.json"), R"({"name":"a","scales":)" +
+                                                         swd::test::deepJson(100000) + R"(,"sigmas":[1,0]})");
+        SWD_EXPECT_ERROR(loadScheduleFile(dir.file("deep.json").string()), "deep.json",
+                         "nested deeper than 64");
+        // A folder and a FIFO as the schedule file.
+        std::filesystem::create_directories(dir.file("folder.json"));
+        SWD_EXPECT_ERROR(loadScheduleFile(dir.file("folder.json").string()), "folder.json", "is a folder");
+        swd::test::makeFifo(dir.file("fifo.json"));
+        QVERIFY(!swd::test::blockedOnFifo(dir.file("fifo.json"), 10, [&] {
+            SWD_EXPECT_ERROR(loadScheduleFile(dir.file("fifo.json").string()), "fifo.json", "is a FIFO");
+        }));
+        // A file over the size limit.
+        swd::test::writeBytes(dir.file("big.json"), std::string(kMaxScheduleFileBytes + 1, ' '));
+        SWD_EXPECT_ERROR(loadScheduleFile(dir.file("big.json").string()), "big.json", "more than the");
+
+        // All of them in a user preset folder: every one is reported, none stops the others.
+        saveScheduleFile(swd6(), dir.file("good.json").string());
+        auto lib = PresetLibrary::builtin();
+        QVERIFY(!swd::test::blockedOnFifo(dir.file("fifo.json"), 10, [&] { lib.addFolder(dir.path()); }));
+        QCOMPARE(lib.loadErrors().size(), std::size_t(5));
+        QVERIFY(lib.find("test") != nullptr);
     }
 };
 

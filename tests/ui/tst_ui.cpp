@@ -2,6 +2,7 @@
 // restoring a run from an image, the compare view, tooltips and shortcuts, the generation worker (with a
 // scripted backend, for cancel and failures), and a full generation on the built-in demo model.
 #include "compare_view.h"
+#include "core/test_util.h"
 #include "generation_controller.h"
 #include "history_panel.h"
 #include "history_store.h"
@@ -20,6 +21,7 @@
 #include "settings.h"
 #include "settings_dialog.h"
 #include "step_strip.h"
+#include "util/error.h"
 
 #include <QAbstractButton>
 #include <QAbstractItemView>
@@ -46,6 +48,8 @@
 #include <QThread>
 #include <QTimer>
 #include <QtTest>
+
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <cmath>
@@ -508,6 +512,61 @@ private Q_SLOTS:
 
         QVERIFY(again.remove(id));
         QVERIFY(!HistoryStore().find(id).has_value());
+    }
+
+    // A user preset or history entry nested 200,000 deep (or a FIFO in their place) crashed or froze
+    // swd-studio at every start (issue 18): they are now reported and skipped.
+    void hostileUserFilesAreSkippedAtStart() {
+        const QString presets = userPresetDir();
+        QDir().mkpath(presets);
+        swd::test::writeBytes((presets + QStringLiteral("/deep.json")).toStdString(),
+                              R"({"name":"deep","scales":)" + swd::test::deepJson(200000) + "}");
+        const auto fifo = (presets + QStringLiteral("/fifo.json")).toStdString();
+        swd::test::makeFifo(fifo);
+        QVERIFY(!swd::test::blockedOnFifo(fifo, 10, [&] {
+            const PresetStore store;
+            QCOMPARE(store.loadErrors().size(), 2);
+            QVERIFY2(store.loadErrors().join('\n').contains(QLatin1String("nested deeper than 64")),
+                     qPrintable(store.loadErrors().join('\n')));
+            QVERIFY(store.find(QStringLiteral("swd-2b-6step")));  // the built-ins are all there
+            ScheduleEditor editor;                                // what the window builds at start
+            QVERIFY(editor.loadPreset(QStringLiteral("swd-2b-6step")));
+        }));
+        QFile::remove(presets + QStringLiteral("/deep.json"));
+        QFile::remove(QString::fromStdString(fifo));
+
+        // History: a record nested deep inside a valid entry, and an entry.json that is a FIFO.
+        const QString history = HistoryStore().dir();
+        const QString deepEntry = history + QStringLiteral("/hostile-deep");
+        const QString fifoEntry = history + QStringLiteral("/hostile-fifo");
+        QDir().mkpath(deepEntry);
+        QDir().mkpath(fifoEntry);
+        for (const QString& folder : {deepEntry, fifoEntry})
+            QVERIFY(solidImage(8, 8, Qt::red).save(folder + QStringLiteral("/image.png")));
+        const std::string record =
+            R"({"format":"swd-studio/1","request":)" + swd::test::deepJson(200000) + "}";
+        const nlohmann::json entry = {
+            {"format", "swd-studio-history/1"}, {"id", "hostile-deep"}, {"record", record}};
+        swd::test::writeBytes((deepEntry + QStringLiteral("/entry.json")).toStdString(), entry.dump());
+        const auto fifoJson = (fifoEntry + QStringLiteral("/entry.json")).toStdString();
+        swd::test::makeFifo(fifoJson);
+        QVERIFY(!swd::test::blockedOnFifo(fifoJson, 10, [&] {
+            HistoryStore store;
+            const auto e = store.find(QStringLiteral("hostile-deep"));
+            QVERIFY(e.has_value());
+            QVERIFY(!store.find(QStringLiteral("hostile-fifo")).has_value());
+            // Recalling it says what is wrong instead of overflowing the stack.
+            try {
+                restoreFromRecordJson(e->recordJson, QStringLiteral("history entry"));
+                QFAIL("a record nested 200,000 deep was accepted");
+            } catch (const Error& err) {
+                QCOMPARE(err.kind(), ErrorKind::BadInput);
+                QVERIFY2(QString::fromUtf8(err.what()).contains(QLatin1String("nested deeper than 64")),
+                         err.what());
+            }
+        }));
+        QDir(deepEntry).removeRecursively();
+        QDir(fifoEntry).removeRecursively();
     }
 
     void settingsRoundTrip() {
