@@ -337,7 +337,7 @@ private Q_SLOTS:
         s.t5Length = 1000;
         issues = validateSchedule(s);
         QVERIFY(hasIssue(issues, "scales", 0, "must be positive"));
-        QVERIFY(hasIssue(issues, "guidance", -1, ">= 0"));
+        QVERIFY(hasIssue(issues, "guidance", -1, "from 0 to 100"));
         QVERIFY(hasIssue(issues, "t5_length", -1, "between 1 and 512"));
 
         // Large's positional table covers 384 latent px; an explicit limit overrides the family's.

@@ -321,7 +321,7 @@ private Q_SLOTS:
         QVERIFY(model.valid());
 
         model.setGuidance(-1);
-        QVERIFY(model.fieldIssue(QStringLiteral("guidance")).contains(QLatin1String(">= 0")));
+        QVERIFY(model.fieldIssue(QStringLiteral("guidance")).contains(QLatin1String("from 0 to 100")));
         QVERIFY(!model.valid());
         model.setGuidance(1.0);
         // A model's positional table limits the scale.
