@@ -99,14 +99,11 @@ void addRunOptions(CLI::App* cmd, RunArgs& a) {
         ->capture_default_str();
     cmd->add_option("--out", a.out, "output folder (created when missing)")->capture_default_str();
     cmd->add_flag("--steps-out", a.stepsOut, "also write every step's decoded x0");
-    cmd->add_option("--format", a.format, "png, png16, jpg, tiff or exr")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"png", "png8", "png16", "jpg", "jpeg", "tif", "tiff", "exr"}));
+    cmd->add_option("--format", a.format, "png, png16, jpg, tiff or exr")->capture_default_str();
     cmd->add_option("--batch", a.batch, "images per run, 1 to 64")->check(CLI::Range(1, 64));
     cmd->add_option("--device", a.device, "cpu, cuda or cuda:N")->capture_default_str();
     cmd->add_option("--precision", a.precision, "auto, bf16, fp16 (CUDA only) or fp32")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"auto", "bf16", "fp16", "fp32"}));
+        ->capture_default_str();
     cmd->add_option("--preview", a.preview,
                     "step images: vae (decoded x0), taesd, projection (latent to RGB) or off; auto: vae with "
                     "--steps-out and in compare, else off")
