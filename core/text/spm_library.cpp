@@ -46,7 +46,13 @@ std::shared_ptr<const SpmLibrary> SpmLibrary::load(const fs::path& path) {
             "package that provides it)",
             path.string());
     dlerror();
+#ifdef SWD_SPM_ISOLATED_NAMESPACE
+    // Sanitizer builds: ASan refuses RTLD_DEEPBIND, so the (uninstrumented) module gets a link-map
+    // namespace of its own instead, where it and sentencepiece see only their own protobuf.
+    void* handle = ::dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
+#else
     void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+#endif
     if (!handle) {
         const char* why = dlerror();
         throwInternal("{}: cannot load the sentencepiece module: {}", path.string(),
