@@ -3,7 +3,7 @@
 golden data (tests/data/golden/manifests/*.json and lora_sd35_medium_like/real_swd_adapters.json).
 
 One text file per model and weight layout, embedded into the program at build time
-(cmake/EmbedManifests.cmake) and read by core/io/manifest.cpp. Format:
+(cmake/EmbedManifests.cmake) and read by core/catalog/manifest.cpp. Format:
 
     # comment lines
     @key value                      header: id, model, kind, layout, name, prefix, params, source

@@ -1,21 +1,13 @@
 #include "engine_backend.h"
 
-#include "image/image_io.h"
 #include "image_conversion.h"
-#include "io/model_discovery.h"
-#include "io/model_set.h"
-#include "pipeline/demo_model.h"
-#include "pipeline/engine.h"
+#include "session/run_output.h"
+#include "session/session.h"
 #include "util/device.h"
 #include "util/error.h"
 #include "util/runtime.h"
 
-#include <QDate>
-#include <QDir>
-
-#include <c10/core/InferenceMode.h>
-
-#include <optional>
+#include <QObject>
 
 namespace swd::ui {
 
@@ -67,7 +59,7 @@ public:
         s.modelMs = e.modelMs;
         s.elapsedMs = e.elapsedMs;
         s.etaMs = e.etaMs;
-        if (!e.previews.empty()) s.image = toQImage(e.previews.front());
+        if (!e.images.empty()) s.image = toQImage(e.images.front());
         steps.append(s);
         m_out.step(s);
     }
@@ -79,13 +71,43 @@ private:
     QString m_label;
 };
 
+ModelSelection toSelection(const ModelChoice& c) {
+    ModelSelection m;
+    if (c.kind == ModelChoice::Kind::Demo) m.kind = ModelSelection::Kind::Demo;
+    if (c.kind == ModelChoice::Kind::Path) {
+        m.kind = ModelSelection::Kind::Path;
+        m.path = c.path.toStdString();
+    }
+    if (c.adapterKind == ModelChoice::AdapterKind::Path) m.adapter = fs::path(c.adapterPath.toStdString());
+    return m;
+}
+
+// One entry of the Model list per pipeline, checkpoint and adapter found.
+ModelEntry toModelEntry(const FoundModel& m) {
+    ModelEntry e;
+    e.path = QString::fromStdString(m.path.string());
+    e.name = QString::fromStdString(m.name());
+    e.summary = QString::fromStdString(m.summary());
+    e.origin = QString::fromStdString(m.origin);
+    if (const auto f = m.family()) e.family = QString::fromLatin1(modelFamilyId(*f));
+    e.adapter = m.kind == FoundKind::Adapter;
+    e.usable = m.usable();
+    for (const auto& p : m.problems) e.problems << QString::fromStdString(p);
+    return e;
+}
+
+// The app's side of the session (session/session.h): Qt values in, Qt values out.
 class EngineBackend final : public RunBackend {
 public:
     void configure(const BackendOptions& options) override {
-        const bool foldersChanged =
-            options.modelFolders != m_options.modelFolders || options.useHfCache != m_options.useHfCache;
-        m_options = options;
-        if (foldersChanged) m_found.reset();
+        SessionOptions o;
+        for (const QString& f : options.modelFolders) o.modelFolders.emplace_back(f.toStdString());
+        o.useHfCache = options.useHfCache;
+        o.demoDir = options.demoDir.isEmpty() ? fs::temp_directory_path() / "swd-studio-demo-model"
+                                              : fs::path(options.demoDir.toStdString());
+        o.engine.hashCache = options.hashCache.toStdString();
+        o.engine.taesdPath = options.taesdPath.toStdString();
+        m_session.setOptions(std::move(o));
         RuntimeOptions runtime;
         runtime.threads = options.threads;
         configureRuntime(runtime);
@@ -96,22 +118,11 @@ public:
         report.devices << QStringLiteral("cpu");
         if (cudaAvailable()) report.devices << QStringLiteral("cuda");
         try {
-            const DiscoveryResult& found = discovery(true);
-            for (const FoundModel& m : found.models) {
-                if (m.kind != FoundKind::Pipeline && m.kind != FoundKind::Checkpoint &&
-                    m.kind != FoundKind::Adapter)
-                    continue;
-                ModelEntry e;
-                e.path = QString::fromStdString(m.path.string());
-                e.name = QString::fromStdString(m.name());
-                e.summary = QString::fromStdString(m.summary());
-                e.origin = QString::fromStdString(m.origin);
-                if (const auto f = m.family()) e.family = QString::fromLatin1(modelFamilyId(*f));
-                e.adapter = m.kind == FoundKind::Adapter;
-                e.usable = m.usable();
-                for (const auto& p : m.problems) e.problems << QString::fromStdString(p);
-                report.models << e;
-            }
+            const DiscoveryResult& found = m_session.discovery(true);
+            for (const FoundModel& m : found.models)
+                if (m.kind == FoundKind::Pipeline || m.kind == FoundKind::Checkpoint ||
+                    m.kind == FoundKind::Adapter)
+                    report.models << toModelEntry(m);
             for (const SearchedPlace& p : found.searched)
                 report.searched << QStringLiteral("%1 (%2): %3")
                                        .arg(QString::fromStdString(p.path.string()),
@@ -125,12 +136,9 @@ public:
     RunResult run(const RunRequest& request, Observer& observer) override {
         const GenerationRequest g = toGenerationRequest(request);
         observer.stage(QObject::tr("Finding the models"));
-        const ModelSet set = resolve(request);
-        Engine& engine = engineFor(set, request);
+        const ModelSet set = resolve(request, g);
         ObserverBridge bridge(observer, request.label);
-        // InferenceMode is thread-local: it holds on this worker thread, which owns every tensor.
-        c10::InferenceMode inference;
-        const GenerationResult res = engine.generate(g, &bridge, m_cancel);
+        const GenerationResult res = m_session.run(set, g, &bridge, m_cancel);
 
         RunResult out;
         out.request = request;
@@ -147,85 +155,40 @@ public:
         out.deviceUsed = QString::fromStdString(res.provenance.deviceUsed);
         out.dtypeUsed = QString::fromStdString(res.provenance.dtypeUsed);
         for (const RgbImageF& image : res.images) out.images << toQImage(image.toRgb8());
-        if (!res.images.empty()) {
-            out.parametersText = QString::fromStdString(res.parametersText(0));
-            out.recordJson = QString::fromStdString(res.recordJson(0));
-        } else {
-            out.recordJson = QString::fromStdString(imageRecordJson(g, res.provenance));
-            out.parametersText = QString::fromStdString(a1111Parameters(g, res.provenance));
-        }
+        const bool any = !res.images.empty();
+        out.parametersText =
+            QString::fromStdString(any ? res.parametersText(0) : a1111Parameters(g, res.provenance));
+        out.recordJson = QString::fromStdString(any ? res.recordJson(0) : imageRecordJson(g, res.provenance));
         save(res, request, &out);
-        updateCost(engine, res, set);
         return out;
     }
 
     void requestCancel() override { m_cancel.request(); }
     void resetCancel() override { m_cancel.reset(); }
-    CostInfo costInfo() const override { return m_cost; }
+
+    CostInfo costInfo() const override {
+        const swd::CostInfo c = m_session.costInfo();
+        CostInfo out;
+        out.shape = c.shape;
+        out.flopsPerSecond = c.flopsPerSecond;
+        out.calibrated = c.calibrated;
+        out.maxLatentSide = c.maxLatentSide;
+        out.modelName = QString::fromStdString(c.modelName);
+        return out;
+    }
 
 private:
-    const DiscoveryResult& discovery(bool refresh) {
-        if (!m_found || refresh) {
-            DiscoveryOptions options;
-            for (const QString& f : m_options.modelFolders) options.folders.emplace_back(f.toStdString());
-            options.hfCache = m_options.useHfCache;
-            m_found = discoverModels(options);
-        }
-        return *m_found;
-    }
-
-    ModelSet resolve(const RunRequest& request) {
-        const ModelChoice& c = request.model;
-        ModelSet set;
-        if (c.kind == ModelChoice::Kind::Demo) {
-            const fs::path fallback = m_options.demoDir.isEmpty()
-                                          ? fs::temp_directory_path() / "swd-studio-demo-model"
-                                          : fs::path(m_options.demoDir.toStdString());
-            set = demoModelSet(ensureDemoModel(fallback));
-            if (c.adapterKind == ModelChoice::AdapterKind::Path)
-                set.adapter = fs::path(c.adapterPath.toStdString());
-            return set;
-        }
-        Schedule schedule = request.schedule;
-        // Without an adapter the preset's adapter is not needed to pair the set.
-        if (c.adapterKind == ModelChoice::AdapterKind::None || !request.useAdapter) schedule.adapter.clear();
-        ModelSetOverrides overrides;
-        if (c.kind == ModelChoice::Kind::Path) overrides.model = fs::path(c.path.toStdString());
-        if (c.adapterKind == ModelChoice::AdapterKind::Path && request.useAdapter)
-            overrides.adapter = fs::path(c.adapterPath.toStdString());
-        const ModelSetPlan plan = planModelSet(schedule, discovery(false), overrides);
-        if (!plan.set)
+    ModelSet resolve(const RunRequest& request, const GenerationRequest& g) {
+        try {
+            return m_session.resolve(toSelection(request.model), g.schedule, g.useAdapter).set;
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::BadInput) throw;
             throwBadInput(
                 "{}\nAdd the folder that holds the model in Settings, pick a model in the Model list, or "
-                "pick the demo model to try the application.",
-                plan.message);
-        return *plan.set;
-    }
-
-    Engine& engineFor(const ModelSet& set, const RunRequest& request) {
-        const auto precision = precisionFromName(request.precision.toStdString());
-        const std::string base = set.transformer.string() + "|" + set.transformerPrefix + "|" +
-                                 request.device.toStdString() + "|" + request.precision.toStdString() + "|" +
-                                 m_options.taesdPath.toStdString();
-        const std::string adapter = set.adapter ? set.adapter->string() : std::string();
-        // The loaded engine serves the run when it has the same base model on the same device, and the
-        // adapter the run needs (a run without the adapter can use an engine that has one: it is switched
-        // off).
-        const bool reuse =
-            m_engine && m_engineBase == base && (adapter.empty() || adapter == m_engineAdapter);
-        if (!reuse) {
-            m_engine.reset();  // free the old models before loading the new ones
-            EngineOptions options;
-            options.device = request.device.toStdString();
-            options.precision = precision.value_or(Precision::Auto);
-            options.textPrecision = options.precision;
-            if (!m_options.hashCache.isEmpty()) options.hashCache = m_options.hashCache.toStdString();
-            options.taesdPath = m_options.taesdPath.toStdString();
-            m_engine = std::make_unique<Engine>(set, options);
-            m_engineBase = base;
-            m_engineAdapter = adapter;
+                "pick the "
+                "demo model to try the application.",
+                e.what());
         }
-        return *m_engine;
     }
 
     void save(const GenerationResult& res, const RunRequest& request, RunResult* out) {
@@ -233,50 +196,20 @@ private:
         try {
             const auto format = imageFormatFromId(request.outputFormat.toStdString());
             if (!format) throwBadInput("unknown output format '{}'", request.outputFormat.toStdString());
-            const fs::path folder(request.outputFolder.toStdString());
-            fs::create_directories(folder);
-            removeStaleTemporaryImages(folder);  // left by a run that was killed while writing
-            const std::string prefix =
-                (request.label == kFullLabel ? std::string("full-") : std::string("swd-")) +
-                QDate::currentDate().toString(QStringLiteral("yyyyMMdd")).toStdString();
-            for (std::size_t i = 0; i < res.images.size(); ++i) {
-                ImageMetadata meta;
-                meta.parameters = res.parametersText(static_cast<int>(i));
-                meta.request = res.recordJson(static_cast<int>(i));
-                meta.software = res.provenance.version;
-                const fs::path written =
-                    writeImage(nextImagePath(folder, prefix, *format), res.images[i], meta, {*format});
-                out->savedPaths << QString::fromStdString(written.string());
-            }
+            RunOutput output;
+            output.folder = request.outputFolder.toStdString();
+            output.format = *format;
+            output.prefix = request.label == kFullLabel ? "full" : "swd";
+            output.datedNames = true;
+            for (const WrittenImage& w : writeResult(res, output))
+                if (!w.image.empty()) out->savedPaths << QString::fromStdString(w.image.string());
         } catch (const std::exception& e) {
             out->saveError = QString::fromUtf8(e.what());
         }
     }
 
-    void updateCost(const Engine& engine, const GenerationResult& res, const ModelSet& set) {
-        m_cost.shape = engine.transformerShape();
-        m_cost.maxLatentSide = engine.maxLatentSide();
-        m_cost.modelName = QString::fromStdString(set.displayName);
-        // Throughput of this run's transformer calls, as the engine's own estimator measures it.
-        const auto flops = scheduleStepFlops(m_cost.shape, res.request.schedule, res.request.batchSize);
-        double f = 0, ms = 0;
-        for (const StepResult& s : res.steps) {
-            if (s.index < 0 || static_cast<std::size_t>(s.index) >= flops.size()) continue;
-            f += flops[static_cast<std::size_t>(s.index)];
-            ms += s.modelMs;
-        }
-        if (f > 0 && ms > 0) {
-            m_cost.flopsPerSecond = f / (ms / 1000.0);
-            m_cost.calibrated = true;
-        }
-    }
-
-    BackendOptions m_options;
-    std::optional<DiscoveryResult> m_found;
-    std::unique_ptr<Engine> m_engine;
-    std::string m_engineBase, m_engineAdapter;
+    Session m_session;
     CancelToken m_cancel;
-    CostInfo m_cost;
 };
 
 }  // namespace

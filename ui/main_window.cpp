@@ -10,6 +10,7 @@
 #include "run_record.h"
 #include "schedule_editor.h"
 #include "schedule_table_model.h"
+#include "session/run_output.h"
 #include "settings_dialog.h"
 #include "step_strip.h"
 
@@ -807,10 +808,8 @@ bool MainWindow::saveImage(const QString& path, bool slotB) {
         }
         // The file dialog already asked before replacing an existing file.
         if (QFile::exists(path)) QFile::remove(path);
-        ImageMetadata meta;
-        meta.parameters = s.parametersText.toStdString();
-        meta.request = s.recordJson.toStdString();
-        meta.software = QStringLiteral("swd-studio %1").arg(QApplication::applicationVersion()).toStdString();
+        const ImageMetadata meta =
+            runImageMetadata(s.parametersText.toStdString(), s.recordJson.toStdString());
         WriteOptions options;
         options.format = *format;
         const auto written = writeImage(path.toStdString(), toRgbImageF(s.image), meta, options);

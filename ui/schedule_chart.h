@@ -26,7 +26,6 @@ public:
 
     QLineSeries* sigmaSeries() const { return m_sigma; }
     QLineSeries* scaleSeries() const { return m_scale; }
-    QValueAxis* scaleAxis() const { return m_scaleAxis; }
 
     // What dragging does: sets the σ (clamped to [0, 1]) or the scale (snapped to an even value ≥ 2, at
     // most `maxScale` when set) of `row` from a value on that series' axis.

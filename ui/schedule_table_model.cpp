@@ -1,5 +1,7 @@
 #include "schedule_table_model.h"
 
+#include "family/family.h"
+
 #include <QColor>
 #include <QLocale>
 #include <QRegularExpression>
@@ -518,7 +520,7 @@ std::optional<double> ScheduleTableModel::sigmaAt(int row) const {
 }
 
 void ScheduleTableModel::revalidate() {
-    m_issues = validateSchedule(schedule(), m_limits);
+    m_issues = validateForFamily(schedule(), m_limits);
     m_cellIssues.assign(m_rows.size(), std::vector<QString>(ColumnCount));
     m_otherIssues.clear();
     // Empty cells get their own message instead of the core's "scale 0" / "sigma nan".

@@ -1,14 +1,16 @@
 // swd generate | compare | make-demo-model: runs of the engine from the command line.
 #include "cli_common.h"
 #include "cli_signals.h"
+#include "family/family.h"
+#include "fixtures/demo_model.h"
 #include "image/image_io.h"
 #include "image/image_ops.h"
 #include "model_choice.h"
 #include "models/latent_preview.h"
-#include "pipeline/demo_model.h"
 #include "pipeline/engine.h"
 #include "progress_printer.h"
 #include "sampling/preset_library.h"
+#include "session/run_output.h"
 #include "util/device.h"
 #include "util/error.h"
 #include "util/runtime.h"
@@ -136,7 +138,7 @@ Schedule pickSchedule(const RunArgs& a, const std::string& fallbackPreset) {
 
 // Every problem of the run's schedule (overrides applied) is reported before a model loads.
 void requireValidSchedule(const RunArgs& a, const Schedule& s) {
-    const auto issues = validateSchedule(s);
+    const auto issues = validateForFamily(s);
     if (issues.empty()) return;
     std::string text;
     for (const auto& issue : issues) text += "\n  " + issue.toString();
@@ -189,13 +191,10 @@ GenerationRequest makeRequest(const RunArgs& a, const Schedule& s) {
     return r;
 }
 
-EngineOptions engineOptions(const RunArgs& a) {
-    EngineOptions o;
-    o.device = a.device;
-    o.precision = *precisionFromName(a.precision);
-    o.textPrecision = o.precision;
-    o.loadT5 = !a.noT5;
-    o.hashCache = cliCacheDir() / "hashes.json";
+// The session of one command: the --folder folders, T5 as asked.
+SessionOptions sessionOptions(const RunArgs& a) {
+    SessionOptions o = cliSessionOptions(a.model);
+    o.engine.loadT5 = !a.noT5;
     return o;
 }
 
@@ -203,34 +202,21 @@ EngineOptions engineOptions(const RunArgs& a) {
 // written path on stdout (the only output of --quiet). A cancelled run writes the steps it finished.
 std::vector<fs::path> writeRun(const GenerationResult& r, const fs::path& folder, const std::string& prefix,
                                ImageFormat format, bool stepsOut) {
-    std::vector<fs::path> written;
-    for (int i = 0; i < r.request.batchSize; ++i) {
-        const auto index = static_cast<std::size_t>(i);
-        ImageMetadata meta;
-        meta.parameters = r.parametersText(i);
-        meta.request = r.recordJson(i);
-        meta.software = r.provenance.version;
-        fs::path path = nextImagePath(folder, prefix, format);
-        if (index < r.images.size()) {
-            path = writeImage(path, r.images[index], meta, {format});
-            written.push_back(path);
-            std::printf("%s\n", path.c_str());
+    RunOutput output;
+    output.folder = folder;
+    output.format = format;
+    output.prefix = prefix;
+    output.stepImages = stepsOut;
+    std::vector<fs::path> images;
+    for (const WrittenImage& w : writeResult(r, output)) {
+        if (!w.image.empty()) {
+            images.push_back(w.image);
+            std::printf("%s\n", w.image.c_str());
         }
-        if (!stepsOut) continue;
-        const fs::path stepDir = folder / (path.stem().string() + "-steps");
-        bool any = false;
-        for (const auto& step : r.steps) {
-            if (index >= step.images.size()) continue;
-            const fs::path sp = stepDir / fmt::format("step-{:02d}-scale{}-sigma{:.4f}.png", step.index + 1,
-                                                      step.scale, step.sigma);
-            writeImage(sp, toFloatImage(step.images[index]), {meta.parameters, "", meta.software},
-                       {ImageFormat::Png8});
-            any = true;
-        }
-        if (any) std::printf("%s/\n", stepDir.c_str());
+        if (!w.steps.empty()) std::printf("%s/\n", w.steps.c_str());
     }
     std::fflush(stdout);
-    return written;
+    return images;
 }
 
 RgbImage8 stepStrip(const GenerationResult& r, int height) {
@@ -289,15 +275,15 @@ void addGenerateCommands(CLI::App& app) {
         const Schedule s = pickSchedule(*ga, "swd-2b-6step");
         requireValidSchedule(*ga, s);
         ProgressPrinter progress(ga->verbosity());
-        const ModelChoice choice = chooseModelSet(ga->model, s);
-        if (!choice.note.empty()) progress.note(choice.note);
-        progress.note(fmt::format("{} with {}, seed {}", s.name, choice.set.displayName, ga->seed));
-        Engine engine(choice.set, engineOptions(*ga));
+        Session session(sessionOptions(*ga));
+        const ResolvedModels models = resolveModels(session, ga->model, s);
+        if (!models.note.empty()) progress.note(models.note);
+        progress.note(fmt::format("{} with {}, seed {}", s.name, models.set.displayName, ga->seed));
         CancelToken cancel;
         GenerationResult r;
         {
             InterruptCancels interrupt(cancel);
-            r = engine.generate(makeRequest(*ga, s), &progress, cancel);
+            r = session.run(models.set, makeRequest(*ga, s), &progress, cancel);
         }
         writeRun(r, ga->out, s.sampler == SamplerKind::ScaleWise ? "swd" : "full", format, ga->stepsOut);
         if (r.cancelled) {
@@ -336,16 +322,16 @@ void addGenerateCommands(CLI::App& app) {
         // Both finals at one size: full resolution runs at the SwD schedule's last scale.
         fullSchedule.scales.assign(fullSchedule.scales.size(), swdSchedule.finalScale());
         ProgressPrinter progress(ca->verbosity());
-        const ModelChoice choice = chooseModelSet(ca->model, swdSchedule);
-        if (!choice.note.empty()) progress.note(choice.note);
-        Engine engine(choice.set, engineOptions(*ca));
+        Session session(sessionOptions(*ca));
+        const ResolvedModels models = resolveModels(session, ca->model, swdSchedule);
+        if (!models.note.empty()) progress.note(models.note);
         CancelToken cancel;
         GenerationResult swdRun, fullRun;
         {
             InterruptCancels interrupt(cancel);
-            swdRun = engine.generate(makeRequest(*ca, swdSchedule), &progress, cancel);
+            swdRun = session.run(models.set, makeRequest(*ca, swdSchedule), &progress, cancel);
             if (!swdRun.cancelled)
-                fullRun = engine.generate(makeRequest(*ca, fullSchedule), &progress, cancel);
+                fullRun = session.run(models.set, makeRequest(*ca, fullSchedule), &progress, cancel);
         }
         if (swdRun.cancelled || fullRun.cancelled || swdRun.images.empty() || fullRun.images.empty()) {
             progress.note("cancelled: nothing written (a comparison needs both finished runs)");
@@ -372,8 +358,8 @@ void addGenerateCommands(CLI::App& app) {
         const double p = psnr(a, b);
         nlohmann::json report = {{"prompt", ca->prompt},
                                  {"seed", ca->seed},
-                                 {"model", choice.set.displayName},
-                                 {"demo_model", choice.demo},
+                                 {"model", models.set.displayName},
+                                 {"demo_model", models.demo},
                                  {"swd", runReport(swdRun, swdFiles)},
                                  {"full_resolution", runReport(fullRun, fullFiles)},
                                  {"speedup", swdMs > 0 ? fullMs / swdMs : 0.0},

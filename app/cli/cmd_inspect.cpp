@@ -1,9 +1,9 @@
 // swd inspect PATH [--all]: what a weight file or folder holds (tensors summarised by block, dtype,
 // shape, bytes) and what it is (model kind, layout, match against the real models' manifests; LoRA
 // rank, alpha, scale and the base it fits). Images get their own branch (generation metadata).
+#include "catalog/model_discovery.h"
 #include "cli_common.h"
 #include "image/image_io.h"
-#include "io/model_discovery.h"
 #include "io/tensor_store.h"
 #include "pipeline/generation_request.h"
 #include "util/error.h"

@@ -1,8 +1,8 @@
 // swd models [--folder DIR]... [--no-hf-cache]: the models swd finds (Hugging Face cache and the given
 // folders), what each is, what cannot be used and why, and for every preset whether its base model and
 // adapter are there.
+#include "catalog/model_set.h"
 #include "cli_common.h"
-#include "io/model_set.h"
 #include "sampling/preset_library.h"
 #include "util/error.h"
 

@@ -1,5 +1,6 @@
 // swd schedule validate FILE
 #include "cli_common.h"
+#include "family/family.h"
 #include "sampling/schedule.h"
 #include "util/error.h"
 
@@ -22,7 +23,7 @@ void addScheduleCommand(CLI::App& app) {
             fmt::print(stderr, "{}\n", e.what());
             return 2;
         }
-        const auto issues = validateSchedule(s);
+        const auto issues = validateForFamily(s);
         if (issues.empty()) {
             fmt::print("{}: ok ({} steps, {} model)\n", *file, s.stepCount(), modelFamilyName(s.family));
             return 0;

@@ -1,7 +1,7 @@
 // swd: the SwD Studio command line. Exit codes: 0 ok, 2 bad input, 1 internal error.
+#include "catalog/model_set.h"
 #include "cli_common.h"
-#include "io/model_set.h"
-#include "pipeline/demo_model.h"
+#include "fixtures/demo_model.h"
 #include "text/spm_library.h"
 #include "util/error.h"
 #include "util/runtime.h"

@@ -1,10 +1,5 @@
 #include "model_choice.h"
 
-#include "cli_common.h"
-#include "io/model_discovery.h"
-#include "pipeline/demo_model.h"
-#include "util/error.h"
-
 #include <cstdlib>
 
 namespace swd::cli {
@@ -29,39 +24,27 @@ fs::path cliCacheDir() {
     return fs::temp_directory_path() / "swd-studio";
 }
 
-ModelChoice chooseModelSet(const ModelArgs& args, const Schedule& preset) {
-    ModelChoice choice;
+SessionOptions cliSessionOptions(const ModelArgs& args) {
+    SessionOptions o;
+    for (const auto& f : args.folders) o.modelFolders.emplace_back(f);
+    o.demoDir = cliCacheDir() / "demo-model";
+    o.demoWhenNoneInstalled = true;
+    o.engine.hashCache = cliCacheDir() / "hashes.json";
+    return o;
+}
+
+ResolvedModels resolveModels(Session& session, const ModelArgs& args, const Schedule& preset) {
+    ModelSelection selection;
     if (args.model == "demo") {
-        choice.set = demoModelSet(ensureDemoModel(cliCacheDir() / "demo-model"));
-        choice.demo = true;
-        if (!args.adapter.empty()) choice.set.adapter = fs::path(args.adapter);
-        return choice;
+        selection.kind = ModelSelection::Kind::Demo;
+    } else if (args.model != "auto") {
+        selection.kind = ModelSelection::Kind::Path;
+        selection.path = args.model;
     }
-    DiscoveryOptions options;
-    for (const auto& f : args.folders) options.folders.emplace_back(f);
-    const DiscoveryResult found = discoverModels(options);
-    ModelSetOverrides overrides;
-    if (args.model != "auto") overrides.model = fs::path(args.model);
-    if (!args.adapter.empty()) overrides.adapter = fs::path(args.adapter);
-    const ModelSetPlan plan = planModelSet(preset, found, overrides);
-    if (plan.set) {
-        choice.set = *plan.set;
-        return choice;
-    }
-    // Nothing of this family installed and nothing named: the demo model keeps the CLI working.
-    bool anyOfFamily = false;
-    for (const auto& m : found.models)
-        if (m.family() == preset.family && m.kind != FoundKind::Adapter) anyOfFamily = true;
-    if (args.model == "auto" && args.adapter.empty() && !anyOfFamily) {
-        choice.set = demoModelSet(ensureDemoModel(cliCacheDir() / "demo-model"));
-        choice.demo = true;
-        choice.note = fmt::format(
-            "No {} model is installed (looked in: {}); using the built-in demo model "
-            "(random weights). Pass --model PATH to use yours.",
-            modelFamilyName(preset.family), found.searchedText());
-        return choice;
-    }
-    throwBadInput("{}", plan.message);
+    if (!args.adapter.empty()) selection.adapter = fs::path(args.adapter);
+    ResolvedModels models = session.resolve(selection, preset);
+    if (!models.note.empty()) models.note += " Pass --model PATH to use yours.";
+    return models;
 }
 
 }  // namespace swd::cli

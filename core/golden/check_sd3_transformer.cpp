@@ -3,7 +3,7 @@
 // the default matmul backend (oneDNN on the CPU when built with it) and with plain ATen.
 #include "golden/golden_kinds.h"
 
-#include "models/dnnl_backend.h"
+#include "kernels/dnnl_backend.h"
 #include "models/mmdit.h"
 
 namespace swd {

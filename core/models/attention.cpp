@@ -1,7 +1,7 @@
 #include "models/attention.h"
 
-#include "models/attention_kernels.h"
-#include "models/dnnl_backend.h"
+#include "kernels/attention_kernels.h"
+#include "kernels/dnnl_backend.h"
 #include "models/op_profile.h"
 #include "util/error.h"
 #include "util/torch_compat.h"
@@ -265,22 +265,6 @@ at::Tensor torchSdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 #endif
 
 }  // namespace
-
-const char* attentionBackendName(AttentionBackend backend) {
-    switch (backend) {
-        case AttentionBackend::Auto:
-            return "auto";
-        case AttentionBackend::Naive:
-            return "naive";
-        case AttentionBackend::Tiled:
-            return "tiled";
-        case AttentionBackend::OneDnn:
-            return "onednn";
-        case AttentionBackend::TorchSdpa:
-            return "torch-sdpa";
-    }
-    return "?";
-}
 
 AttentionBackend defaultAttentionBackend(const at::Tensor& q) {
 #if SWD_HAS_SDPA

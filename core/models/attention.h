@@ -4,20 +4,13 @@
 // build has it: fp32 scores from bf16 inputs, all heads of a query tile in one batched matmul).
 #pragma once
 
+#include "util/kinds.h"
+
 #include <ATen/ATen.h>
 
 #include <optional>
 
 namespace swd {
-
-enum class AttentionBackend {
-    Auto,      // the fastest one available for the inputs (see defaultAttentionBackend)
-    Naive,     // softmax(q·kᵀ·scale + bias)·v on whole tensors: the reference formula (tests)
-    Tiled,     // ATen, heads batched, query tiles, score buffers reused across tiles (any device / dtype)
-    OneDnn,    // oneDNN on the CPU (fp32 / bf16), fp32 scores and softmax, query tiles, reused buffers
-    TorchSdpa  // at::scaled_dot_product_attention (libtorch >= 2 only)
-};
-const char* attentionBackendName(AttentionBackend backend);
 
 struct AttentionOptions {
     std::optional<double> scale;  // default 1/sqrt(head_dim); T5 uses 1.0

@@ -10,25 +10,6 @@ namespace swd {
 
 namespace {
 
-constexpr std::array<const char*, kPreviewModeCount> kPreviewModeNames = {"vae", "taesd", "projection",
-                                                                          "off"};
-static_assert(static_cast<int>(PreviewMode::Off) + 1 == kPreviewModeCount,
-              "kPreviewModeNames needs every mode");
-
-// SD3 latent -> RGB factors, one row per latent channel (R, G, B), and the bias. Source: ComfyUI
-// comfy/latent_formats.py, class SD3 (`latent_rgb_factors`, `latent_rgb_factors_bias`); ComfyUI's
-// Latent2RGBPreviewer applies them as rgb = F^T·x0 + bias to the diffusion-space x0, then maps [-1, 1] to
-// [0, 255].
-constexpr float kSd3Factors[16][3] = {
-    {-0.0922f, -0.0175f, 0.0749f},  {0.0311f, 0.0633f, 0.0954f},    {0.1994f, 0.0927f, 0.0458f},
-    {0.0856f, 0.0339f, 0.0902f},    {0.0587f, 0.0272f, -0.0496f},   {-0.0006f, 0.1104f, 0.0309f},
-    {0.0978f, 0.0306f, 0.0427f},    {-0.0042f, 0.1038f, 0.1358f},   {-0.0194f, 0.0020f, 0.0669f},
-    {-0.0488f, 0.0130f, -0.0268f},  {0.0922f, 0.0988f, 0.0951f},    {-0.0278f, 0.0524f, -0.0542f},
-    {0.0332f, 0.0456f, 0.0895f},    {-0.0069f, -0.0030f, -0.0810f}, {-0.0596f, -0.0465f, -0.0293f},
-    {-0.1448f, -0.1463f, -0.1189f},
-};
-constexpr float kSd3Bias[3] = {0.2394f, 0.2135f, 0.1925f};
-
 // [B, 3, H, W] in [-1, 1] -> [B, H, W, 3] uint8.
 at::Tensor signedImageToUint8(const at::Tensor& rgb) {
     return imageToUint8Hwc((rgb.to(at::kFloat) / 2 + 0.5).clamp_(0.0, 1.0));
@@ -36,22 +17,12 @@ at::Tensor signedImageToUint8(const at::Tensor& rgb) {
 
 }  // namespace
 
-const char* previewModeName(PreviewMode mode) {
-    return kPreviewModeNames[static_cast<std::size_t>(mode)];
-}
-
-PreviewMode parsePreviewMode(const std::string& name) {
-    for (int i = 0; i < kPreviewModeCount; ++i)
-        if (name == kPreviewModeNames[static_cast<std::size_t>(i)]) return static_cast<PreviewMode>(i);
-    throwBadInput("unknown preview mode '{}' (expected vae, taesd, projection or off)", name);
-}
-
 at::Tensor sd3LatentRgbFactors() {
-    return at::from_blob(const_cast<float*>(&kSd3Factors[0][0]), {16, 3}, at::kFloat).clone();
+    return at::from_blob(const_cast<float*>(&kSd3LatentRgbFactors[0][0]), {16, 3}, at::kFloat).clone();
 }
 
 at::Tensor sd3LatentRgbBias() {
-    return at::from_blob(const_cast<float*>(kSd3Bias), {3}, at::kFloat).clone();
+    return at::from_blob(const_cast<float*>(kSd3LatentRgbBias), {3}, at::kFloat).clone();
 }
 
 at::Tensor projectLatentToRgb(const at::Tensor& latent) {

@@ -5,6 +5,7 @@
 
 #include "models/vae.h"
 #include "models/vae_tiny.h"
+#include "util/kinds.h"
 
 #include <ATen/ATen.h>
 
@@ -13,13 +14,19 @@
 
 namespace swd {
 
-enum class PreviewMode { FullVae, Taesd, Projection, Off };
-inline constexpr int kPreviewModeCount = 4;
-
-// "vae", "taesd", "projection", "off" (the names the CLI and settings use).
-const char* previewModeName(PreviewMode mode);
-// The inverse of previewModeName; throws BadInput listing the names for anything else.
-PreviewMode parsePreviewMode(const std::string& name);
+// SD3 latent -> RGB factors, one row per latent channel (R, G, B), and the bias. Source: ComfyUI
+// comfy/latent_formats.py, class SD3 (`latent_rgb_factors`, `latent_rgb_factors_bias`); ComfyUI's
+// Latent2RGBPreviewer applies them as rgb = F^T·x0 + bias to the diffusion-space x0, then maps [-1, 1] to
+// [0, 255].
+inline constexpr float kSd3LatentRgbFactors[16][3] = {
+    {-0.0922f, -0.0175f, 0.0749f},  {0.0311f, 0.0633f, 0.0954f},    {0.1994f, 0.0927f, 0.0458f},
+    {0.0856f, 0.0339f, 0.0902f},    {0.0587f, 0.0272f, -0.0496f},   {-0.0006f, 0.1104f, 0.0309f},
+    {0.0978f, 0.0306f, 0.0427f},    {-0.0042f, 0.1038f, 0.1358f},   {-0.0194f, 0.0020f, 0.0669f},
+    {-0.0488f, 0.0130f, -0.0268f},  {0.0922f, 0.0988f, 0.0951f},    {-0.0278f, 0.0524f, -0.0542f},
+    {0.0332f, 0.0456f, 0.0895f},    {-0.0069f, -0.0030f, -0.0810f}, {-0.0596f, -0.0465f, -0.0293f},
+    {-0.1448f, -0.1463f, -0.1189f},
+};
+inline constexpr float kSd3LatentRgbBias[3] = {0.2394f, 0.2135f, 0.1925f};
 
 // SD3's linear latent -> RGB approximation: rgb = latent · F + bias per pixel, F [16, 3], bias [3], giving
 // values in about [-1, 1]. Numbers from ComfyUI, comfy/latent_formats.py, class SD3

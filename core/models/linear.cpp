@@ -1,6 +1,6 @@
 #include "models/linear.h"
 
-#include "models/dnnl_backend.h"
+#include "kernels/dnnl_backend.h"
 #include "models/op_profile.h"
 #include "util/error.h"
 
@@ -10,10 +10,6 @@
 #include <unordered_map>
 
 namespace swd {
-
-const char* matmulBackendName(MatmulBackend backend) {
-    return backend == MatmulBackend::OneDnn ? "onednn" : "aten";
-}
 
 #if SWD_HAVE_ONEDNN
 struct Linear::Packed {

@@ -3,17 +3,14 @@
 // adapter can be switched on and off without touching the base weights.
 #pragma once
 
+#include "util/kinds.h"
+
 #include <ATen/ATen.h>
 
 #include <memory>
 #include <string>
 
 namespace swd {
-
-// Where a model's matmuls run: ATen (any device and dtype; the reference formula op by op) or oneDNN
-// directly (CPU fp32 / bf16: fused post-ops, fp32 outputs from bf16 inputs).
-enum class MatmulBackend { Aten, OneDnn };
-const char* matmulBackendName(MatmulBackend backend);
 
 // The LoRA factors of one layer in the layer's compute dtype and device: y += scale·(x·downᵀ)·upᵀ.
 struct LoraLayer {
@@ -50,7 +47,6 @@ public:
 
     // Sets or clears (nullptr) the run-time LoRA of this layer; the base weights never change.
     void setLora(std::shared_ptr<const LoraLayer> lora) { m_lora = std::move(lora); }
-    bool hasLora() const { return m_lora != nullptr; }
 
     // x [..., in] -> x·Wᵀ + b (+ LoRA) [..., out], in the weight's dtype.
     at::Tensor forward(const at::Tensor& x) const;

@@ -1,7 +1,7 @@
 #include "models/mmdit.h"
 
-#include "models/dnnl_backend.h"
-#include "models/norm_kernels.h"
+#include "kernels/dnnl_backend.h"
+#include "kernels/norm_kernels.h"
 #include "models/op_profile.h"
 #include "util/error.h"
 

@@ -35,128 +35,6 @@ std::string joinLimited(const std::vector<std::string>& items, std::size_t limit
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
-// VaeConfig
-
-VaeConfig VaeConfig::fromJson(const fs::path& configJson) {
-    const std::string label = configJson.string();
-    const nlohmann::json j = readJsonFile(configJson, "VAE config");
-    const JsonField root(j, label);
-    root.requireObject("a VAE config (a JSON object)");
-    const std::string cls = root.stringOr("_class_name", "AutoencoderKL");
-    if (cls != "AutoencoderKL")
-        throwBadInput(
-            "{}: _class_name is {}, expected 'AutoencoderKL' (the SD3 VAE); tiny decoders "
-            "(AutoencoderTiny) load as TAESD previews instead",
-            label, quoteForMessage(cls));
-    VaeConfig c;
-    for (const char* required : {"block_out_channels", "latent_channels", "layers_per_block"})
-        if (!j.contains(required))
-            throwBadInput("{}: has no \"{}\" (is this a diffusers vae/config.json?)", label, required);
-    c.blockOutChannels = root.require("block_out_channels").asIntList();
-    c.latentChannels = root.require("latent_channels").asInt();
-    c.layersPerBlock = root.require("layers_per_block").asInt();
-    c.inChannels = root.intOr("in_channels", 3);
-    c.outChannels = root.intOr("out_channels", 3);
-    c.normNumGroups = root.intOr("norm_num_groups", 32);
-    c.midBlockAttention = root.boolOr("mid_block_add_attention", true);
-    c.scalingFactor = root.doubleOr("scaling_factor", 0.18215);  // diffusers' default
-    c.shiftFactor = root.doubleOr("shift_factor", 0.0);
-    const std::string act = root.stringOr("act_fn", "silu");
-    if (act != "silu")
-        throwUnsupported("{}: act_fn '{}' is not supported (the SD3 VAE uses silu)", label,
-                         cutForMessage(act));
-    // diffusers defaults both to true when absent.
-    for (const char* key : {"use_quant_conv", "use_post_quant_conv"})
-        if (!j.contains(key) || (j[key].is_boolean() && j[key].get<bool>()))
-            throwUnsupported(
-                "{}: {} is true (or absent, which diffusers reads as true): quant convs belong "
-                "to SD1/SDXL-style VAEs; the SD3 VAE has none (set it to false if the weights "
-                "have no quant_conv tensors)",
-                label, key);
-    for (const char* key : {"latents_mean", "latents_std"})
-        if (root.has(key))
-            throwUnsupported(
-                "{}: {} is set; per-channel latent statistics are not supported (SD3 uses "
-                "scaling_factor and shift_factor)",
-                label, key);
-    auto checkTypes = [&](const char* key, const char* expected) {
-        if (!j.contains(key)) return;
-        const auto types = JsonField(j[key], label, key).elements();
-        for (const auto& t : types)
-            if (t.asString() != expected)
-                throwUnsupported("{}: {} contains {}; only {} is supported", label, key,
-                                 quoteForMessage(t.asString()), expected);
-        if (types.size() != c.blockOutChannels.size())
-            throwBadInput("{}: {} has {} entries but block_out_channels has {}", label, key, types.size(),
-                          c.blockOutChannels.size());
-    };
-    checkTypes("down_block_types", "DownEncoderBlock2D");
-    checkTypes("up_block_types", "UpDecoderBlock2D");
-    c.validate(label);
-    return c;
-}
-
-VaeConfig VaeConfig::fromWeights(const TensorStore& store) {
-    const TensorStore weights = vaeWeightsView(store);
-    const VaeLayout layout = detectVaeLayout(weights);
-    const bool ldm = layout == VaeLayout::Ldm;
-    VaeConfig c;
-    const auto convIn = weights.info("decoder.conv_in.weight").shape;
-    const auto convOut = weights.info("decoder.conv_out.weight").shape;
-    if (convIn.size() != 4 || convOut.size() != 4)
-        throwBadInput("{}: decoder.conv_in / conv_out weights must be 4-D convolutions", weights.describe());
-    c.latentChannels = static_cast<int>(convIn[1]);
-    c.outChannels = static_cast<int>(convOut[0]);
-    const auto levels = weights.children(ldm ? "decoder.up." : "decoder.up_blocks.");
-    if (levels.empty()) throwBadInput("{}: no decoder up blocks", weights.describe());
-    const int n = static_cast<int>(levels.size());
-    c.blockOutChannels.assign(static_cast<std::size_t>(n), 0);
-    for (int i = 0; i < n; ++i) {
-        // diffusers up_blocks.i is LDM up.(n-1-i); its output channels are block_out_channels[n-1-i].
-        const std::string base = ldm ? fmt::format("decoder.up.{}.block.", n - 1 - i)
-                                     : fmt::format("decoder.up_blocks.{}.resnets.", i);
-        const auto shape = weights.info(base + "0.conv1.weight").shape;
-        c.blockOutChannels[static_cast<std::size_t>(n - 1 - i)] = static_cast<int>(shape[0]);
-        if (i == 0) {
-            const int resnets = static_cast<int>(weights.children(base).size());
-            c.layersPerBlock = resnets - 1;
-        }
-    }
-    c.midBlockAttention = weights.has(ldm ? "decoder.mid.attn_1.norm.weight"
-                                          : "decoder.mid_block.attentions.0.group_norm.weight");
-    if (weights.has("encoder.conv_in.weight"))
-        c.inChannels = static_cast<int>(weights.info("encoder.conv_in.weight").shape[1]);
-    c.validate(weights.describe());
-    return c;
-}
-
-void VaeConfig::validate(const std::string& origin) const {
-    if (blockOutChannels.empty() || blockOutChannels.size() > 8)
-        throwBadInput("{}: block_out_channels must have 1 to 8 entries, found {}", origin,
-                      blockOutChannels.size());
-    if (latentChannels < 1 || inChannels < 1 || outChannels < 1 || layersPerBlock < 1 || normNumGroups < 1)
-        throwBadInput(
-            "{}: latent_channels, in/out_channels, layers_per_block and norm_num_groups must be "
-            "positive (found {}, {}/{}, {}, {})",
-            origin, latentChannels, inChannels, outChannels, layersPerBlock, normNumGroups);
-    for (int ch : blockOutChannels)
-        if (ch < 1 || ch % normNumGroups != 0)
-            throwBadInput(
-                "{}: block_out_channels {} are not all multiples of norm_num_groups {} (GroupNorm needs "
-                "that); if the weights come without a config.json, pass the VAE's config.json",
-                origin, fmt::join(blockOutChannels, ", "), normNumGroups);
-    if (!(scalingFactor > 0.0))
-        throwBadInput("{}: scaling_factor must be positive, found {}", origin, scalingFactor);
-}
-
-bool VaeConfig::operator==(const VaeConfig& o) const {
-    return inChannels == o.inChannels && outChannels == o.outChannels && latentChannels == o.latentChannels &&
-           blockOutChannels == o.blockOutChannels && layersPerBlock == o.layersPerBlock &&
-           normNumGroups == o.normNumGroups && midBlockAttention == o.midBlockAttention &&
-           scalingFactor == o.scalingFactor && shiftFactor == o.shiftFactor;
-}
-
-// ---------------------------------------------------------------------------------------------------
 // Tiles
 
 std::vector<TileSpan> planTiles(int64_t length, int tile, int overlap) {
@@ -721,10 +599,6 @@ at::Tensor Sd3Vae::decodeTiled(const at::Tensor& vaeLatent, const TilingOptions&
 
 at::Tensor Sd3Vae::toVaeLatent(const at::Tensor& diffusionLatent) const {
     return diffusionLatent.to(at::kFloat) / m_config.scalingFactor + m_config.shiftFactor;
-}
-
-at::Tensor Sd3Vae::toDiffusionLatent(const at::Tensor& vaeLatent) const {
-    return (vaeLatent.to(at::kFloat) - m_config.shiftFactor) * m_config.scalingFactor;
 }
 
 at::Tensor Sd3Vae::decodeToImage(const at::Tensor& diffusionLatent, const TilingOptions& tiling) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "io/tensor_store.h"
+#include "models/vae_config.h"
 
 #include <ATen/ATen.h>
 
@@ -18,35 +19,6 @@
 namespace swd {
 
 struct NormStatsSession;
-
-// diffusers `vae/config.json` (the fields the architecture depends on). Defaults are SD3's.
-struct VaeConfig {
-    int inChannels = 3;
-    int outChannels = 3;
-    int latentChannels = 16;
-    std::vector<int> blockOutChannels = {128, 256, 512, 512};
-    int layersPerBlock = 2;
-    int normNumGroups = 32;
-    bool midBlockAttention = true;
-    double scalingFactor = 1.5305;
-    double shiftFactor = 0.0609;
-
-    // The SD3 / SD3.5 VAE (identical for Medium and Large).
-    static VaeConfig sd3() { return {}; }
-    // Reads a diffusers AutoencoderKL config.json; rejects architectures this class does not implement
-    // (quant convs, other block types or activations) with a message naming the field.
-    static VaeConfig fromJson(const std::filesystem::path& configJson);
-    // Derives channels, levels and layers per block from the tensor shapes (either key layout).
-    // norm_num_groups, scaling and shift are not in the weights: SD3's values are used.
-    static VaeConfig fromWeights(const TensorStore& weights);
-
-    int numLevels() const { return static_cast<int>(blockOutChannels.size()); }
-    // Pixels per latent pixel: 2^(levels − 1) (8 for SD3).
-    int downsampleFactor() const { return 1 << (numLevels() - 1); }
-    // Throws BadInput naming `origin` when the numbers cannot describe a working model.
-    void validate(const std::string& origin) const;
-    bool operator==(const VaeConfig& other) const;
-};
 
 // How a decode is split into tiles, so that memory is bounded by the tile size. Overlapping tiles are
 // blended with linear ramps over the whole overlap. Each tile is decoded on its own, as diffusers'
@@ -112,9 +84,8 @@ public:
     // Input is the diffusion-space latent; output [B, 3, 8h, 8w] fp32 in [0, 1].
     at::Tensor decodeToImage(const at::Tensor& diffusionLatent, const TilingOptions& tiling = {});
 
-    // Diffusion space <-> VAE space with this config's scaling and shift.
+    // Diffusion space -> VAE space with this config's scaling and shift.
     at::Tensor toVaeLatent(const at::Tensor& diffusionLatent) const;
-    at::Tensor toDiffusionLatent(const at::Tensor& vaeLatent) const;
 
     const VaeConfig& config() const { return m_config; }
     at::ScalarType dtype() const { return m_dtype; }

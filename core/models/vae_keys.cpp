@@ -1,6 +1,6 @@
 #include "models/vae_keys.h"
 
-#include "models/vae.h"
+#include "models/vae_config.h"
 #include "util/error.h"
 
 #include <string_view>

@@ -1,8 +1,8 @@
 #include "models/vae_ops.h"
 
-#include "models/cpu_simd.h"
-#include "models/float_access.h"
-#include "models/winograd_conv.h"
+#include "kernels/cpu_simd.h"
+#include "kernels/float_access.h"
+#include "kernels/winograd_conv.h"
 
 #include "util/error.h"
 #include "util/tensor_text.h"

@@ -1,7 +1,7 @@
 // Building blocks shared by the VAE decoders (Sd3Vae, TaesdDecoder).
 #pragma once
 
-#include "models/winograd_conv.h"
+#include "kernels/winograd_conv.h"
 
 #include <ATen/ATen.h>
 

@@ -4,19 +4,6 @@
 
 namespace swd {
 
-TransformerShape TransformerShape::forFamily(ModelFamily family) {
-    switch (family) {
-        case ModelFamily::SD35Large:
-            return sd35Large();
-        case ModelFamily::SD3Medium:
-            return {1536, 24, 0, 2, 4096};
-        case ModelFamily::SD35Medium:
-        case ModelFamily::Any:
-            break;
-    }
-    return sd35Medium();
-}
-
 double transformerFlops(const TransformerShape& s, int scale, int contextTokens) {
     const double h = s.hidden;
     const double n = static_cast<double>(scale / s.patch) * (scale / s.patch);  // image tokens

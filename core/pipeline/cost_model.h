@@ -20,7 +20,6 @@ struct TransformerShape {
 
     static TransformerShape sd35Medium() { return {}; }
     static TransformerShape sd35Large() { return {2432, 38, 0, 2, 4096}; }
-    static TransformerShape forFamily(ModelFamily family);
 };
 
 // FLOPs of one transformer forward for one image at latent side `scale` with `contextTokens` text tokens.

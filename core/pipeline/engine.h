@@ -4,10 +4,12 @@
 // their request (schedule, sampler, guidance, adapter on or off): one engine serves both.
 #pragma once
 
+#include "catalog/model_set.h"
+#include "family/family_models.h"
 #include "image/image.h"
-#include "io/model_set.h"
 #include "pipeline/cost_model.h"
 #include "pipeline/generation_request.h"
+#include "util/kinds.h"
 
 #include <ATen/ATen.h>
 
@@ -19,22 +21,23 @@
 
 namespace swd {
 
-enum class Stage { LoadingModels, EncodingPrompt, Sampling, Decoding, Done };
-const char* stageName(Stage stage);
-
-// One finished step, as the observer sees it.
-struct StepEvent {
-    std::string runLabel;
+// One finished step of a run, as the result keeps it.
+struct StepResult {
     int index = 0;
-    int stepCount = 0;
     int scale = 0;
     double sigma = 0, sigmaNext = 0, timestep = 0;
-    at::Tensor x0;                    // the clean estimate, fp32 latent [B, 16, scale, scale]
-    std::vector<RgbImage8> previews;  // one per image of the batch, when the request asks for previews
-    double ms = 0;                    // this step, preview included
-    double modelMs = 0;               // of which in the transformer
-    double elapsedMs = 0;             // since generate() started
-    double etaMs = 0;                 // remaining, by the cost model calibrated on this run's steps
+    double ms = 0;                  // this step, preview included
+    double modelMs = 0;             // of which in the denoiser
+    std::vector<RgbImage8> images;  // the step's decoded x0 per batch image (empty when previews are off)
+};
+
+// The same step as the observer sees it while the run goes on.
+struct StepEvent : StepResult {
+    std::string runLabel;
+    int stepCount = 0;
+    at::Tensor x0;         // the clean estimate, fp32 latent [B, C, scale, scale]
+    double elapsedMs = 0;  // since generate() started
+    double etaMs = 0;      // remaining, by the cost model calibrated on this run's steps
 };
 
 class GenerationObserver {
@@ -55,14 +58,6 @@ private:
     std::atomic<bool> m_cancelled{false};
 };
 
-struct StepResult {
-    int index = 0;
-    int scale = 0;
-    double sigma = 0, sigmaNext = 0, timestep = 0;
-    double ms = 0, modelMs = 0;
-    std::vector<RgbImage8> images;  // the step's decoded x0 per batch image (empty when previews are off)
-};
-
 struct RunTimings {
     double loadMs = 0;      // models loaded by this call
     double textMs = 0;      // prompt encoding
@@ -79,24 +74,17 @@ struct GenerationResult {
     std::vector<RgbImageF> images;     // final images; empty when cancelled before decoding
     std::vector<std::uint64_t> seeds;  // per image: request.seed + i
     std::vector<StepResult> steps;     // every finished step
+    std::vector<double> stepFlops;     // the cost model's FLOPs of each scheduled step (batch included)
     RunTimings timings;
     bool cancelled = false;
     int completedSteps = 0;
     RunProvenance provenance;  // shared by the batch (imageSeed is filled per image below)
-    at::Tensor finalLatent;    // fp32 [B, 16, s, s] (the last finished x0 when cancelled)
+    at::Tensor finalLatent;    // fp32 [B, C, s, s] (the last finished x0 when cancelled)
 
     // Per image of the batch: the A1111 text and the JSON record stored in the file.
     RunProvenance provenanceFor(int imageIndex) const;
     std::string parametersText(int imageIndex) const;
     std::string recordJson(int imageIndex) const;
-};
-
-// Weights held in memory instead of the model set's files (random-weight benchmarks of the real
-// architectures). Empty stores are read from the files.
-class LoraAdapter;
-struct ModelWeights {
-    TensorStore transformer, vae, clipL, clipG, t5;
-    std::shared_ptr<const LoraAdapter> adapter;
 };
 
 struct EngineOptions {
@@ -132,12 +120,12 @@ public:
     GenerationResult generate(const GenerationRequest& request, GenerationObserver* observer,
                               const CancelToken& cancel);
 
-    // The transformer dimensions (cost model) and the estimated time of each step of a schedule on this
-    // machine, calibrated by the runs so far.
-    TransformerShape transformerShape() const;
-    std::vector<double> estimateStepMs(const Schedule& schedule, int batchSize = 1) const;
-    // Largest latent side the transformer's positional table covers.
+    // The denoiser's dimensions for the cost model (the model family's table until it is loaded), and
+    // the largest latent side it takes.
+    TransformerShape costShape() const;
     int maxLatentSide() const;
+    // Throughput learnt from the steps run so far (prior ~400 GFLOP/s before any).
+    const StepTimeEstimator& estimator() const;
 
     // Frees the text encoders (they reload on the next prompt not in the cache).
     void releaseTextEncoders();

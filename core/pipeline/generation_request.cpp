@@ -3,11 +3,21 @@
 #include "io/file_hash.h"
 #include "util/error.h"
 #include "util/json_reader.h"
+#include "util/torch_compat.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 namespace swd {
+
+std::string softwareVersion() {
+    return fmt::format("swd-studio {} (libtorch {})", SWD_VERSION, compat::torchVersionString());
+}
+
+PreviewMode parsePreviewMode(const std::string& name) {
+    if (const auto mode = kindFromId<PreviewMode>(name)) return *mode;
+    throwBadInput("unknown preview mode '{}' (expected {})", cutForMessage(name), kindIdList<PreviewMode>());
+}
 
 namespace {
 

@@ -2,9 +2,8 @@
 // so the exact run can be restored) and the A1111-compatible "parameters" summary.
 #pragma once
 
-#include "models/latent_preview.h"
 #include "sampling/schedule.h"
-#include "util/device.h"
+#include "util/kinds.h"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -13,6 +12,12 @@
 #include <vector>
 
 namespace swd {
+
+// "swd-studio 0.1.0 (libtorch 1.13.0)": the software of every run record and of every file we write.
+std::string softwareVersion();
+
+// The inverse of previewModeName (util/kinds.h); throws BadInput listing the names for anything else.
+PreviewMode parsePreviewMode(const std::string& name);
 
 struct GenerationRequest {
     std::string prompt;

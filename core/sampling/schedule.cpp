@@ -17,59 +17,11 @@ namespace swd {
 
 namespace {
 
-struct FamilyEntry {
-    ModelFamily family;
-    const char* id;
-    const char* name;
-    int posEmbedMaxSize;
-};
-
-constexpr std::array<FamilyEntry, 4> kFamilies = {{
-    {ModelFamily::Any, "any", "any SD3-family model", 0},
-    {ModelFamily::SD35Medium, "sd3.5-medium", "SD3.5 Medium", 384},
-    {ModelFamily::SD35Large, "sd3.5-large", "SD3.5 Large", 192},
-    {ModelFamily::SD3Medium, "sd3-medium", "SD3 Medium", 192},
-}};
-static_assert(static_cast<int>(ModelFamily::SD3Medium) == 3,
-              "kFamilies must list every ModelFamily in order");
-
-const FamilyEntry& familyEntry(ModelFamily f) {
-    return kFamilies[static_cast<std::size_t>(f)];
-}
-
 std::string formatNumber(double v) {
     return fmt::format("{:g}", v);
 }
 
 }  // namespace
-
-const char* modelFamilyId(ModelFamily family) {
-    return familyEntry(family).id;
-}
-
-const char* modelFamilyName(ModelFamily family) {
-    return familyEntry(family).name;
-}
-
-std::optional<ModelFamily> modelFamilyFromId(const std::string& id) {
-    for (const auto& f : kFamilies)
-        if (id == f.id) return f.family;
-    return std::nullopt;
-}
-
-const char* samplerId(SamplerKind sampler) {
-    return sampler == SamplerKind::ScaleWise ? "scale-wise" : "flow-euler";
-}
-
-std::optional<SamplerKind> samplerFromId(const std::string& id) {
-    if (id == "scale-wise" || id == "scalewise" || id == "swd") return SamplerKind::ScaleWise;
-    if (id == "flow-euler" || id == "euler") return SamplerKind::FlowEuler;
-    return std::nullopt;
-}
-
-int maxLatentSide(ModelFamily family) {
-    return 2 * familyEntry(family).posEmbedMaxSize;
-}
 
 std::string ScheduleIssue::toString() const {
     if (index >= 0) return fmt::format("{}[{}]: {}", field, index, message);
@@ -83,7 +35,7 @@ std::vector<ScheduleIssue> validateSchedule(const Schedule& s, const ScheduleLim
     };
     const int n = s.stepCount();
     const int patch = limits.patchSize > 0 ? limits.patchSize : 2;
-    const int maxSide = limits.maxLatentSide > 0 ? limits.maxLatentSide : maxLatentSide(s.family);
+    const int maxSide = limits.maxLatentSide;
 
     if (n < 1) add("scales", -1, "the schedule needs at least one step");
     // Past the cap only the count is reported: one issue per entry of a huge list says nothing more.

@@ -3,6 +3,8 @@
 // schedules keep it constant. Presets are JSON files of this shape (see presets/ and the README).
 #pragma once
 
+#include "util/kinds.h"
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstddef>
@@ -11,19 +13,6 @@
 #include <vector>
 
 namespace swd {
-
-enum class ModelFamily { Any, SD35Medium, SD35Large, SD3Medium };
-enum class SamplerKind { ScaleWise, FlowEuler };
-
-const char* modelFamilyId(ModelFamily family);    // "sd3.5-medium"
-const char* modelFamilyName(ModelFamily family);  // "SD3.5 Medium"
-std::optional<ModelFamily> modelFamilyFromId(const std::string& id);
-const char* samplerId(SamplerKind sampler);  // "scale-wise" | "flow-euler"
-std::optional<SamplerKind> samplerFromId(const std::string& id);
-
-// The largest latent side the family's positional-embedding table covers: 2 x pos_embed_max_size
-// (patch 2): Medium 384 -> 768, Large and SD3 Medium 192 -> 384. 0 for Any (no limit known).
-int maxLatentSide(ModelFamily family);
 
 // The most steps a schedule may have, whether listed (scales/sigmas) or generated ("steps").
 inline constexpr int kMaxScheduleSteps = 1000;
@@ -64,7 +53,7 @@ struct ScheduleIssue {
 };
 
 struct ScheduleLimits {
-    int maxLatentSide = 0;  // 0: use the schedule's family (no limit when Any)
+    int maxLatentSide = 0;  // 0: no limit (validateForFamily in family/family.h gives the family's)
     int patchSize = 2;
 };
 

@@ -1,6 +1,6 @@
 #include "text/encoder_weights.h"
 
-#include "models/dnnl_backend.h"
+#include "kernels/dnnl_backend.h"
 #include "util/error.h"
 #include "util/json_reader.h"
 

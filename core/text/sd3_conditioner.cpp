@@ -200,12 +200,6 @@ std::uint64_t Sd3Conditioner::parameterBytes() const {
     return total;
 }
 
-void Sd3Conditioner::setT5Mode(T5Tokenizer::Mode mode) {
-    if (mode == m_t5Mode) return;
-    m_t5Mode = mode;
-    clearCache();
-}
-
 void Sd3Conditioner::setCacheCapacity(std::size_t prompts) {
     m_cacheCapacity = prompts;
     while (m_cache.size() > m_cacheCapacity) {

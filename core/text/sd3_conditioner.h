@@ -88,8 +88,6 @@ public:
     std::int64_t contextWidth() const { return m_contextWidth; }
     std::int64_t pooledWidth() const;
 
-    // The T5 tokenizer flavour (default Fast, the pipeline's); changing it clears the cache.
-    void setT5Mode(T5Tokenizer::Mode mode);
     void setCacheCapacity(std::size_t prompts);  // default 64 (prompt, T) entries
     void clearCache();
 

@@ -13,28 +13,6 @@
 
 namespace swd {
 
-const char* precisionName(Precision p) {
-    switch (p) {
-        case Precision::Auto:
-            return "auto";
-        case Precision::BF16:
-            return "bf16";
-        case Precision::FP16:
-            return "fp16";
-        case Precision::FP32:
-            return "fp32";
-    }
-    return "auto";
-}
-
-std::optional<Precision> precisionFromName(const std::string& name) {
-    if (name == "auto") return Precision::Auto;
-    if (name == "bf16" || name == "bfloat16") return Precision::BF16;
-    if (name == "fp16" || name == "float16" || name == "half") return Precision::FP16;
-    if (name == "fp32" || name == "float32" || name == "float") return Precision::FP32;
-    return std::nullopt;
-}
-
 namespace {
 int cudaDeviceCount() {
     return at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;

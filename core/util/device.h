@@ -2,6 +2,8 @@
 // default dtype of each component on each device.
 #pragma once
 
+#include "util/kinds.h"
+
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -10,10 +12,6 @@
 
 namespace swd {
 
-enum class Precision { Auto, BF16, FP16, FP32 };
-
-const char* precisionName(Precision p);  // "auto", "bf16", "fp16", "fp32"
-std::optional<Precision> precisionFromName(const std::string& name);
 const char* dtypeName(at::ScalarType type);  // "bf16", "fp16", "fp32", else "other": for run records
 
 enum class Component { Transformer, TextEncoderClip, TextEncoderT5, Vae };

@@ -2,20 +2,6 @@
 
 namespace swd {
 
-const char* errorKindName(ErrorKind kind) {
-    switch (kind) {
-        case ErrorKind::BadInput:
-            return "bad input";
-        case ErrorKind::Unsupported:
-            return "unsupported";
-        case ErrorKind::Cancelled:
-            return "cancelled";
-        case ErrorKind::Internal:
-            return "internal error";
-    }
-    return "error";
-}
-
 int exitCodeFor(const std::exception& e) {
     if (const auto* err = dynamic_cast<const Error*>(&e)) {
         switch (err->kind()) {

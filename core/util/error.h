@@ -16,8 +16,6 @@ enum class ErrorKind {
     Internal,     // a bug or an environment fault (exit code 1)
 };
 
-const char* errorKindName(ErrorKind kind);
-
 class Error : public std::runtime_error {
 public:
     Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), m_kind(kind) {}

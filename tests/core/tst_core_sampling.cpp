@@ -1,5 +1,6 @@
 // core/sampling: schedules, their validation messages, presets, the flow-matching sigma grid.
 #include "core/test_util.h"
+#include "family/family.h"
 #include "golden/golden_case.h"
 #include "pipeline/generation_request.h"
 #include "sampling/flow_match.h"
@@ -316,7 +317,7 @@ private Q_SLOTS:
         s = swd6();
         s.scales = {32, 47, 40, 800, 96, 128};
         s.sigmas = {1.0, 0.95, 0.95, std::nan(""), 1.5, 0.6, 0.0};
-        issues = validateSchedule(s);
+        issues = validateForFamily(s);  // the family's limit: SD3.5 Medium's table covers 768
         QVERIFY2(hasIssue(issues, "scales", 1, "must be a multiple of 2"), describe(issues).c_str());
         QVERIFY2(hasIssue(issues, "scales", 2, "smaller than the previous step's 47"),
                  describe(issues).c_str());
@@ -344,8 +345,65 @@ private Q_SLOTS:
         s = swd6();
         s.family = ModelFamily::SD35Large;
         s.scales.back() = 400;
-        QVERIFY(hasIssue(validateSchedule(s), "scales", 5, "exceeds 384"));
-        QVERIFY(!hasIssue(validateSchedule(s, {1024, 2}), "scales", 5, "exceeds"));
+        QVERIFY(hasIssue(validateForFamily(s), "scales", 5, "exceeds 384"));
+        QVERIFY(!hasIssue(validateForFamily(s, {1024, 2}), "scales", 5, "exceeds"));
+        QVERIFY(!hasIssue(validateSchedule(s), "scales", 5, "exceeds"));  // no family, no limit
+    }
+
+    // Every kind's id reads back as itself, the aliases users type are accepted, and the list of ids a
+    // message offers is the table's (the names the CLI, presets and records have always used).
+    void kindsRoundTripThroughTheirTables() {
+        auto roundTrips = [](auto sample) {
+            using E = decltype(sample);
+            for (std::size_t i = 0; i < kindCount<E>(); ++i) {
+                const E e = static_cast<E>(i);
+                if (kindFromId<E>(kindId(e)) != e) return false;
+            }
+            return !kindFromId<E>("no-such-id").has_value();
+        };
+        QVERIFY(roundTrips(Precision::Auto));
+        QVERIFY(roundTrips(PreviewMode::Off));
+        QVERIFY(roundTrips(ModelFamily::Any));
+        QVERIFY(roundTrips(SamplerKind::ScaleWise));
+        QVERIFY(roundTrips(Stage::Done));
+        QVERIFY(roundTrips(FoundKind::Adapter));
+        QVERIFY(roundTrips(MatchQuality::None));
+        QVERIFY(roundTrips(AttentionBackend::Tiled));
+        QVERIFY(roundTrips(MatmulBackend::OneDnn));
+        QCOMPARE(precisionFromName("half"), std::optional<Precision>(Precision::FP16));
+        QCOMPARE(precisionFromName("bfloat16"), std::optional<Precision>(Precision::BF16));
+        QCOMPARE(samplerFromId("swd"), std::optional<SamplerKind>(SamplerKind::ScaleWise));
+        QCOMPARE(samplerFromId("euler"), std::optional<SamplerKind>(SamplerKind::FlowEuler));
+        QVERIFY(!precisionFromName("fp1").has_value());  // an alias is a whole word, not a prefix
+        QCOMPARE(kindIdList<PreviewMode>(), std::string("vae, taesd, projection or off"));
+        QCOMPARE(std::string(modelFamilyName(ModelFamily::SD35Large)), std::string("SD3.5 Large"));
+        QCOMPARE(std::string(stageName(Stage::EncodingPrompt)), std::string("encoding the prompt"));
+        QCOMPARE(std::string(foundKindName(FoundKind::Checkpoint)), std::string("single file"));
+    }
+
+    // The SD3 family answers for every SD3 variant: its latent format (the SD3 VAE's numbers), its two
+    // samplers, the positional-table limit of each variant and the cost shape.
+    void sd3FamilyDescribesItsModels() {
+        const Family& f = familyFor(ModelFamily::SD35Medium);
+        QCOMPARE(std::string(f.id()), std::string("sd3"));
+        QCOMPARE(&familyFor(ModelFamily::Any), &f);
+        QCOMPARE(registeredFamilies().size(), std::size_t(1));
+        const LatentFormat& latent = f.latentFormat();
+        QCOMPARE(latent.channels, 16);
+        QCOMPARE(latent.scalingFactor, 1.5305);
+        QCOMPARE(latent.shiftFactor, 0.0609);
+        QCOMPARE(latent.rgbFactors.size(), std::size_t(16));
+        QCOMPARE(latent.rgbBias[0], 0.2394f);
+        QCOMPARE(f.samplers(), (std::vector<SamplerKind>{SamplerKind::ScaleWise, SamplerKind::FlowEuler}));
+        QVERIFY(f.scheduleKind(SamplerKind::ScaleWise) == ScheduleKind::ScaleWise);
+        QVERIFY(f.scheduleKind(SamplerKind::FlowEuler) == ScheduleKind::FlowGrid);
+        // pos_embed_max_size x patch 2: Medium 384 -> 768, Large and SD3 Medium 192 -> 384; Any: no limit.
+        QCOMPARE(f.maxLatentSide(ModelFamily::SD35Medium), 768);
+        QCOMPARE(f.maxLatentSide(ModelFamily::SD35Large), 384);
+        QCOMPARE(f.maxLatentSide(ModelFamily::SD3Medium), 384);
+        QCOMPARE(f.maxLatentSide(ModelFamily::Any), 0);
+        QCOMPARE(f.costShape(ModelFamily::SD35Large).hidden, 2432);
+        QCOMPARE(f.costShape(ModelFamily::SD35Medium).dualLayers, 13);
     }
 
     void builtinPresetsAreTheIssueTables() {

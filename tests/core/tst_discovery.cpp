@@ -2,12 +2,12 @@
 // Fake models are built here: real-size checkpoints are headers in the real layouts whose data is a
 // sparse hole (identification never reads tensor data), tiny ones hold random tensors under the real
 // names; the Hugging Face cache is a tree of blobs, symlinks and refs/main like huggingface_hub writes.
+#include "catalog/hf_cache.h"
+#include "catalog/manifest.h"
+#include "catalog/model_discovery.h"
+#include "catalog/model_identity.h"
+#include "catalog/model_set.h"
 #include "core/test_util.h"
-#include "io/hf_cache.h"
-#include "io/manifest.h"
-#include "io/model_discovery.h"
-#include "io/model_identity.h"
-#include "io/model_set.h"
 #include "io/safetensors.h"
 #include "sampling/preset_library.h"
 #include "util/error.h"

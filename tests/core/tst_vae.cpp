@@ -4,12 +4,13 @@
 #include "golden/golden_case.h"
 #include "io/safetensors.h"
 #include "io/tensor_store.h"
+#include "kernels/winograd_conv.h"
 #include "models/latent_preview.h"
 #include "models/vae.h"
 #include "models/vae_keys.h"
 #include "models/vae_ops.h"
 #include "models/vae_tiny.h"
-#include "models/winograd_conv.h"
+#include "pipeline/generation_request.h"
 #include "util/error.h"
 
 #include <QtTest>

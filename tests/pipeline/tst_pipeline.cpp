@@ -1,13 +1,13 @@
 // core/pipeline: requests and their records, A1111 parameters, the cost model, devices, file hashes,
 // and the engine end to end on the built-in demo model.
 #include "core/test_util.h"
+#include "fixtures/demo_model.h"
+#include "fixtures/random_weights.h"
 #include "image/image_io.h"
 #include "io/file_hash.h"
 #include "io/safetensors.h"
-#include "models/random_weights.h"
 #include "models/vae_tiny.h"
 #include "pipeline/cost_model.h"
-#include "pipeline/demo_model.h"
 #include "pipeline/engine.h"
 #include "pipeline/generation_request.h"
 #include "sampling/preset_library.h"
@@ -116,8 +116,8 @@ private Q_SLOTS:
             QCOMPARE(e.sigma, r.schedule.sigmas[static_cast<std::size_t>(i)]);
             QVERIFY(std::abs(e.timestep - 1000.0 * e.sigma) < 1e-3);
             QCOMPARE(e.x0.size(-1), int64_t(e.scale));
-            QCOMPARE(e.previews.size(), std::size_t(1));
-            QCOMPARE(e.previews[0].width, e.scale);  // the projection preview is at latent resolution
+            QCOMPARE(e.images.size(), std::size_t(1));
+            QCOMPARE(e.images[0].width, e.scale);  // the projection preview is at latent resolution
             QVERIFY(e.ms > 0);
         }
         QCOMPARE(obs.steps.back().etaMs, 0.0);
@@ -193,8 +193,8 @@ private Q_SLOTS:
         // Each preview is the tiny decoder's image of that step's x0, at image resolution.
         const auto taesd = TaesdDecoder::load(TensorStore::open(taesdFile));
         for (const StepEvent& e : obs.steps) {
-            QCOMPARE(e.previews.size(), std::size_t(1));
-            const RgbImage8& p = e.previews[0];
+            QCOMPARE(e.images.size(), std::size_t(1));
+            const RgbImage8& p = e.images[0];
             QCOMPARE(p.width, 8 * e.scale);
             const at::Tensor want =
                 (taesd->decodeToImage(e.x0.narrow(0, 0, 1).to(at::kFloat))[0].permute({1, 2, 0}) * 255)
@@ -207,7 +207,7 @@ private Q_SLOTS:
         // Without TAESD weights the engine shows the latent projection instead.
         obs.steps.clear();
         engine().generate(r, &obs, cancel);
-        QCOMPARE(obs.steps.front().previews.at(0).width, obs.steps.front().scale);
+        QCOMPARE(obs.steps.front().images.at(0).width, obs.steps.front().scale);
     }
 
     void fullResolutionWithCfg() {
@@ -217,7 +217,7 @@ private Q_SLOTS:
         r.preview = PreviewMode::FullVae;
         const GenerationResult batched = engine().generate(r, &obs, cancel);
         QCOMPARE(batched.completedSteps, 3);
-        QCOMPARE(obs.steps[0].previews[0].width, 128);  // full-VAE previews are at image resolution
+        QCOMPARE(obs.steps[0].images[0].width, 128);  // full-VAE previews are at image resolution
         r.cfgBatched = false;
         const GenerationResult twoCalls = engine().generate(r, nullptr, cancel);
         float worst = 0;

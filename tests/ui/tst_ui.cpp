@@ -37,6 +37,7 @@
 #include <QListWidget>
 #include <QMimeData>
 #include <QPlainTextEdit>
+#include <QProcess>
 #include <QScrollBar>
 #include <QSemaphore>
 #include <QSettings>
@@ -1258,6 +1259,69 @@ private Q_SLOTS:
         QVERIFY(finished.wait(300000));
         QCOMPARE(failed.count(), 1);
         QVERIFY(!failed.front().at(0).toString().isEmpty());
+    }
+
+    // One request written by the app's backend and by `swd generate` carries the same metadata: the A1111
+    // text, the software and the JSON record (apart from the run's time), since both go through the session.
+    void appAndCliWriteTheSameMetadata() {
+        QTemporaryDir cache, uiOut, cliOut;
+        Schedule schedule = builtinPreset("swd-2b-6step");
+        schedule.scales = {16, 24, 32};
+        schedule.sigmas = {1.0, 0.9, 0.6, 0.0};
+        const QString scheduleFile = cache.filePath(QStringLiteral("schedule.json"));
+        saveScheduleFile(schedule, scheduleFile.toStdString());
+        const QString prompt = QStringLiteral("a red fox in fresh snow, \"35mm\", f/2");
+
+        GenerationController controller;
+        BackendOptions options;
+        options.demoDir = cache.filePath(QStringLiteral("swd-studio/demo-model"));
+        options.useHfCache = false;
+        controller.configure(options);
+        RunRequest r;
+        r.prompt = prompt;
+        r.seed = 7;
+        r.schedule = loadScheduleFile(scheduleFile.toStdString());
+        r.label = kSwdLabel;
+        r.model.kind = ModelChoice::Kind::Demo;
+        r.preview = QStringLiteral("off");
+        r.outputFolder = uiOut.path();
+        QSignalSpy results(&controller, &GenerationController::runFinished);
+        QSignalSpy failed(&controller, &GenerationController::failed);
+        QSignalSpy finished(&controller, &GenerationController::jobFinished);
+        QVERIFY(controller.start({r}) > 0);
+        QVERIFY(finished.wait(300000));
+        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.front().at(0).toString()));
+        const RunResult ui = results.front().at(0).value<RunResult>();
+        QCOMPARE(ui.savedPaths.size(), 1);
+
+        QProcess cli;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("XDG_CACHE_HOME"), cache.path());
+        cli.setProcessEnvironment(env);
+        cli.start(QStringLiteral(SWD_CLI_PATH),
+                  {QStringLiteral("generate"), QStringLiteral("--model"), QStringLiteral("demo"),
+                   QStringLiteral("--schedule"), scheduleFile, QStringLiteral("--prompt"), prompt,
+                   QStringLiteral("--seed"), QStringLiteral("7"), QStringLiteral("--out"), cliOut.path(),
+                   QStringLiteral("--quiet")});
+        QVERIFY(cli.waitForFinished(300000));
+        QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+        const QString cliFile = QString::fromUtf8(cli.readAllStandardOutput()).trimmed();
+        QVERIFY2(cliFile.startsWith(cliOut.path()), qPrintable(cliFile));
+
+        const ImageMetadata a = readImageMetadata(ui.savedPaths.front().toStdString());
+        const ImageMetadata b = readImageMetadata(cliFile.toStdString());
+        QVERIFY(a.parameters.find("a red fox in fresh snow") != std::string::npos);
+        QCOMPARE(QString::fromStdString(a.parameters), QString::fromStdString(b.parameters));
+        QCOMPARE(QString::fromStdString(a.software), QString::fromStdString(b.software));
+        QVERIFY(QString::fromStdString(a.software).startsWith(QStringLiteral("swd-studio ")));
+        auto recordWithoutTime = [](const std::string& text) {
+            nlohmann::json j = nlohmann::json::parse(text);
+            j["provenance"].erase("total_ms");
+            return j;
+        };
+        const nlohmann::json ra = recordWithoutTime(a.request), rb = recordWithoutTime(b.request);
+        QVERIFY(ra.at("provenance").at("model_sha256").get<std::string>().size() == 64);
+        QCOMPARE(QString::fromStdString(ra.dump(2)), QString::fromStdString(rb.dump(2)));
     }
 
     void demoModelCompareInTheWindow() {

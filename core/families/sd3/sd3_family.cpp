@@ -1,0 +1,277 @@
+#include "families/sd3/sd3_family.h"
+
+#include "catalog/model_set.h"
+#include "family/family_models.h"
+#include "io/file_hash.h"
+#include "models/latent_preview.h"
+#include "models/lora.h"
+#include "models/mmdit.h"
+#include "models/vae.h"
+#include "models/vae_tiny.h"
+#include "text/sd3_conditioner.h"
+
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+
+namespace swd {
+
+namespace {
+
+// The SD3.5 Medium / Large positional tables (pos_embed_max_size 384 and 192, patch 2).
+int posEmbedMaxSize(ModelFamily model) {
+    switch (model) {
+        case ModelFamily::SD35Medium:
+            return 384;
+        case ModelFamily::SD35Large:
+        case ModelFamily::SD3Medium:
+            return 192;
+        case ModelFamily::Any:
+            break;
+    }
+    return 0;
+}
+
+// The cost-model dimensions of each variant's MMDiT (before its config is read).
+TransformerShape sd3CostShape(ModelFamily model) {
+    switch (model) {
+        case ModelFamily::SD35Large:
+            return TransformerShape::sd35Large();
+        case ModelFamily::SD3Medium:
+            return {1536, 24, 0, 2, 4096};
+        case ModelFamily::SD35Medium:
+        case ModelFamily::Any:
+            break;
+    }
+    return TransformerShape::sd35Medium();
+}
+
+LatentFormat sd3LatentFormat() {
+    LatentFormat f;  // the SD3 VAE's config: 16 channels, scaling 1.5305, shift 0.0609
+    for (const auto& row : kSd3LatentRgbFactors) f.rgbFactors.push_back({row[0], row[1], row[2]});
+    f.rgbBias = {kSd3LatentRgbBias[0], kSd3LatentRgbBias[1], kSd3LatentRgbBias[2]};
+    return f;
+}
+
+class Sd3Models final : public FamilyModels {
+public:
+    Sd3Models(ModelSet models, FamilyLoadOptions options)
+        : m_models(std::move(models)), m_options(std::move(options)) {}
+
+    bool load(const std::function<void(const std::string&)>& loading) override {
+        c10::InferenceMode inference;
+        bool loadedSomething = false;
+        auto stage = [&](const char* what) {
+            loadedSomething = true;
+            if (loading) loading(what);
+        };
+        if (!m_conditioner) {
+            stage("text encoders");
+            loadConditioner();
+        }
+        if (!m_transformer) {
+            stage("transformer");
+            m_transformer = MMDiT::load(
+                componentStore(&ModelWeights::transformer, m_models.transformer, m_models.transformerPrefix),
+                m_options.dtype, m_options.device);
+            dropInMemoryStore(&ModelWeights::transformer);
+        }
+        const bool inMemoryAdapter = m_options.weights && m_options.weights->adapter;
+        if (!m_adapter && (m_models.adapter || inMemoryAdapter)) {
+            stage("adapter");
+            m_adapter = inMemoryAdapter ? m_options.weights->adapter : LoraAdapter::load(*m_models.adapter);
+            // Check it fits now (names of what does not), and leave the base model active.
+            m_transformer->setAdapter(m_adapter);
+            m_transformer->setAdapter(nullptr);
+        }
+        if (!m_vae) {
+            stage("VAE");
+            VaeLoadOptions vo;
+            vo.withEncoder = false;  // text-to-image needs only the decoder
+            m_vae = Sd3Vae::load(componentStore(&ModelWeights::vae, m_models.vae, m_models.vaePrefix),
+                                 m_options.dtype, m_options.device, vo);
+            dropInMemoryStore(&ModelWeights::vae);
+        }
+        if (!m_taesd && !m_options.taesdPath.empty()) {
+            stage("TAESD previews");
+            m_taesd =
+                TaesdDecoder::load(TensorStore::open(m_options.taesdPath), m_options.dtype, m_options.device);
+        }
+        return loadedSomething;
+    }
+
+    bool loaded() const override { return m_transformer && m_vae && m_conditioner; }
+
+    Conditioning encode(const std::vector<std::string>& prompts, const Schedule& schedule) override {
+        const PromptEmbedding e = m_conditioner->encode(prompts, schedule.t5Length);
+        return {e.context.to(m_options.device), e.pooled.to(m_options.device)};
+    }
+
+    void releaseTextEncoders() override {
+        if (m_conditioner) m_conditioner->releaseEncoders();
+    }
+
+    at::Tensor denoise(const at::Tensor& x, const at::Tensor& t, const Conditioning& c) override {
+        return m_transformer->forward(x, t, c.context, c.pooled);
+    }
+
+    bool hasAdapter() const override {
+        return m_models.adapter || (m_options.weights && m_options.weights->adapter);
+    }
+
+    void useAdapter(bool on) override { m_transformer->setAdapter(on ? m_adapter : nullptr); }
+
+    int latentChannels() const override { return m_transformer ? m_transformer->config().inChannels : 16; }
+
+    int maxLatentSide() const override {
+        return m_transformer ? m_transformer->config().maxLatentSide() : 2 * posEmbedMaxSize(m_models.family);
+    }
+
+    TransformerShape costShape() const override {
+        if (!m_transformer) return sd3CostShape(m_models.family);
+        const MMDiTConfig& c = m_transformer->config();
+        TransformerShape s;
+        s.hidden = c.hidden();
+        s.depth = c.numLayers;
+        s.dualLayers = static_cast<int>(c.dualAttentionLayers.size());
+        s.patch = c.patchSize;
+        s.jointDim = c.jointAttentionDim;
+        return s;
+    }
+
+    at::Tensor decode(const at::Tensor& latent) override {
+        TilingOptions tiling;
+        if (m_options.vaeTileSize > 0)
+            tiling = TilingOptions::always(m_options.vaeTileSize, m_options.vaeTileSize / 4);
+        return m_vae->decodeToImage(latent, tiling);
+    }
+
+    at::Tensor preview(const at::Tensor& x0, PreviewMode mode) override {
+        if (mode == PreviewMode::Off) return {};
+        if (mode == PreviewMode::Taesd && !m_taesd) mode = PreviewMode::Projection;  // no TAESD weights given
+        if (!m_previewer || m_previewer->mode() != mode)
+            m_previewer = std::make_unique<LatentPreviewer>(mode, m_vae, m_taesd);
+        return m_previewer->preview(x0);
+    }
+
+    std::string modelHash() override {
+        if (m_options.weights) return "in-memory weights";  // no files to hash
+        if (m_modelHash.empty()) m_modelHash = hashOf(m_models.transformer);
+        return m_modelHash;
+    }
+
+    std::string adapterHash() override {
+        if (m_options.weights) return hasAdapter() ? "in-memory" : "";
+        if (!m_models.adapter) return "";
+        if (m_adapterHash.empty()) m_adapterHash = hashOf(*m_models.adapter);
+        return m_adapterHash;
+    }
+
+    // The adapter's repository (as discovery recorded it) or its folder name.
+    std::string adapterName() const override {
+        for (const auto& part : m_models.parts)
+            if (part.role == "adapter" && !part.source.empty()) return part.source;
+        return m_models.adapter ? m_models.adapter->filename().string() : std::string();
+    }
+
+private:
+    void loadConditioner() {
+        TextEncoderPaths paths;
+        paths.clipL = m_models.clipL;
+        paths.clipG = m_models.clipG;
+        paths.t5 = m_models.t5;
+        paths.clipLPrefix = m_models.clipLPrefix;
+        paths.clipGPrefix = m_models.clipGPrefix;
+        paths.t5Prefix = m_models.t5Prefix;
+        paths.clipVocab = m_models.clipVocab;
+        paths.clipMerges = m_models.clipMerges;
+        paths.t5Spiece = m_models.t5Spiece;
+        const ModelWeights* w = m_options.weights.get();
+        if (w && !w->clipL.empty()) {
+            const bool t5 = m_options.loadT5 && !w->t5.empty();
+            m_conditioner =
+                std::make_unique<Sd3Conditioner>(paths, TextEncoderWeights{w->clipL, w->clipG, w->t5},
+                                                 m_options.textDtype, m_options.textDevice, t5);
+        } else {
+            const bool t5 = m_options.loadT5 && !m_models.t5.empty();
+            m_conditioner =
+                std::make_unique<Sd3Conditioner>(paths, m_options.textDtype, m_options.textDevice, t5);
+        }
+    }
+
+    // In-memory weights when the benchmark gave them, else the model set's file; a prefix selects the
+    // component inside a single-file checkpoint.
+    TensorStore componentStore(TensorStore ModelWeights::*part, const std::filesystem::path& file,
+                               const std::string& prefix) const {
+        TensorStore store = m_options.weights && !(m_options.weights.get()->*part).empty()
+                                ? m_options.weights.get()->*part
+                                : TensorStore::open(file);
+        return prefix.empty() ? store : store.withPrefix(prefix);
+    }
+
+    // A loaded component keeps what it needs of in-memory weights (packed copies or views); let go of the
+    // rest so that the process does not hold the weights twice. Components are never reloaded.
+    void dropInMemoryStore(TensorStore ModelWeights::*part) {
+        if (!m_options.weights || (m_options.weights.get()->*part).empty()) return;
+        auto rest = std::make_shared<ModelWeights>(*m_options.weights);
+        rest.get()->*part = TensorStore();
+        m_options.weights = std::move(rest);
+    }
+
+    // SHA-256 of a component's file; of a sharded one, "shards:" and the start of its shards' hashes.
+    std::string hashOf(const std::filesystem::path& path) const {
+        try {
+            const auto files = TensorStore::open(path).files();
+            if (files.size() == 1) return fileSha256(files.front(), m_options.hashCache);
+            std::string all;
+            for (const auto& f : files) all += fileSha256(f, m_options.hashCache);
+            return fmt::format("shards:{}", all.substr(0, 64));
+        } catch (const std::exception&) {
+            return "unavailable";
+        }
+    }
+
+    ModelSet m_models;
+    FamilyLoadOptions m_options;
+    std::unique_ptr<Sd3Conditioner> m_conditioner;
+    std::unique_ptr<MMDiT> m_transformer;
+    std::shared_ptr<const LoraAdapter> m_adapter;
+    std::shared_ptr<Sd3Vae> m_vae;
+    std::shared_ptr<TaesdDecoder> m_taesd;
+    std::unique_ptr<LatentPreviewer> m_previewer;
+    std::string m_modelHash, m_adapterHash;
+};
+
+}  // namespace
+
+bool Sd3Family::serves(ModelFamily model) const {
+    return model == ModelFamily::Any || model == ModelFamily::SD35Medium || model == ModelFamily::SD35Large ||
+           model == ModelFamily::SD3Medium;
+}
+
+const LatentFormat& Sd3Family::latentFormat() const {
+    static const LatentFormat format = sd3LatentFormat();
+    return format;
+}
+
+std::vector<SamplerKind> Sd3Family::samplers() const {
+    return {SamplerKind::ScaleWise, SamplerKind::FlowEuler};
+}
+
+ScheduleKind Sd3Family::scheduleKind(SamplerKind sampler) const {
+    return sampler == SamplerKind::ScaleWise ? ScheduleKind::ScaleWise : ScheduleKind::FlowGrid;
+}
+
+int Sd3Family::maxLatentSide(ModelFamily model) const {
+    return 2 * posEmbedMaxSize(model);
+}
+
+TransformerShape Sd3Family::costShape(ModelFamily model) const {
+    return sd3CostShape(model);
+}
+
+std::unique_ptr<FamilyModels> Sd3Family::createModels(const ModelSet& models,
+                                                      const FamilyLoadOptions& options) const {
+    return std::make_unique<Sd3Models>(models, options);
+}
+
+}  // namespace swd

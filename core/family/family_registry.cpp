@@ -1,0 +1,39 @@
+// The registered model families: one line per family.
+#include "family/family.h"
+
+#include "families/sd3/sd3_family.h"
+#include "util/error.h"
+
+#include <fmt/format.h>
+#include <algorithm>
+
+namespace swd {
+
+const std::vector<const Family*>& registeredFamilies() {
+    static const Sd3Family sd3;
+    static const std::vector<const Family*> families = {&sd3};
+    return families;
+}
+
+const Family& familyFor(ModelFamily model) {
+    for (const Family* f : registeredFamilies())
+        if (f->serves(model)) return *f;
+    throwUnsupported("no model family in this build runs {}", modelFamilyName(model));
+}
+
+std::vector<ScheduleIssue> validateForFamily(const Schedule& schedule, ScheduleLimits limits) {
+    const Family& family = familyFor(schedule.family);
+    if (limits.maxLatentSide <= 0) limits.maxLatentSide = family.maxLatentSide(schedule.family);
+    auto issues = validateSchedule(schedule, limits);
+    const auto samplers = family.samplers();
+    if (std::find(samplers.begin(), samplers.end(), schedule.sampler) == samplers.end()) {
+        std::string offered;
+        for (SamplerKind s : samplers) offered += (offered.empty() ? "" : ", ") + std::string(samplerId(s));
+        issues.push_back({"sampler", -1,
+                          fmt::format("{} models have no {} sampler (they offer {})", family.name(),
+                                      samplerId(schedule.sampler), offered)});
+    }
+    return issues;
+}
+
+}  // namespace swd
