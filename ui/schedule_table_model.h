@@ -58,6 +58,7 @@ public:
     int t5Length() const { return m_meta.t5Length; }
     void setT5Length(int length);
     SamplerKind sampler() const { return m_meta.sampler; }
+    ModelFamily family() const { return m_meta.family; }
     void setSampler(SamplerKind sampler);
     // A T5 length that overrides the schedule's in the token and time estimates (settings; 0: none).
     void setT5Override(int length);

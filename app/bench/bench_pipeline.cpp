@@ -148,31 +148,30 @@ void addBenchPipeline(CLI::App& bench) {
             const auto family = modelFamilyFromId(a->randomFamily);
             if (!family)
                 throwBadInput("--random-weights '{}': use sd3.5-medium or sd3.5-large", a->randomFamily);
-            const RandomModel rm = makeRandomModel(
+            RandomModel rm = makeRandomModel(
                 *family, componentDtype(*precision, parseDevice(a->device), Component::Transformer), !a->noT5,
                 a->adapterRank);
             set = rm.set;
-            options.weights = rm.weights;
             if (a->releaseText) {
                 // Released encoders can only give their memory back when they came from files (as real ones
                 // do): write the random text encoders to a scratch folder and load them from there.
                 textScratch = fs::temp_directory_path() / fmt::format("swd-bench-text-{}", ::getpid());
                 fs::create_directories(textScratch);
-                auto weights = std::make_shared<ModelWeights>(*rm.weights);
-                auto toFile = [&](TensorStore& store, fs::path& path, const char* name) {
-                    if (store.empty()) return;
+                auto toFile = [&](const std::string& role, fs::path& path, const char* name) {
+                    const auto it = rm.weights.stores.find(role);
+                    if (it == rm.weights.stores.end()) return;
                     std::vector<std::pair<std::string, at::Tensor>> tensors;
-                    for (const auto& n : store.names()) tensors.emplace_back(n, store.get(n));
+                    for (const auto& n : it->second.names()) tensors.emplace_back(n, it->second.get(n));
                     path = textScratch / name;
                     saveSafetensors(path, tensors);
-                    store = TensorStore();
+                    rm.weights.stores.erase(it);
                 };
-                toFile(weights->clipL, set.clipL, "clip_l.safetensors");
-                toFile(weights->clipG, set.clipG, "clip_g.safetensors");
-                toFile(weights->t5, set.t5, "t5xxl.safetensors");
-                options.weights = std::move(weights);
+                toFile("clip_l", set.clipL, "clip_l.safetensors");
+                toFile("clip_g", set.clipG, "clip_g.safetensors");
+                toFile("t5", set.t5, "t5xxl.safetensors");
                 fmt::print("random text encoders written to {} (removed at the end)\n", textScratch.string());
             }
+            options.weights = WeightSource(std::move(rm.weights));
         } else {
             Session finder(sessionOptions);
             set = resolveModels(finder, a->model, swdSchedule).set;

@@ -3,7 +3,7 @@
 // previews of x0 and timing; the family owns encoding, one denoiser call, adapters and decoding.
 #pragma once
 
-#include "io/tensor_store.h"
+#include "family/weight_source.h"
 #include "pipeline/cost_model.h"
 #include "sampling/samplers.h"
 #include "util/kinds.h"
@@ -20,23 +20,16 @@ namespace swd {
 
 class LoraAdapter;
 
-// Weights held in memory instead of the model set's files (random-weight benchmarks of the real
-// architectures). Empty stores are read from the files.
-struct ModelWeights {
-    TensorStore transformer, vae, clipL, clipG, t5;
-    std::shared_ptr<const LoraAdapter> adapter;
-};
-
 struct FamilyLoadOptions {
     at::Device device{at::kCPU};      // denoiser and VAE
     at::Device textDevice{at::kCPU};  // text encoders
     at::ScalarType dtype = at::kBFloat16;
     at::ScalarType textDtype = at::kBFloat16;
-    bool loadT5 = true;                           // SD3: without T5 its part of the context is zeros
-    std::filesystem::path taesdPath;              // fast-preview decoder weights (optional)
-    std::filesystem::path hashCache;              // where file hashes are remembered (optional)
-    int vaeTileSize = 0;                          // latent pixels per tile (0: automatic by size)
-    std::shared_ptr<const ModelWeights> weights;  // in-memory weights (benchmarks)
+    bool loadT5 = true;               // SD3: without T5 its part of the context is zeros
+    std::filesystem::path taesdPath;  // fast-preview decoder weights (optional)
+    std::filesystem::path hashCache;  // where file hashes are remembered (optional)
+    int vaeTileSize = 0;              // latent pixels per tile (0: automatic by size)
+    WeightSource weights;             // the files, or stores held in memory (benchmarks)
 };
 
 class FamilyModels {

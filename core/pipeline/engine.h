@@ -97,7 +97,7 @@ struct EngineOptions {
     std::filesystem::path taesdPath;            // TAESD3 decoder weights for fast previews (optional)
     std::filesystem::path hashCache;            // where file hashes are remembered (optional)
     int vaeTileSize = 0;                        // latent pixels per tile (0: automatic by size)
-    std::shared_ptr<const ModelWeights> weights;  // in-memory weights (benchmarks)
+    WeightSource weights;                       // the files, or stores held in memory (benchmarks)
 };
 
 class Engine {

@@ -75,8 +75,8 @@ struct KindTable<ModelFamily> {
 template <>
 struct KindTable<SamplerKind> {
     static constexpr std::array<KindEntry<SamplerKind>, 2> entries = {{
-        {SamplerKind::ScaleWise, "scale-wise", "SwD scale-wise", "scalewise swd"},
-        {SamplerKind::FlowEuler, "flow-euler", "Euler", "euler"},
+        {SamplerKind::ScaleWise, "scale-wise", "Scale-wise", "scalewise swd"},
+        {SamplerKind::FlowEuler, "flow-euler", "Flow Euler", "euler"},
     }};
 };
 

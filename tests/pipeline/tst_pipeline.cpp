@@ -6,6 +6,7 @@
 #include "image/image_io.h"
 #include "io/file_hash.h"
 #include "io/safetensors.h"
+#include "models/lora.h"
 #include "models/vae_tiny.h"
 #include "pipeline/cost_model.h"
 #include "pipeline/engine.h"
@@ -167,6 +168,41 @@ private Q_SLOTS:
         QVERIFY(sameImage(a1.images[0], a2.images[0]));  // and switching back restores it exactly
         QCOMPARE(a2.timings.loadMs, 0.0);                // nothing was reloaded
         QVERIFY(b.provenance.adapterName.empty());
+    }
+
+    // Weights held in memory (stores made from tensors, as the benchmarks' random weights) stand in for the
+    // model set's files through the engine's one loading path: the same image as from the files, the
+    // record says they have no file to hash, and a loaded component's store is handed over.
+    void inMemoryWeightsRunLikeTheirFiles() {
+        CancelToken cancel;
+        const GenerationRequest r = request(smallSwd(), 21);
+        const GenerationResult fromFiles = engine().generate(r, nullptr, cancel);
+        const ModelSet set = engine().models();
+        auto inMemory = [](const std::filesystem::path& path) {
+            const TensorStore file = TensorStore::open(path);
+            std::map<std::string, at::Tensor> tensors;
+            for (const auto& name : file.names()) tensors[name] = file.get(name).clone();
+            return TensorStore::fromTensors(std::move(tensors), "in memory");
+        };
+        InMemoryWeights weights;
+        weights.stores["transformer"] = inMemory(set.transformer);
+        weights.adapter = LoraAdapter::load(*set.adapter);
+        // The files these stand in for are not there; the VAE still comes from its folder (the tiny
+        // demo VAE needs its config.json), so one run mixes both.
+        ModelSet bare = set;
+        bare.transformer = m_demoDir.file("no-such-transformer");
+        bare.adapter = m_demoDir.file("no-such-adapter");
+        EngineOptions o = engine().options();
+        o.weights = WeightSource(std::move(weights));
+        QVERIFY(o.weights.inMemory("transformer"));
+        Engine memoryEngine(bare, o);
+        const GenerationResult fromMemory = memoryEngine.generate(r, nullptr, cancel);
+        QVERIFY(sameImage(fromFiles.images[0], fromMemory.images[0]));
+        QCOMPARE(fromMemory.provenance.modelHash, std::string("in-memory weights"));
+        QCOMPARE(fromMemory.provenance.adapterHash, std::string("in-memory"));
+        QVERIFY(!fromMemory.provenance.adapterName.empty());
+        // The engine took the stores it loaded; the copy of the options here shares that state.
+        QVERIFY(!o.weights.inMemory("transformer"));
     }
 
     void taesdPreviewsWhenItsWeightsAreGiven() {

@@ -70,15 +70,14 @@ public:
         }
         if (!m_transformer) {
             stage("transformer");
+            m_transformerInMemory = m_options.weights.inMemory("transformer");
             m_transformer = MMDiT::load(
-                componentStore(&ModelWeights::transformer, m_models.transformer, m_models.transformerPrefix),
+                m_options.weights.take("transformer", m_models.transformer, m_models.transformerPrefix),
                 m_options.dtype, m_options.device);
-            dropInMemoryStore(&ModelWeights::transformer);
         }
-        const bool inMemoryAdapter = m_options.weights && m_options.weights->adapter;
-        if (!m_adapter && (m_models.adapter || inMemoryAdapter)) {
+        if (!m_adapter && hasAdapter()) {
             stage("adapter");
-            m_adapter = inMemoryAdapter ? m_options.weights->adapter : LoraAdapter::load(*m_models.adapter);
+            m_adapter = m_options.weights.adapter(m_models.adapter);
             // Check it fits now (names of what does not), and leave the base model active.
             m_transformer->setAdapter(m_adapter);
             m_transformer->setAdapter(nullptr);
@@ -87,9 +86,8 @@ public:
             stage("VAE");
             VaeLoadOptions vo;
             vo.withEncoder = false;  // text-to-image needs only the decoder
-            m_vae = Sd3Vae::load(componentStore(&ModelWeights::vae, m_models.vae, m_models.vaePrefix),
+            m_vae = Sd3Vae::load(m_options.weights.take("vae", m_models.vae, m_models.vaePrefix),
                                  m_options.dtype, m_options.device, vo);
-            dropInMemoryStore(&ModelWeights::vae);
         }
         if (!m_taesd && !m_options.taesdPath.empty()) {
             stage("TAESD previews");
@@ -114,9 +112,7 @@ public:
         return m_transformer->forward(x, t, c.context, c.pooled);
     }
 
-    bool hasAdapter() const override {
-        return m_models.adapter || (m_options.weights && m_options.weights->adapter);
-    }
+    bool hasAdapter() const override { return m_options.weights.hasAdapter(m_models.adapter); }
 
     void useAdapter(bool on) override { m_transformer->setAdapter(on ? m_adapter : nullptr); }
 
@@ -154,13 +150,13 @@ public:
     }
 
     std::string modelHash() override {
-        if (m_options.weights) return "in-memory weights";  // no files to hash
+        if (m_transformerInMemory) return "in-memory weights";  // no file to hash
         if (m_modelHash.empty()) m_modelHash = hashOf(m_models.transformer);
         return m_modelHash;
     }
 
     std::string adapterHash() override {
-        if (m_options.weights) return hasAdapter() ? "in-memory" : "";
+        if (m_options.weights.adapterInMemory()) return "in-memory";
         if (!m_models.adapter) return "";
         if (m_adapterHash.empty()) m_adapterHash = hashOf(*m_models.adapter);
         return m_adapterHash;
@@ -185,36 +181,19 @@ private:
         paths.clipVocab = m_models.clipVocab;
         paths.clipMerges = m_models.clipMerges;
         paths.t5Spiece = m_models.t5Spiece;
-        const ModelWeights* w = m_options.weights.get();
-        if (w && !w->clipL.empty()) {
-            const bool t5 = m_options.loadT5 && !w->t5.empty();
-            m_conditioner =
-                std::make_unique<Sd3Conditioner>(paths, TextEncoderWeights{w->clipL, w->clipG, w->t5},
-                                                 m_options.textDtype, m_options.textDevice, t5);
+        const WeightSource& w = m_options.weights;
+        // Encoders held in memory stay stores (the conditioner reloads released ones from them).
+        if (w.inMemory("clip_l")) {
+            const bool t5 = m_options.loadT5 && w.inMemory("t5");
+            TextEncoderWeights stores{w.open("clip_l", {}), w.open("clip_g", {}),
+                                      t5 ? w.open("t5", {}) : TensorStore()};
+            m_conditioner = std::make_unique<Sd3Conditioner>(paths, std::move(stores), m_options.textDtype,
+                                                             m_options.textDevice, t5);
         } else {
             const bool t5 = m_options.loadT5 && !m_models.t5.empty();
             m_conditioner =
                 std::make_unique<Sd3Conditioner>(paths, m_options.textDtype, m_options.textDevice, t5);
         }
-    }
-
-    // In-memory weights when the benchmark gave them, else the model set's file; a prefix selects the
-    // component inside a single-file checkpoint.
-    TensorStore componentStore(TensorStore ModelWeights::*part, const std::filesystem::path& file,
-                               const std::string& prefix) const {
-        TensorStore store = m_options.weights && !(m_options.weights.get()->*part).empty()
-                                ? m_options.weights.get()->*part
-                                : TensorStore::open(file);
-        return prefix.empty() ? store : store.withPrefix(prefix);
-    }
-
-    // A loaded component keeps what it needs of in-memory weights (packed copies or views); let go of the
-    // rest so that the process does not hold the weights twice. Components are never reloaded.
-    void dropInMemoryStore(TensorStore ModelWeights::*part) {
-        if (!m_options.weights || (m_options.weights.get()->*part).empty()) return;
-        auto rest = std::make_shared<ModelWeights>(*m_options.weights);
-        rest.get()->*part = TensorStore();
-        m_options.weights = std::move(rest);
     }
 
     // SHA-256 of a component's file; of a sharded one, "shards:" and the start of its shards' hashes.
@@ -239,6 +218,7 @@ private:
     std::shared_ptr<TaesdDecoder> m_taesd;
     std::unique_ptr<LatentPreviewer> m_previewer;
     std::string m_modelHash, m_adapterHash;
+    bool m_transformerInMemory = false;
 };
 
 }  // namespace
