@@ -86,6 +86,143 @@ nlohmann::json printRun(const GenerationResult& r, const Schedule& full, bool ex
             {"extrapolated", extrapolated}};
 }
 
+// Removed however the bench ends.
+struct ScratchFolder {
+    fs::path path;
+    ~ScratchFolder() {
+        std::error_code ec;
+        if (!path.empty()) fs::remove_all(path, ec);
+    }
+};
+
+// The SwD preset, the full-resolution counterpart at the same final size, and with --full-steps the
+// shortened full-resolution run next to the plan it is extrapolated to.
+struct BenchSchedules {
+    Schedule swd, full, fullPlan;
+    bool extrapolate = false;
+};
+
+BenchSchedules pickSchedules(const BenchArgs& a) {
+    const auto library = PresetLibrary::builtin();
+    BenchSchedules s;
+    s.swd = library.get(a.preset);
+    s.full = library.get(!a.fullPreset.empty()        ? a.fullPreset
+                         : !s.swd.compareWith.empty() ? s.swd.compareWith
+                                                      : "sd35-medium-full");
+    s.full.scales.assign(s.full.scales.size(), s.swd.finalScale());  // same final size
+    s.fullPlan = s.full;
+    s.extrapolate = a.fullSteps > 0 && a.fullSteps < s.full.stepCount();
+    if (s.extrapolate) {
+        s.full.scales.resize(static_cast<std::size_t>(a.fullSteps));
+        s.full.sigmas.resize(static_cast<std::size_t>(a.fullSteps));
+        s.full.sigmas.push_back(0.0);
+        s.full.steps.reset();
+    }
+    return s;
+}
+
+// Random weights of a real architecture, held in memory (the session's engine alone holds them and drops
+// each component's once loaded). Released text encoders can only give their memory back when they came
+// from files (as real ones do): with --release-text they are written to `scratch` and loaded from there.
+ModelSet randomWeightModels(BenchArgs& a, Precision precision, EngineOptions& options,
+                            ScratchFolder& scratch) {
+    const auto family = modelFamilyFromId(a.randomFamily);
+    if (!family) throwBadInput("--random-weights '{}': use sd3.5-medium or sd3.5-large", a.randomFamily);
+    RandomModel rm =
+        makeRandomModel(*family, componentDtype(precision, parseDevice(a.device), Component::Transformer),
+                        !a.noT5, a.adapterRank);
+    ModelSet set = rm.set;
+    if (a.releaseText) {
+        scratch.path = fs::temp_directory_path() / fmt::format("swd-bench-text-{}", ::getpid());
+        fs::create_directories(scratch.path);
+        auto toFile = [&](const std::string& role, fs::path& path, const char* name) {
+            const auto it = rm.weights.stores.find(role);
+            if (it == rm.weights.stores.end()) return;
+            std::vector<std::pair<std::string, at::Tensor>> tensors;
+            for (const auto& n : it->second.names()) tensors.emplace_back(n, it->second.get(n));
+            path = scratch.path / name;
+            saveSafetensors(path, tensors);
+            rm.weights.stores.erase(it);
+        };
+        toFile("clip_l", set.clipL, "clip_l.safetensors");
+        toFile("clip_g", set.clipG, "clip_g.safetensors");
+        toFile("t5", set.t5, "t5xxl.safetensors");
+        fmt::print("random text encoders written to {} (removed at the end)\n", scratch.path.string());
+    }
+    options.weights = WeightSource(std::move(rm.weights));
+    return set;
+}
+
+// Both runs on one session, each printed and added to the JSON report.
+void runBoth(const BenchArgs& a, Precision precision, Session& session, const ModelSet& set,
+             const BenchSchedules& schedules) {
+    CancelToken cancel;
+    auto request = [&](const Schedule& s) {
+        GenerationRequest r;
+        r.prompt = a.prompt;
+        r.seed = a.seed;
+        r.schedule = s;
+        r.device = a.device;
+        r.precision = precision;
+        r.preview = PreviewMode::Off;
+        r.useAdapter = s.sampler == SamplerKind::ScaleWise;
+        r.label = s.sampler == SamplerKind::ScaleWise ? "SwD" : "Full resolution";
+        return r;
+    };
+    Stopwatch loadClock;
+    session.engineFor(set, request(schedules.swd)).load();
+    fmt::print("models loaded in {:.1f} s; RSS {}\n", loadClock.elapsedMs() / 1000,
+               formatBytes(currentRssBytes()));
+    // What stays resident between runs (the policy's steady state), besides the peak during the run.
+    auto residentAfter = [](nlohmann::json& run) {
+        const std::uint64_t rss = currentRssBytes();
+        fmt::print("  RSS after the run {}\n", formatBytes(rss));
+        run["rss_after_bytes"] = rss;
+    };
+    const GenerationResult swdRun = session.run(set, request(schedules.swd), nullptr, cancel);
+    nlohmann::json report = {{"model", set.displayName}, {"threads", runtimeThreads()}};
+    report["swd"] = printRun(swdRun, schedules.swd, false);
+    residentAfter(report["swd"]);
+    if (!a.skipFull) {
+        const GenerationResult fullRun = session.run(set, request(schedules.full), nullptr, cancel);
+        report["full_resolution"] = printRun(fullRun, schedules.fullPlan, schedules.extrapolate);
+        residentAfter(report["full_resolution"]);
+        const double ratio =
+            report["full_resolution"]["total_ms"].get<double>() / report["swd"]["total_ms"].get<double>();
+        report["full_over_swd"] = ratio;
+        fmt::print("\nfull resolution / SwD: {:.1f}x\n", ratio);
+    }
+    if (!a.json.empty()) std::ofstream(a.json) << report.dump(2) << "\n";
+}
+
+void runBenchPipeline(BenchArgs& a) {
+    const BenchSchedules schedules = pickSchedules(a);
+    const auto precision = precisionFromName(a.precision);
+    if (!precision) throwBadInput("--precision '{}': use auto, bf16, fp16 or fp32", a.precision);
+    SessionOptions sessionOptions = cliSessionOptions(a.model);
+    EngineOptions& options = sessionOptions.engine;
+    options.textDevice = a.textDevice;
+    options.loadT5 = !a.noT5;
+    options.releaseTextEncoders = a.releaseText;
+    ScratchFolder scratch;
+    Stopwatch prep;
+    ModelSet set;
+    if (!a.randomFamily.empty()) {
+        set = randomWeightModels(a, *precision, options, scratch);
+    } else {
+        Session finder(sessionOptions);
+        set = resolveModels(finder, a.model, schedules.swd).set;
+    }
+    const double prepMs = prep.elapsedMs();
+    fmt::print(
+        "swd bench: {} on {}, {}, T5 {}, text encoders {}; RSS after weights {}{}\n", set.displayName,
+        a.device, a.precision, a.noT5 ? "off" : "on", a.releaseText ? "released after use" : "kept",
+        formatBytes(currentRssBytes()),
+        a.randomFamily.empty() ? "" : fmt::format(" (random weights made in {:.1f} s)", prepMs / 1000));
+    Session session(std::move(sessionOptions));
+    runBoth(a, *precision, session, set, schedules);
+}
+
 }  // namespace
 
 void addBenchPipeline(CLI::App& bench) {
@@ -113,115 +250,7 @@ void addBenchPipeline(CLI::App& bench) {
     bench.add_option("--json", a->json, "also write the numbers as JSON to this file");
     bench.callback([a, &bench] {
         if (!bench.get_subcommands().empty()) return;  // a component benchmark ran instead
-        const auto library = PresetLibrary::builtin();
-        Schedule swdSchedule = library.get(a->preset);
-        Schedule fullSchedule = library.get(!a->fullPreset.empty()             ? a->fullPreset
-                                            : !swdSchedule.compareWith.empty() ? swdSchedule.compareWith
-                                                                               : "sd35-medium-full");
-        fullSchedule.scales.assign(fullSchedule.scales.size(), swdSchedule.finalScale());  // same final size
-        const Schedule fullPlan = fullSchedule;
-        const bool extrapolate = a->fullSteps > 0 && a->fullSteps < fullSchedule.stepCount();
-        if (extrapolate) {
-            fullSchedule.scales.resize(static_cast<std::size_t>(a->fullSteps));
-            fullSchedule.sigmas.resize(static_cast<std::size_t>(a->fullSteps));
-            fullSchedule.sigmas.push_back(0.0);
-            fullSchedule.steps.reset();
-        }
-        const auto precision = precisionFromName(a->precision);
-        if (!precision) throwBadInput("--precision '{}': use auto, bf16, fp16 or fp32", a->precision);
-        SessionOptions sessionOptions = cliSessionOptions(a->model);
-        EngineOptions& options = sessionOptions.engine;
-        options.textDevice = a->textDevice;
-        options.loadT5 = !a->noT5;
-        options.releaseTextEncoders = a->releaseText;
-        ModelSet set;
-        struct Scratch {  // removed however the bench ends
-            fs::path path;
-            ~Scratch() {
-                std::error_code ec;
-                if (!path.empty()) fs::remove_all(path, ec);
-            }
-        } scratch;
-        fs::path& textScratch = scratch.path;
-        Stopwatch prep;
-        if (!a->randomFamily.empty()) {
-            const auto family = modelFamilyFromId(a->randomFamily);
-            if (!family)
-                throwBadInput("--random-weights '{}': use sd3.5-medium or sd3.5-large", a->randomFamily);
-            RandomModel rm = makeRandomModel(
-                *family, componentDtype(*precision, parseDevice(a->device), Component::Transformer), !a->noT5,
-                a->adapterRank);
-            set = rm.set;
-            if (a->releaseText) {
-                // Released encoders can only give their memory back when they came from files (as real ones
-                // do): write the random text encoders to a scratch folder and load them from there.
-                textScratch = fs::temp_directory_path() / fmt::format("swd-bench-text-{}", ::getpid());
-                fs::create_directories(textScratch);
-                auto toFile = [&](const std::string& role, fs::path& path, const char* name) {
-                    const auto it = rm.weights.stores.find(role);
-                    if (it == rm.weights.stores.end()) return;
-                    std::vector<std::pair<std::string, at::Tensor>> tensors;
-                    for (const auto& n : it->second.names()) tensors.emplace_back(n, it->second.get(n));
-                    path = textScratch / name;
-                    saveSafetensors(path, tensors);
-                    rm.weights.stores.erase(it);
-                };
-                toFile("clip_l", set.clipL, "clip_l.safetensors");
-                toFile("clip_g", set.clipG, "clip_g.safetensors");
-                toFile("t5", set.t5, "t5xxl.safetensors");
-                fmt::print("random text encoders written to {} (removed at the end)\n", textScratch.string());
-            }
-            options.weights = WeightSource(std::move(rm.weights));
-        } else {
-            Session finder(sessionOptions);
-            set = resolveModels(finder, a->model, swdSchedule).set;
-        }
-        const double prepMs = prep.elapsedMs();
-
-        fmt::print(
-            "swd bench: {} on {}, {}, T5 {}, text encoders {}; RSS after weights {}{}\n", set.displayName,
-            a->device, a->precision, a->noT5 ? "off" : "on", a->releaseText ? "released after use" : "kept",
-            formatBytes(currentRssBytes()),
-            a->randomFamily.empty() ? "" : fmt::format(" (random weights made in {:.1f} s)", prepMs / 1000));
-        // The session's engine alone holds the in-memory weights (it drops each component's once loaded).
-        Session session(std::move(sessionOptions));
-        CancelToken cancel;
-        auto request = [&](const Schedule& s) {
-            GenerationRequest r;
-            r.prompt = a->prompt;
-            r.seed = a->seed;
-            r.schedule = s;
-            r.device = a->device;
-            r.precision = *precision;
-            r.preview = PreviewMode::Off;
-            r.useAdapter = s.sampler == SamplerKind::ScaleWise;
-            r.label = s.sampler == SamplerKind::ScaleWise ? "SwD" : "Full resolution";
-            return r;
-        };
-        Stopwatch loadClock;
-        session.engineFor(set, request(swdSchedule)).load();
-        fmt::print("models loaded in {:.1f} s; RSS {}\n", loadClock.elapsedMs() / 1000,
-                   formatBytes(currentRssBytes()));
-        // What stays resident between runs (the policy's steady state), besides the peak during the run.
-        auto residentAfter = [](nlohmann::json& run) {
-            const std::uint64_t rss = currentRssBytes();
-            fmt::print("  RSS after the run {}\n", formatBytes(rss));
-            run["rss_after_bytes"] = rss;
-        };
-        const GenerationResult swdRun = session.run(set, request(swdSchedule), nullptr, cancel);
-        nlohmann::json report = {{"model", set.displayName}, {"threads", runtimeThreads()}};
-        report["swd"] = printRun(swdRun, swdSchedule, false);
-        residentAfter(report["swd"]);
-        if (!a->skipFull) {
-            const GenerationResult fullRun = session.run(set, request(fullSchedule), nullptr, cancel);
-            report["full_resolution"] = printRun(fullRun, fullPlan, extrapolate);
-            residentAfter(report["full_resolution"]);
-            const double ratio =
-                report["full_resolution"]["total_ms"].get<double>() / report["swd"]["total_ms"].get<double>();
-            report["full_over_swd"] = ratio;
-            fmt::print("\nfull resolution / SwD: {:.1f}x\n", ratio);
-        }
-        if (!a->json.empty()) std::ofstream(a->json) << report.dump(2) << "\n";
+        runBenchPipeline(*a);
     });
 }
 

@@ -10,34 +10,6 @@ namespace swd {
 
 namespace {
 
-struct KindEntry {
-    ComponentKind kind;
-    const char* id;
-    const char* name;
-};
-constexpr std::array<KindEntry, 6> kKinds = {{
-    {ComponentKind::Transformer, "transformer", "transformer"},
-    {ComponentKind::Vae, "vae", "VAE"},
-    {ComponentKind::ClipL, "clip_l", "CLIP-L"},
-    {ComponentKind::ClipG, "clip_g", "CLIP-G"},
-    {ComponentKind::T5, "t5", "T5-XXL"},
-    {ComponentKind::Lora, "lora", "LoRA"},
-}};
-static_assert(static_cast<int>(ComponentKind::Lora) == 5, "kKinds must list every ComponentKind in order");
-
-struct LayoutEntry {
-    WeightLayout layout;
-    const char* id;
-    const char* name;
-};
-constexpr std::array<LayoutEntry, 4> kLayouts = {{
-    {WeightLayout::Diffusers, "diffusers", "diffusers"},
-    {WeightLayout::SingleFile, "single_file", "original single-file"},
-    {WeightLayout::Transformers, "transformers", "transformers"},
-    {WeightLayout::Peft, "peft", "PEFT LoRA"},
-}};
-static_assert(static_cast<int>(WeightLayout::Peft) == 3, "kLayouts must list every WeightLayout in order");
-
 bool isDigits(const std::string& s) {
     if (s.empty()) return false;
     for (char c : s)
@@ -82,34 +54,6 @@ std::vector<std::int64_t> parseShape(const std::string& text, const std::string&
 }
 
 }  // namespace
-
-const char* componentKindId(ComponentKind kind) {
-    return kKinds[static_cast<std::size_t>(kind)].id;
-}
-
-const char* componentKindName(ComponentKind kind) {
-    return kKinds[static_cast<std::size_t>(kind)].name;
-}
-
-std::optional<ComponentKind> componentKindFromId(const std::string& id) {
-    for (const auto& k : kKinds)
-        if (id == k.id) return k.kind;
-    return std::nullopt;
-}
-
-const char* weightLayoutId(WeightLayout layout) {
-    return kLayouts[static_cast<std::size_t>(layout)].id;
-}
-
-const char* weightLayoutName(WeightLayout layout) {
-    return kLayouts[static_cast<std::size_t>(layout)].name;
-}
-
-std::optional<WeightLayout> weightLayoutFromId(const std::string& id) {
-    for (const auto& l : kLayouts)
-        if (id == l.id) return l.layout;
-    return std::nullopt;
-}
 
 const ManifestTensor* Manifest::find(const std::string& name) const {
     const auto it = m_index.find(name);

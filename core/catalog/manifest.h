@@ -4,6 +4,8 @@
 // manifests) are compiled into the program; model_identity.h matches checkpoints against them.
 #pragma once
 
+#include "util/kinds.h"
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -12,26 +14,6 @@
 #include <vector>
 
 namespace swd {
-
-// What a checkpoint component is. The name table in manifest.cpp is pinned by a static_assert.
-enum class ComponentKind { Transformer, Vae, ClipL, ClipG, T5, Lora };
-
-const char* componentKindId(ComponentKind kind);  // "transformer", "vae", "clip_l", "clip_g", "t5", "lora"
-const char* componentKindName(
-    ComponentKind kind);  // "transformer", "VAE", "CLIP-L", "CLIP-G", "T5-XXL", "LoRA"
-std::optional<ComponentKind> componentKindFromId(const std::string& id);
-
-// How a component's tensors are named.
-enum class WeightLayout {
-    Diffusers,     // diffusers module names (transformer/, vae/ folders)
-    SingleFile,    // the original Stability names (sd3.5_medium.safetensors: joint_blocks.*, LDM VAE names)
-    Transformers,  // Hugging Face transformers names (text encoders; single files add a prefix)
-    Peft,          // LoRA: <module>.lora_A.weight / lora_B.weight
-};
-
-const char* weightLayoutId(WeightLayout layout);    // "diffusers", "single_file", "transformers", "peft"
-const char* weightLayoutName(WeightLayout layout);  // "diffusers", "original single-file", ...
-std::optional<WeightLayout> weightLayoutFromId(const std::string& id);
 
 struct ManifestTensor {
     std::string name;

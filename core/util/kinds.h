@@ -20,6 +20,15 @@ enum class SamplerKind { ScaleWise, FlowEuler };
 enum class Stage { LoadingModels, EncodingPrompt, Sampling, Decoding, Done };
 enum class FoundKind { Pipeline, Checkpoint, Component, Adapter, Unrecognised };
 enum class MatchQuality { Exact, OtherSize, Near, None };
+// What a checkpoint component is.
+enum class ComponentKind { Transformer, Vae, ClipL, ClipG, T5, Lora };
+// How a component's tensors are named.
+enum class WeightLayout {
+    Diffusers,     // diffusers module names (transformer/, vae/ folders)
+    SingleFile,    // the original Stability names (sd3.5_medium.safetensors: joint_blocks.*, LDM VAE names)
+    Transformers,  // Hugging Face transformers names (text encoders; single files add a prefix)
+    Peft,          // LoRA: <module>.lora_A.weight / lora_B.weight
+};
 enum class AttentionBackend {
     Auto,      // the fastest one available for the inputs (see defaultAttentionBackend)
     Naive,     // softmax(q·kᵀ·scale + bias)·v on whole tensors: the reference formula (tests)
@@ -113,6 +122,28 @@ struct KindTable<MatchQuality> {
 };
 
 template <>
+struct KindTable<ComponentKind> {
+    static constexpr std::array<KindEntry<ComponentKind>, 6> entries = {{
+        {ComponentKind::Transformer, "transformer", "transformer", ""},
+        {ComponentKind::Vae, "vae", "VAE", ""},
+        {ComponentKind::ClipL, "clip_l", "CLIP-L", ""},
+        {ComponentKind::ClipG, "clip_g", "CLIP-G", ""},
+        {ComponentKind::T5, "t5", "T5-XXL", ""},
+        {ComponentKind::Lora, "lora", "LoRA", ""},
+    }};
+};
+
+template <>
+struct KindTable<WeightLayout> {
+    static constexpr std::array<KindEntry<WeightLayout>, 4> entries = {{
+        {WeightLayout::Diffusers, "diffusers", "diffusers", ""},
+        {WeightLayout::SingleFile, "single_file", "original single-file", ""},
+        {WeightLayout::Transformers, "transformers", "transformers", ""},
+        {WeightLayout::Peft, "peft", "PEFT LoRA", ""},
+    }};
+};
+
+template <>
 struct KindTable<AttentionBackend> {
     static constexpr std::array<KindEntry<AttentionBackend>, 5> entries = {{
         {AttentionBackend::Auto, "auto", "auto", ""},
@@ -166,6 +197,10 @@ static_assert(detail::tableInOrder<FoundKind>() &&
               KindTable<FoundKind>::entries.size() == static_cast<std::size_t>(FoundKind::Unrecognised) + 1);
 static_assert(detail::tableInOrder<MatchQuality>() &&
               KindTable<MatchQuality>::entries.size() == static_cast<std::size_t>(MatchQuality::None) + 1);
+static_assert(detail::tableInOrder<ComponentKind>() &&
+              KindTable<ComponentKind>::entries.size() == static_cast<std::size_t>(ComponentKind::Lora) + 1);
+static_assert(detail::tableInOrder<WeightLayout>() &&
+              KindTable<WeightLayout>::entries.size() == static_cast<std::size_t>(WeightLayout::Peft) + 1);
 static_assert(detail::tableInOrder<AttentionBackend>() &&
               KindTable<AttentionBackend>::entries.size() ==
                   static_cast<std::size_t>(AttentionBackend::TorchSdpa) + 1);
@@ -244,6 +279,24 @@ inline const char* foundKindName(FoundKind kind) {
 }
 inline const char* matchQualityName(MatchQuality quality) {
     return kindName(quality);
+}
+inline const char* componentKindId(ComponentKind kind) {
+    return kindId(kind);
+}
+inline const char* componentKindName(ComponentKind kind) {
+    return kindName(kind);
+}
+inline std::optional<ComponentKind> componentKindFromId(std::string_view id) {
+    return kindFromId<ComponentKind>(id);
+}
+inline const char* weightLayoutId(WeightLayout layout) {
+    return kindId(layout);
+}
+inline const char* weightLayoutName(WeightLayout layout) {
+    return kindName(layout);
+}
+inline std::optional<WeightLayout> weightLayoutFromId(std::string_view id) {
+    return kindFromId<WeightLayout>(id);
 }
 inline const char* attentionBackendName(AttentionBackend backend) {
     return kindId(backend);

@@ -370,6 +370,8 @@ private Q_SLOTS:
         QVERIFY(roundTrips(MatchQuality::None));
         QVERIFY(roundTrips(AttentionBackend::Tiled));
         QVERIFY(roundTrips(MatmulBackend::OneDnn));
+        QVERIFY(roundTrips(ComponentKind::Lora));
+        QVERIFY(roundTrips(WeightLayout::Peft));
         QCOMPARE(precisionFromName("half"), std::optional<Precision>(Precision::FP16));
         QCOMPARE(precisionFromName("bfloat16"), std::optional<Precision>(Precision::BF16));
         QCOMPARE(samplerFromId("swd"), std::optional<SamplerKind>(SamplerKind::ScaleWise));
