@@ -259,6 +259,19 @@ void MainWindow::buildActions() {
 }
 
 void MainWindow::buildUi() {
+    buildToolBar();
+    QDockWidget* leftDock = buildPromptDock();
+    QDockWidget* scheduleDock = buildRightDocks();
+    setCentralWidget(buildCentre());
+    statusBar()->showMessage(tr("Ready"));
+    resizeDocks({leftDock, scheduleDock}, {320, 410}, Qt::Horizontal);
+
+    // Keyboard order: prompt → negative → seed → pickers → run buttons → view → schedule.
+    setTabOrder(m_prompt->promptEdit(), m_prompt->negativeEdit());
+}
+
+// The main tool bar: the run actions, then open and save.
+void MainWindow::buildToolBar() {
     auto* tools = addToolBar(tr("Main"));
     tools->setObjectName(QStringLiteral("mainToolBar"));
     tools->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
@@ -272,12 +285,26 @@ void MainWindow::buildUi() {
     tools->addAction(m_actSave);
     for (QToolButton* b : tools->findChildren<QToolButton*>())
         if (b->defaultAction()) b->setToolTip(b->defaultAction()->toolTip());
+}
 
+QDockWidget* MainWindow::buildPromptDock() {
     // Left: prompt, pickers, the run buttons and the progress.
     auto* left = new QWidget;
     auto* lv = new QVBoxLayout(left);
     lv->setContentsMargins(0, 0, 0, 0);
     lv->addWidget(m_prompt, 1);
+    lv->addWidget(buildRunButtons(left));
+    auto* leftDock = new QDockWidget(tr("Prompt"), this);
+    leftDock->setObjectName(QStringLiteral("promptDock"));
+    leftDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    leftDock->setWidget(left);
+    leftDock->setMinimumWidth(300);
+    addDockWidget(Qt::LeftDockWidgetArea, leftDock);
+    return leftDock;
+}
+
+// Under the prompt: the run buttons, the progress bar and the progress text.
+QWidget* MainWindow::buildRunButtons(QWidget* left) {
     auto* buttons = new QWidget(left);
     auto* bl = new QVBoxLayout(buttons);
     bl->setContentsMargins(4, 0, 4, 4);
@@ -311,14 +338,10 @@ void MainWindow::buildUi() {
     m_progressText->setToolTip(tr("The current step, its scale, σ and time, and the estimated time left"));
     bl->addWidget(m_progress);
     bl->addWidget(m_progressText);
-    lv->addWidget(buttons);
-    auto* leftDock = new QDockWidget(tr("Prompt"), this);
-    leftDock->setObjectName(QStringLiteral("promptDock"));
-    leftDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
-    leftDock->setWidget(left);
-    leftDock->setMinimumWidth(300);
-    addDockWidget(Qt::LeftDockWidgetArea, leftDock);
+    return buttons;
+}
 
+QDockWidget* MainWindow::buildRightDocks() {
     // Right: schedule editor and history, tabbed.
     auto* scheduleDock = new QDockWidget(tr("Schedule"), this);
     scheduleDock->setObjectName(QStringLiteral("scheduleDock"));
@@ -334,12 +357,42 @@ void MainWindow::buildUi() {
     tabifyDockWidget(scheduleDock, historyDock);
     scheduleDock->raise();
     connect(this, &QMainWindow::tabifiedDockWidgetActivated, this, &MainWindow::describeDockTabs);
+    return scheduleDock;
+}
 
+QWidget* MainWindow::buildCentre() {
     // Centre: message bar, compare view with its controls and summary, the step strips.
     auto* centre = new QWidget;
     auto* cv = new QVBoxLayout(centre);
     cv->setContentsMargins(2, 2, 2, 2);
     cv->setSpacing(2);
+    buildMessageBar(centre);
+    cv->addWidget(m_messageBar);
+
+    QHBoxLayout* viewBar = buildViewBar(centre);
+    cv->addLayout(viewBar);
+    cv->addWidget(m_summary);
+
+    auto* split = new QSplitter(Qt::Vertical, centre);
+    split->setChildrenCollapsible(false);
+    split->addWidget(m_compare);
+    auto* stripScroll = new QScrollArea(split);
+    stripScroll->setObjectName(QStringLiteral("stripScroll"));
+    stripScroll->setWidget(m_strip);
+    stripScroll->setWidgetResizable(true);
+    stripScroll->setFrameShape(QFrame::NoFrame);
+    stripScroll->setToolTip(tr("Every step of the last runs; click a step to show it large"));
+    split->addWidget(stripScroll);
+    split->setStretchFactor(0, 1);
+    split->setStretchFactor(1, 1);
+    // Room for both lanes (SwD above full resolution) under the compare view.
+    split->setSizes({400, 2 * (StepStrip::kThumbSize + 3 * fontMetrics().height() + 40)});
+    cv->addWidget(split, 1);
+    return centre;
+}
+
+// The bar that shows an error or a notice above the compare view, hidden until there is one.
+void MainWindow::buildMessageBar(QWidget* centre) {
     m_messageBar = new QWidget(centre);
     auto* ml = new QHBoxLayout(m_messageBar);
     ml->setContentsMargins(6, 2, 2, 2);
@@ -355,8 +408,11 @@ void MainWindow::buildUi() {
     ml->addWidget(close, 0, Qt::AlignTop);
     connect(close, &QToolButton::clicked, this, &MainWindow::clearMessage);
     m_messageBar->hide();
-    cv->addWidget(m_messageBar);
+}
 
+// The compare view's controls: mode, fit, actual size, swap, A/B toggle; and the runs' summary label
+// (created here, placed under the bar by buildCentre).
+QHBoxLayout* MainWindow::buildViewBar(QWidget* centre) {
     auto* viewBar = new QHBoxLayout;
     viewBar->setSpacing(2);
     m_modeCombo = new QComboBox(centre);
@@ -390,30 +446,7 @@ void MainWindow::buildUi() {
     m_summary->setToolTip(tr("Total time of each run and the speedup of SwD over full resolution"));
     m_summary->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // never widens the window
     viewBar->addStretch(1);
-    cv->addLayout(viewBar);
-    cv->addWidget(m_summary);
-
-    auto* split = new QSplitter(Qt::Vertical, centre);
-    split->setChildrenCollapsible(false);
-    split->addWidget(m_compare);
-    auto* stripScroll = new QScrollArea(split);
-    stripScroll->setObjectName(QStringLiteral("stripScroll"));
-    stripScroll->setWidget(m_strip);
-    stripScroll->setWidgetResizable(true);
-    stripScroll->setFrameShape(QFrame::NoFrame);
-    stripScroll->setToolTip(tr("Every step of the last runs; click a step to show it large"));
-    split->addWidget(stripScroll);
-    split->setStretchFactor(0, 1);
-    split->setStretchFactor(1, 1);
-    // Room for both lanes (SwD above full resolution) under the compare view.
-    split->setSizes({400, 2 * (StepStrip::kThumbSize + 3 * fontMetrics().height() + 40)});
-    cv->addWidget(split, 1);
-    setCentralWidget(centre);
-    statusBar()->showMessage(tr("Ready"));
-    resizeDocks({leftDock, scheduleDock}, {320, 410}, Qt::Horizontal);
-
-    // Keyboard order: prompt → negative → seed → pickers → run buttons → view → schedule.
-    setTabOrder(m_prompt->promptEdit(), m_prompt->negativeEdit());
+    return viewBar;
 }
 
 void MainWindow::buildMenus() {
@@ -484,13 +517,15 @@ RunRequest MainWindow::requestFor(RunKind kind, quint64 seed) const {
     r.schedule = m_schedule->schedule(full ? ScheduleEditor::Slot::Full : ScheduleEditor::Slot::Swd);
     if (m_settings.t5Length > 0) r.schedule.t5Length = m_settings.t5Length;
     r.device = m_prompt->device();
-    r.precision = m_prompt->precision();
-    r.preview = m_settings.previewMode;
+    // The settings and the combo keep the ids users see in files; the request carries the values.
+    r.precision = precisionFromName(m_prompt->precision().toStdString()).value_or(Precision::Auto);
+    r.preview =
+        kindFromId<PreviewMode>(m_settings.previewMode.toStdString()).value_or(PreviewMode::Projection);
     r.model = m_prompt->modelChoice();
     r.useAdapter = !full && r.model.adapterKind != ModelChoice::AdapterKind::None;
     r.label = full ? kFullLabel : kSwdLabel;
     r.outputFolder = m_settings.outputFolder;
-    r.outputFormat = m_settings.outputFormat;
+    r.outputFormat = imageFormatFromId(m_settings.outputFormat.toStdString()).value_or(ImageFormat::Png8);
     return r;
 }
 
@@ -740,7 +775,7 @@ void MainWindow::applyRestored(const RestoredRun& run) {
     m_prompt->setSeed(r.seed);
     m_prompt->setSeedLocked(true);  // the next generation reproduces the run
     m_prompt->setDevice(r.device);
-    m_prompt->setPrecision(r.precision);
+    m_prompt->setPrecision(QString::fromLatin1(precisionName(r.precision)));
     ModelChoice choice = m_prompt->modelChoice();
     if (run.modelName == QLatin1String("Demo model (tiny, random weights)"))
         choice.kind = ModelChoice::Kind::Demo;
@@ -751,7 +786,7 @@ void MainWindow::applyRestored(const RestoredRun& run) {
             choice.adapterKind = ModelChoice::AdapterKind::FromPreset;
     }
     m_prompt->setModelChoice(choice);
-    if (!r.preview.isEmpty() && previewModeIds().contains(r.preview)) m_settings.previewMode = r.preview;
+    m_settings.previewMode = QString::fromLatin1(previewModeName(r.preview));
     const auto slot = run.fullResolution ? ScheduleEditor::Slot::Full : ScheduleEditor::Slot::Swd;
     m_schedule->setSchedule(slot, r.schedule);
     m_schedule->setCurrentSlot(slot);

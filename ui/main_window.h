@@ -12,6 +12,8 @@
 
 class QAction;
 class QComboBox;
+class QDockWidget;
+class QHBoxLayout;
 class QLabel;
 class QProgressBar;
 class QPushButton;
@@ -97,6 +99,15 @@ private:
 
     void buildActions();
     void buildUi();
+    // Parts of buildUi: the tool bar, the docks (left: prompt and run buttons; right: schedule and
+    // history, tabbed) and the central compare area.
+    void buildToolBar();
+    QDockWidget* buildPromptDock();
+    QWidget* buildRunButtons(QWidget* left);
+    QDockWidget* buildRightDocks();
+    QWidget* buildCentre();
+    void buildMessageBar(QWidget* centre);
+    QHBoxLayout* buildViewBar(QWidget* centre);
     void buildMenus();
     void updateActions();
     void updateNegativePrompt();

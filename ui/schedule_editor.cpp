@@ -3,6 +3,8 @@
 #include "schedule_chart.h"
 #include "schedule_table_model.h"
 
+#include "family/family.h"
+
 #include <QAction>
 #include <QApplication>
 #include <QClipboard>
@@ -89,6 +91,26 @@ void ScheduleEditor::buildUi() {
     layout->setContentsMargins(4, 4, 4, 4);
     layout->setSpacing(4);
 
+    buildSlotTabs(layout);
+    buildPresetRow(layout);
+    buildFieldsRow(layout);
+    buildGeneratorRow(layout);
+    buildRowTools(layout);
+    buildTableAndChart(layout);
+    addTableShortcuts();
+
+    m_status = new QLabel(this);
+    m_status->setObjectName(QStringLiteral("scheduleStatus"));
+    m_status->setWordWrap(true);
+    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addWidget(m_status);
+
+    fillPresetCombo();
+    connect(m_tabs, &QTabBar::currentChanged, this, [this] { bindCurrentSlot(); });
+}
+
+// The two slots' tabs: which schedule the table and the chart edit.
+void ScheduleEditor::buildSlotTabs(QVBoxLayout* layout) {
     m_tabs = new QTabBar(this);
     m_tabs->setObjectName(QStringLiteral("scheduleTabs"));
     m_tabs->addTab(tr("SwD schedule"));
@@ -100,7 +122,10 @@ void ScheduleEditor::buildUi() {
     m_tabs->setExpanding(false);
     m_tabs->setDrawBase(false);
     layout->addWidget(m_tabs);
+}
 
+// The preset picker with its save and delete buttons.
+void ScheduleEditor::buildPresetRow(QVBoxLayout* layout) {
     auto* presetRow = new QHBoxLayout;
     presetRow->setSpacing(2);
     auto* presetLabel = new QLabel(tr("&Preset:"), this);
@@ -130,13 +155,15 @@ void ScheduleEditor::buildUi() {
     });
     connect(m_savePreset, &QToolButton::clicked, this, &ScheduleEditor::askSavePreset);
     connect(m_deletePreset, &QToolButton::clicked, this, &ScheduleEditor::deletePreset);
+}
 
+// The current slot's sampler, guidance and T5 length.
+void ScheduleEditor::buildFieldsRow(QVBoxLayout* layout) {
     auto* fields = new QHBoxLayout;
     fields->setSpacing(4);
     m_sampler = new QComboBox(this);
     m_sampler->setObjectName(QStringLiteral("samplerCombo"));
-    m_sampler->addItem(tr("Scale-wise"), int(SamplerKind::ScaleWise));
-    m_sampler->addItem(tr("Flow Euler"), int(SamplerKind::FlowEuler));
+    fillSamplers(ModelFamily::Any);
     m_sampler->setToolTip(
         tr("Scale-wise: predict x0, upscale it and re-noise at every step (SwD). "
            "Flow Euler: classic Euler steps at one size."));
@@ -169,7 +196,10 @@ void ScheduleEditor::buildUi() {
     connect(m_t5Length, qOverload<int>(&QSpinBox::valueChanged), this, [this](int v) {
         if (!m_syncing) model(currentSlot())->setT5Length(v);
     });
+}
 
+// Steps, shift and scale to regenerate a full-resolution σ grid (shown in the full-resolution slot).
+void ScheduleEditor::buildGeneratorRow(QVBoxLayout* layout) {
     m_generatorRow = new QWidget(this);
     auto* gen = new QHBoxLayout(m_generatorRow);
     gen->setContentsMargins(0, 0, 0, 0);
@@ -204,7 +234,10 @@ void ScheduleEditor::buildUi() {
     gen->addWidget(m_genApply);
     layout->addWidget(m_generatorRow);
     connect(m_genApply, &QPushButton::clicked, this, &ScheduleEditor::regenerateFullGrid);
+}
 
+// The row tools above the table: insert, remove, duplicate, paste a list.
+void ScheduleEditor::buildRowTools(QVBoxLayout* layout) {
     auto* tools = new QHBoxLayout;
     tools->setSpacing(0);
     m_insert = toolButton(QStringLiteral(":/icons/row-insert.svg"), tr("Insert row"),
@@ -231,7 +264,10 @@ void ScheduleEditor::buildUi() {
     connect(m_remove, &QToolButton::clicked, this, &ScheduleEditor::removeRows);
     connect(m_duplicate, &QToolButton::clicked, this, &ScheduleEditor::duplicateRow);
     connect(m_paste, &QToolButton::clicked, this, &ScheduleEditor::askPasteList);
+}
 
+// The table and the chart of the current slot, one above the other.
+void ScheduleEditor::buildTableAndChart(QVBoxLayout* layout) {
     auto* split = new QSplitter(Qt::Vertical, this);
     split->setChildrenCollapsible(false);
     m_table = new QTableView(split);
@@ -256,7 +292,10 @@ void ScheduleEditor::buildUi() {
     connect(m_chart, &ScheduleChart::pointPressed, this, [this](int row) {
         m_table->setCurrentIndex(m_table->model()->index(row, ScheduleTableModel::ScaleColumn));
     });
+}
 
+// The table's keyboard shortcuts (Ins, Del, Ctrl+D, paste), active while it has the focus.
+void ScheduleEditor::addTableShortcuts() {
     auto addTableAction = [this](const QKeySequence& key, const QString& name,
                                  void (ScheduleEditor::*slot)()) {
         auto* a = new QAction(name, m_table);
@@ -269,15 +308,6 @@ void ScheduleEditor::buildUi() {
     addTableAction(QKeySequence(Qt::Key_Delete), tr("Remove rows"), &ScheduleEditor::removeRows);
     addTableAction(QKeySequence(Qt::CTRL | Qt::Key_D), tr("Duplicate row"), &ScheduleEditor::duplicateRow);
     addTableAction(QKeySequence::Paste, tr("Paste"), &ScheduleEditor::pasteFromClipboard);
-
-    m_status = new QLabel(this);
-    m_status->setObjectName(QStringLiteral("scheduleStatus"));
-    m_status->setWordWrap(true);
-    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    layout->addWidget(m_status);
-
-    fillPresetCombo();
-    connect(m_tabs, &QTabBar::currentChanged, this, [this] { bindCurrentSlot(); });
 }
 
 ScheduleTableModel* ScheduleEditor::model(Slot slot) const {
@@ -394,9 +424,24 @@ void ScheduleEditor::bindCurrentSlot() {
     updateStatus();
 }
 
+// The samplers the schedule's model family offers (family/family.h), in its order.
+void ScheduleEditor::fillSamplers(ModelFamily family) {
+    std::vector<SamplerKind> offered = familyFor(family).samplers();
+    if (m_sampler->count() == static_cast<int>(offered.size())) {
+        bool same = true;
+        for (int i = 0; i < m_sampler->count(); ++i)
+            same = same && m_sampler->itemData(i).toInt() == int(offered[static_cast<std::size_t>(i)]);
+        if (same) return;
+    }
+    m_sampler->clear();
+    for (SamplerKind k : offered)
+        m_sampler->addItem(QCoreApplication::translate("SamplerKind", kindName(k)), int(k));
+}
+
 void ScheduleEditor::syncFieldsFromModel() {
     ScheduleTableModel* m = model(currentSlot());
     m_syncing = true;
+    fillSamplers(m->family());
     m_sampler->setCurrentIndex(m_sampler->findData(int(m->sampler())));
     m_guidance->setValue(m->guidance());
     m_t5Length->setValue(m->t5Length());

@@ -22,6 +22,7 @@ class QSpinBox;
 class QTabBar;
 class QTableView;
 class QToolButton;
+class QVBoxLayout;
 class QWidget;
 
 namespace swd::ui {
@@ -78,8 +79,17 @@ Q_SIGNALS:
 
 private:
     void buildUi();
+    // Parts of buildUi, top to bottom: each adds its widgets to `layout` and connects them.
+    void buildSlotTabs(QVBoxLayout* layout);
+    void buildPresetRow(QVBoxLayout* layout);
+    void buildFieldsRow(QVBoxLayout* layout);
+    void buildGeneratorRow(QVBoxLayout* layout);
+    void buildRowTools(QVBoxLayout* layout);
+    void buildTableAndChart(QVBoxLayout* layout);
+    void addTableShortcuts();
     void bindCurrentSlot();
     void syncFieldsFromModel();
+    void fillSamplers(ModelFamily family);
     void updateStatus();
     void regenerateFullGrid();
     void fillPresetCombo();

@@ -262,44 +262,114 @@ void writeText(const fs::path& path, const std::string& text) {
     if (!out) throwBadInput("{}: cannot write", path.string());
 }
 
-}  // namespace
+// swd generate: one run of a preset, its images (and steps) written.
+int runGenerate(RunArgs& a) {
+    checkRunArgs(a);
+    const ImageFormat format = parseFormat(a.format);
+    const Schedule s = pickSchedule(a, "swd-2b-6step");
+    requireValidSchedule(a, s);
+    ProgressPrinter progress(a.verbosity());
+    Session session(sessionOptions(a));
+    const ResolvedModels models = resolveModels(session, a.model, s);
+    if (!models.note.empty()) progress.note(models.note);
+    progress.note(fmt::format("{} with {}, seed {}", s.name, models.set.displayName, a.seed));
+    CancelToken cancel;
+    GenerationResult r;
+    {
+        InterruptCancels interrupt(cancel);
+        r = session.run(models.set, makeRequest(a, s), &progress, cancel);
+    }
+    writeRun(r, a.out, s.sampler == SamplerKind::ScaleWise ? "swd" : "full", format, a.stepsOut);
+    if (r.cancelled) {
+        progress.note(fmt::format("cancelled after {} of {} steps{}", r.completedSteps, s.stepCount(),
+                                  a.stepsOut && r.completedSteps > 0 ? " (finished steps written)" : ""));
+        return kExitInterrupted;
+    }
+    progress.note(fmt::format(
+        "done: {:.2f} s (text {:.2f} s, sampling {:.2f} s, decode {:.2f} s, load {:.2f} s), peak {}",
+        r.timings.totalMs / 1000, r.timings.textMs / 1000, r.timings.samplingMs / 1000,
+        r.timings.decodeMs / 1000, r.timings.loadMs / 1000, formatBytes(r.timings.peakRssBytes)));
+    return 0;
+}
 
-void addGenerateCommands(CLI::App& app) {
-    // swd generate
+void addGenerateCommand(CLI::App& app) {
     auto* gen = app.add_subcommand("generate", "Generate images with a preset (SwD or full resolution)");
     auto ga = std::make_shared<RunArgs>();
     addRunOptions(gen, *ga);
-    setAction(gen, [ga] {
-        checkRunArgs(*ga);
-        const ImageFormat format = parseFormat(ga->format);
-        const Schedule s = pickSchedule(*ga, "swd-2b-6step");
-        requireValidSchedule(*ga, s);
-        ProgressPrinter progress(ga->verbosity());
-        Session session(sessionOptions(*ga));
-        const ResolvedModels models = resolveModels(session, ga->model, s);
-        if (!models.note.empty()) progress.note(models.note);
-        progress.note(fmt::format("{} with {}, seed {}", s.name, models.set.displayName, ga->seed));
-        CancelToken cancel;
-        GenerationResult r;
-        {
-            InterruptCancels interrupt(cancel);
-            r = session.run(models.set, makeRequest(*ga, s), &progress, cancel);
-        }
-        writeRun(r, ga->out, s.sampler == SamplerKind::ScaleWise ? "swd" : "full", format, ga->stepsOut);
-        if (r.cancelled) {
-            progress.note(
-                fmt::format("cancelled after {} of {} steps{}", r.completedSteps, s.stepCount(),
-                            ga->stepsOut && r.completedSteps > 0 ? " (finished steps written)" : ""));
-            return kExitInterrupted;
-        }
-        progress.note(fmt::format(
-            "done: {:.2f} s (text {:.2f} s, sampling {:.2f} s, decode {:.2f} s, load {:.2f} s), peak {}",
-            r.timings.totalMs / 1000, r.timings.textMs / 1000, r.timings.samplingMs / 1000,
-            r.timings.decodeMs / 1000, r.timings.loadMs / 1000, formatBytes(r.timings.peakRssBytes)));
-        return 0;
-    });
+    setAction(gen, [ga] { return runGenerate(*ga); });
+}
 
-    // swd compare
+// swd compare: the SwD run and the full-resolution run of one prompt and seed, then what compare writes
+// (both runs, side-by-side and difference images, step strips, report.json).
+int runCompare(RunArgs& ca, const std::string& fullPreset) {
+    checkRunArgs(ca);
+    const ImageFormat format = parseFormat(ca.format);
+    const Schedule swdSchedule = pickSchedule(ca, "swd-2b-6step");
+    requireValidSchedule(ca, swdSchedule);
+    std::string fullId = fullPreset;
+    if (fullId.empty())
+        fullId = swdSchedule.compareWith.empty() ? "sd35-medium-full" : swdSchedule.compareWith;
+    Schedule fullSchedule = PresetLibrary::builtin().get(fullId);
+    // Both finals at one size: full resolution runs at the SwD schedule's last scale.
+    fullSchedule.scales.assign(fullSchedule.scales.size(), swdSchedule.finalScale());
+    ProgressPrinter progress(ca.verbosity());
+    Session session(sessionOptions(ca));
+    const ResolvedModels models = resolveModels(session, ca.model, swdSchedule);
+    if (!models.note.empty()) progress.note(models.note);
+    CancelToken cancel;
+    GenerationResult swdRun, fullRun;
+    {
+        InterruptCancels interrupt(cancel);
+        swdRun = session.run(models.set, makeRequest(ca, swdSchedule), &progress, cancel);
+        if (!swdRun.cancelled)
+            fullRun = session.run(models.set, makeRequest(ca, fullSchedule), &progress, cancel);
+    }
+    if (swdRun.cancelled || fullRun.cancelled || swdRun.images.empty() || fullRun.images.empty()) {
+        progress.note("cancelled: nothing written (a comparison needs both finished runs)");
+        return kExitInterrupted;
+    }
+
+    const fs::path folder = nextImagePath(ca.out, "compare", format).replace_extension("");
+    fs::create_directories(folder);
+    const auto swdFiles = writeRun(swdRun, folder, "swd", format, ca.stepsOut);
+    const auto fullFiles = writeRun(fullRun, folder, "full", format, ca.stepsOut);
+    const RgbImage8 a = swdRun.images.front().toRgb8(), b = fullRun.images.front().toRgb8();
+    const auto writeExtra = [&](const char* name, const RgbImage8& image) {
+        if (image.empty()) return;
+        std::printf("%s\n", writeImage(folder / name, toFloatImage(image), {}, {ImageFormat::Png8}).c_str());
+    };
+    writeExtra("side-by-side.png", composeRow({a, b}, a.height));
+    writeExtra("difference.png", differenceImage(a, b));
+    writeExtra("swd-steps.png", stepStrip(swdRun, 128));
+    writeExtra("full-steps.png", stepStrip(fullRun, 128));
+
+    const double swdMs = swdRun.timings.totalMs - swdRun.timings.loadMs;
+    const double fullMs = fullRun.timings.totalMs - fullRun.timings.loadMs;
+    const double p = psnr(a, b);
+    nlohmann::json report = {{"prompt", ca.prompt},
+                             {"seed", ca.seed},
+                             {"model", models.set.displayName},
+                             {"demo_model", models.demo},
+                             {"swd", runReport(swdRun, swdFiles)},
+                             {"full_resolution", runReport(fullRun, fullFiles)},
+                             {"speedup", swdMs > 0 ? fullMs / swdMs : 0.0},
+                             {"psnr_db", std::isinf(p) ? nlohmann::json("inf") : nlohmann::json(p)},
+                             {"ssim", ssim(a, b)},
+                             {"files",
+                              {{"side_by_side", "side-by-side.png"},
+                               {"difference", "difference.png"},
+                               {"swd_steps", "swd-steps.png"},
+                               {"full_steps", "full-steps.png"}}}};
+    writeText(folder / "report.json", report.dump(2) + "\n");
+    std::printf("%s\n", (folder / "report.json").c_str());
+    std::fflush(stdout);
+    progress.note(
+        fmt::format("SwD {:.2f} s, full resolution {:.2f} s: {:.1f}x faster; PSNR {:.2f} dB, SSIM {:.4f}",
+                    swdMs / 1000, fullMs / 1000, swdMs > 0 ? fullMs / swdMs : 0.0, p, ssim(a, b)));
+    return 0;
+}
+
+void addCompareCommand(CLI::App& app) {
     auto* cmp = app.add_subcommand(
         "compare",
         "Run SwD and full-resolution sampling with one prompt and seed; write both images, a side-by-side "
@@ -310,76 +380,10 @@ void addGenerateCommands(CLI::App& app) {
     cmp->add_option("--full-preset", *fullPreset,
                     "full-resolution preset (default: the SwD preset's counterpart)");
     ca->forStrips = true;
-    setAction(cmp, [ca, fullPreset] {
-        checkRunArgs(*ca);
-        const ImageFormat format = parseFormat(ca->format);
-        const Schedule swdSchedule = pickSchedule(*ca, "swd-2b-6step");
-        requireValidSchedule(*ca, swdSchedule);
-        std::string fullId = *fullPreset;
-        if (fullId.empty())
-            fullId = swdSchedule.compareWith.empty() ? "sd35-medium-full" : swdSchedule.compareWith;
-        Schedule fullSchedule = PresetLibrary::builtin().get(fullId);
-        // Both finals at one size: full resolution runs at the SwD schedule's last scale.
-        fullSchedule.scales.assign(fullSchedule.scales.size(), swdSchedule.finalScale());
-        ProgressPrinter progress(ca->verbosity());
-        Session session(sessionOptions(*ca));
-        const ResolvedModels models = resolveModels(session, ca->model, swdSchedule);
-        if (!models.note.empty()) progress.note(models.note);
-        CancelToken cancel;
-        GenerationResult swdRun, fullRun;
-        {
-            InterruptCancels interrupt(cancel);
-            swdRun = session.run(models.set, makeRequest(*ca, swdSchedule), &progress, cancel);
-            if (!swdRun.cancelled)
-                fullRun = session.run(models.set, makeRequest(*ca, fullSchedule), &progress, cancel);
-        }
-        if (swdRun.cancelled || fullRun.cancelled || swdRun.images.empty() || fullRun.images.empty()) {
-            progress.note("cancelled: nothing written (a comparison needs both finished runs)");
-            return kExitInterrupted;
-        }
+    setAction(cmp, [ca, fullPreset] { return runCompare(*ca, *fullPreset); });
+}
 
-        const fs::path folder = nextImagePath(ca->out, "compare", format).replace_extension("");
-        fs::create_directories(folder);
-        const auto swdFiles = writeRun(swdRun, folder, "swd", format, ca->stepsOut);
-        const auto fullFiles = writeRun(fullRun, folder, "full", format, ca->stepsOut);
-        const RgbImage8 a = swdRun.images.front().toRgb8(), b = fullRun.images.front().toRgb8();
-        const auto writeExtra = [&](const char* name, const RgbImage8& image) {
-            if (image.empty()) return;
-            std::printf("%s\n",
-                        writeImage(folder / name, toFloatImage(image), {}, {ImageFormat::Png8}).c_str());
-        };
-        writeExtra("side-by-side.png", composeRow({a, b}, a.height));
-        writeExtra("difference.png", differenceImage(a, b));
-        writeExtra("swd-steps.png", stepStrip(swdRun, 128));
-        writeExtra("full-steps.png", stepStrip(fullRun, 128));
-
-        const double swdMs = swdRun.timings.totalMs - swdRun.timings.loadMs;
-        const double fullMs = fullRun.timings.totalMs - fullRun.timings.loadMs;
-        const double p = psnr(a, b);
-        nlohmann::json report = {{"prompt", ca->prompt},
-                                 {"seed", ca->seed},
-                                 {"model", models.set.displayName},
-                                 {"demo_model", models.demo},
-                                 {"swd", runReport(swdRun, swdFiles)},
-                                 {"full_resolution", runReport(fullRun, fullFiles)},
-                                 {"speedup", swdMs > 0 ? fullMs / swdMs : 0.0},
-                                 {"psnr_db", std::isinf(p) ? nlohmann::json("inf") : nlohmann::json(p)},
-                                 {"ssim", ssim(a, b)},
-                                 {"files",
-                                  {{"side_by_side", "side-by-side.png"},
-                                   {"difference", "difference.png"},
-                                   {"swd_steps", "swd-steps.png"},
-                                   {"full_steps", "full-steps.png"}}}};
-        writeText(folder / "report.json", report.dump(2) + "\n");
-        std::printf("%s\n", (folder / "report.json").c_str());
-        std::fflush(stdout);
-        progress.note(
-            fmt::format("SwD {:.2f} s, full resolution {:.2f} s: {:.1f}x faster; PSNR {:.2f} dB, SSIM {:.4f}",
-                        swdMs / 1000, fullMs / 1000, swdMs > 0 ? fullMs / swdMs : 0.0, p, ssim(a, b)));
-        return 0;
-    });
-
-    // swd make-demo-model
+void addMakeDemoModelCommand(CLI::App& app) {
     auto* demo = app.add_subcommand(
         "make-demo-model", "Write the built-in demo model (tiny, random weights, real architecture family)");
     auto dir = std::make_shared<std::string>();
@@ -396,6 +400,14 @@ void addGenerateCommands(CLI::App& app) {
         std::printf("%s\n", dir->c_str());
         return 0;
     });
+}
+
+}  // namespace
+
+void addGenerateCommands(CLI::App& app) {
+    addGenerateCommand(app);       // swd generate
+    addCompareCommand(app);        // swd compare
+    addMakeDemoModelCommand(app);  // swd make-demo-model
 }
 
 }  // namespace swd::cli

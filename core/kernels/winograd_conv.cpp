@@ -105,6 +105,33 @@ struct WinogradConv3x3::Impl {
         }
         return matmuls.emplace(key, std::move(entry)).first->second;
     }
+
+    // M[ξ] = V[ξ] · U[ξ] for a band: [tiles, Cin] x [Cin, Cout] per component, bf16 in, fp32 out; v and m
+    // hold `capacity` rows per component.
+    void multiply(int64_t tiles, int64_t capacity, std::uint16_t* v, float* m) {
+        using dnnl::memory;
+        const Matmul& mm = matmul(tiles, capacity);
+        const int64_t C = inChannels, K = outChannels, nc = components;
+        const int64_t vStride = capacity * C, mStride = capacity * K;
+        if (mm.perComponent) {
+            const memory::desc vDesc({tiles, C}, memory::data_type::bf16, {C, 1});
+            const memory::desc mDesc({tiles, K}, memory::data_type::f32, {K, 1});
+            for (int64_t xi = 0; xi < nc; ++xi)
+                mm.primitive.execute(
+                    dnnl_backend::stream(),
+                    {{DNNL_ARG_SRC, memory(vDesc, dnnl_backend::engine(), v + xi * vStride)},
+                     {DNNL_ARG_WEIGHTS, mm.weights[static_cast<std::size_t>(xi)]},
+                     {DNNL_ARG_DST, memory(mDesc, dnnl_backend::engine(), m + xi * mStride)}});
+        } else {
+            const memory::desc vDesc({nc, tiles, C}, memory::data_type::bf16, {vStride, C, 1});
+            const memory::desc mDesc({nc, tiles, K}, memory::data_type::f32, {mStride, K, 1});
+            mm.primitive.execute(dnnl_backend::stream(),
+                                 {{DNNL_ARG_SRC, memory(vDesc, dnnl_backend::engine(), v)},
+                                  {DNNL_ARG_WEIGHTS, mm.weights.front()},
+                                  {DNNL_ARG_DST, memory(mDesc, dnnl_backend::engine(), m)}});
+        }
+        dnnl_backend::stream().wait();
+    }
 #endif
 };
 
@@ -409,6 +436,88 @@ SWD_AVX512BF16_TARGET void outputTileAvx512(const float* m, int64_t mStride, int
 }
 #endif
 
+// ---------------------------------------------------------------------------------------------------
+// Forward stages: what one call's input and output transforms need, shared by all threads.
+
+struct ForwardGeometry {
+    bool up = false;          // Upsample2x mode
+    bool vectorised = false;  // the AVX-512 kernels apply (C and K multiples of 16)
+    bool accumulate = false;  // add to the output's current values (the residual)
+    int64_t C = 0, H = 0, W = 0, K = 0, OH = 0, OW = 0;
+    int64_t tilesH = 0, tilesW = 0;  // tile t: row r = t / tilesW (image r / tilesH)
+    const std::uint16_t* src = nullptr;
+    std::uint16_t* dst = nullptr;
+    const float* bias = nullptr;
+    const std::uint16_t* zeros = nullptr;  // C zeros: the padding
+};
+
+// V = Bᵀ d B for the tiles [t0, t1) into v (tile t at row t − t0), a run within one tile row at a time
+inline void inputStage(const ForwardGeometry& g, int64_t t0, int64_t t1, std::uint16_t* v, int64_t vStride) {
+    const bool up = g.up;
+    const int64_t C = g.C, H = g.H, W = g.W, tilesH = g.tilesH, tilesW = g.tilesW;
+    const std::uint16_t* const src = g.src;
+    const int64_t base = t0;
+    while (t0 < t1) {
+        const int64_t r = t0 / tilesW, n = r / tilesH, ty = r % tilesH, txa = t0 % tilesW;
+        const int64_t txb = std::min(tilesW, txa + (t1 - t0));
+        const int kRows = up ? 3 : 4;
+        const std::uint16_t* inRows[4] = {};
+        for (int i = 0; i < kRows; ++i) {
+            const int64_t py = up ? ty - 1 + i : 2 * ty - 1 + i;
+            inRows[i] = py >= 0 && py < H ? src + (n * H + py) * W * C : nullptr;
+        }
+#if SWD_HAVE_AVX512BF16_KERNELS
+        if (g.vectorised) {
+            if (up)
+                inputRowUpsampleAvx512(inRows, W, C, txa, txb, v + (t0 - base) * C, vStride);
+            else
+                inputRowAvx512(inRows, W, C, txa, txb, v + (t0 - base) * C, vStride);
+            t0 += txb - txa;
+            continue;
+        }
+#endif
+        const std::uint16_t* tile[16];
+        for (int64_t tx = txa; tx < txb; ++tx, ++t0) {
+            for (int i = 0; i < kRows; ++i)
+                for (int j = 0; j < kRows; ++j) {
+                    const int64_t px = up ? tx - 1 + j : 2 * tx - 1 + j;
+                    tile[kRows * i + j] = inRows[i] && px >= 0 && px < W ? inRows[i] + px * C : g.zeros;
+                }
+            if (up)
+                inputTileUpsampleKernel(tile, C, v + (t0 - base) * C, vStride);
+            else
+                inputTileKernel(tile, C, v + (t0 - base) * C, vStride);
+        }
+    }
+}
+
+// Y = Aᵀ M A + bias (+ residual) into the output pixels of the tiles [t0, t1) (tile t at row t − t0 of m)
+inline void outputStage(const ForwardGeometry& g, int64_t t0, int64_t t1, const float* m, int64_t mStride) {
+    const bool up = g.up, accumulate = g.accumulate;
+    const int64_t K = g.K, OH = g.OH, OW = g.OW, tilesH = g.tilesH, tilesW = g.tilesW;
+    std::uint16_t* const dst = g.dst;
+    const float* const bias = g.bias;
+    std::vector<std::uint16_t> scratch(static_cast<std::size_t>(K));  // outputs past an odd edge
+    std::uint16_t* pixels[4];
+    for (int64_t t = t0; t < t1; ++t) {
+        const int64_t r = t / tilesW, n = r / tilesH, ty = r % tilesH, tx = t % tilesW;
+        bool inside = true;
+        for (int a = 0; a < 2; ++a)
+            for (int b = 0; b < 2; ++b) {
+                const int64_t py = 2 * ty + a, px = 2 * tx + b;
+                inside = inside && py < OH && px < OW;
+                pixels[2 * a + b] = py < OH && px < OW ? dst + ((n * OH + py) * OW + px) * K : scratch.data();
+            }
+#if SWD_HAVE_AVX512BF16_KERNELS
+        if (g.vectorised && inside) {
+            outputTileAvx512(m + (t - t0) * K, mStride, K, bias, pixels, accumulate, up);
+            continue;
+        }
+#endif
+        outputTileKernel(m + (t - t0) * K, mStride, K, bias, pixels, accumulate, up);
+    }
+}
+
 }  // namespace
 
 #endif  // SWD_HAVE_ONEDNN
@@ -423,7 +532,6 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x, const at::Tensor& ac
             "residual is not one, or this build or CPU has no oneDNN bf16 kernels",
             shapeToString(x.sizes()), c10::toString(x.scalar_type()), m_impl ? m_impl->inChannels : 0);
 #if SWD_HAVE_ONEDNN
-    using dnnl::memory;
     Impl& d = *m_impl;
     const bool up = d.mode == Mode::Upsample2x;
     const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), K = d.outChannels;
@@ -440,97 +548,17 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x, const at::Tensor& ac
     const int64_t nc = d.components;
     const int64_t tilesH = (OH + 1) / 2, tilesW = (OW + 1) / 2;
     const std::vector<std::uint16_t> zeros(static_cast<std::size_t>(C), 0);
-    const bool vectorised = kernels::cpuHasAvx512Bf16() && C % 16 == 0 && K % 16 == 0;
-    const auto* src = reinterpret_cast<const std::uint16_t*>(x.data_ptr());
-    auto* dst = reinterpret_cast<std::uint16_t*>(out.data_ptr());
-    const float* bias = d.bias.data_ptr<float>();
-    const int64_t totalTiles = N * tilesH * tilesW;  // tile t: row r = t / tilesW (image r / tilesH)
-
-    // V = Bᵀ d B for the tiles [t0, t1) into v (tile t at row t − t0), a run within one tile row at a time
-    auto inputStage = [&](int64_t t0, int64_t t1, std::uint16_t* v, int64_t vStride) {
-        const int64_t base = t0;
-        while (t0 < t1) {
-            const int64_t r = t0 / tilesW, n = r / tilesH, ty = r % tilesH, txa = t0 % tilesW;
-            const int64_t txb = std::min(tilesW, txa + (t1 - t0));
-            const int kRows = up ? 3 : 4;
-            const std::uint16_t* inRows[4] = {};
-            for (int i = 0; i < kRows; ++i) {
-                const int64_t py = up ? ty - 1 + i : 2 * ty - 1 + i;
-                inRows[i] = py >= 0 && py < H ? src + (n * H + py) * W * C : nullptr;
-            }
-#if SWD_HAVE_AVX512BF16_KERNELS
-            if (vectorised) {
-                if (up)
-                    inputRowUpsampleAvx512(inRows, W, C, txa, txb, v + (t0 - base) * C, vStride);
-                else
-                    inputRowAvx512(inRows, W, C, txa, txb, v + (t0 - base) * C, vStride);
-                t0 += txb - txa;
-                continue;
-            }
-#endif
-            const std::uint16_t* tile[16];
-            for (int64_t tx = txa; tx < txb; ++tx, ++t0) {
-                for (int i = 0; i < kRows; ++i)
-                    for (int j = 0; j < kRows; ++j) {
-                        const int64_t px = up ? tx - 1 + j : 2 * tx - 1 + j;
-                        tile[kRows * i + j] =
-                            inRows[i] && px >= 0 && px < W ? inRows[i] + px * C : zeros.data();
-                    }
-                if (up)
-                    inputTileUpsampleKernel(tile, C, v + (t0 - base) * C, vStride);
-                else
-                    inputTileKernel(tile, C, v + (t0 - base) * C, vStride);
-            }
-        }
-    };
-
-    // M[ξ] = V[ξ] · U[ξ]: [tiles, Cin] x [Cin, Cout] per component, bf16 in, fp32 out
-    auto matmulStage = [&](int64_t tiles, int64_t capacity, std::uint16_t* v, float* m) {
-        const Impl::Matmul& mm = d.matmul(tiles, capacity);
-        const int64_t vStride = capacity * C, mStride = capacity * K;
-        if (mm.perComponent) {
-            const memory::desc vDesc({tiles, C}, memory::data_type::bf16, {C, 1});
-            const memory::desc mDesc({tiles, K}, memory::data_type::f32, {K, 1});
-            for (int64_t xi = 0; xi < nc; ++xi)
-                mm.primitive.execute(
-                    dnnl_backend::stream(),
-                    {{DNNL_ARG_SRC, memory(vDesc, dnnl_backend::engine(), v + xi * vStride)},
-                     {DNNL_ARG_WEIGHTS, mm.weights[static_cast<std::size_t>(xi)]},
-                     {DNNL_ARG_DST, memory(mDesc, dnnl_backend::engine(), m + xi * mStride)}});
-        } else {
-            const memory::desc vDesc({nc, tiles, C}, memory::data_type::bf16, {vStride, C, 1});
-            const memory::desc mDesc({nc, tiles, K}, memory::data_type::f32, {mStride, K, 1});
-            mm.primitive.execute(dnnl_backend::stream(),
-                                 {{DNNL_ARG_SRC, memory(vDesc, dnnl_backend::engine(), v)},
-                                  {DNNL_ARG_WEIGHTS, mm.weights.front()},
-                                  {DNNL_ARG_DST, memory(mDesc, dnnl_backend::engine(), m)}});
-        }
-        dnnl_backend::stream().wait();
-    };
-
-    // Y = Aᵀ M A + bias (+ residual) into the output pixels of the tiles [t0, t1) (tile t at row t − t0 of m)
-    auto outputStage = [&](int64_t t0, int64_t t1, const float* m, int64_t mStride) {
-        std::vector<std::uint16_t> scratch(static_cast<std::size_t>(K));  // outputs past an odd edge
-        std::uint16_t* pixels[4];
-        for (int64_t t = t0; t < t1; ++t) {
-            const int64_t r = t / tilesW, n = r / tilesH, ty = r % tilesH, tx = t % tilesW;
-            bool inside = true;
-            for (int a = 0; a < 2; ++a)
-                for (int b = 0; b < 2; ++b) {
-                    const int64_t py = 2 * ty + a, px = 2 * tx + b;
-                    inside = inside && py < OH && px < OW;
-                    pixels[2 * a + b] =
-                        py < OH && px < OW ? dst + ((n * OH + py) * OW + px) * K : scratch.data();
-                }
-#if SWD_HAVE_AVX512BF16_KERNELS
-            if (vectorised && inside) {
-                outputTileAvx512(m + (t - t0) * K, mStride, K, bias, pixels, accumulate.defined(), up);
-                continue;
-            }
-#endif
-            outputTileKernel(m + (t - t0) * K, mStride, K, bias, pixels, accumulate.defined(), up);
-        }
-    };
+    ForwardGeometry g;
+    g.up = up;
+    g.vectorised = kernels::cpuHasAvx512Bf16() && C % 16 == 0 && K % 16 == 0;
+    g.accumulate = accumulate.defined();
+    g.C = C, g.H = H, g.W = W, g.K = K, g.OH = OH, g.OW = OW;
+    g.tilesH = tilesH, g.tilesW = tilesW;
+    g.src = reinterpret_cast<const std::uint16_t*>(x.data_ptr());
+    g.dst = reinterpret_cast<std::uint16_t*>(out.data_ptr());
+    g.bias = d.bias.data_ptr<float>();
+    g.zeros = zeros.data();
+    const int64_t totalTiles = N * tilesH * tilesW;
 
     // Bands of whole tile rows; each stage runs on all threads in turn. (Measured: giving each thread its
     // own blocks of 64-256 tiles through all three stages, so that they stay in its cache, is no faster.)
@@ -545,15 +573,15 @@ at::Tensor WinogradConv3x3::operator()(const at::Tensor& x, const at::Tensor& ac
         const int64_t tiles = std::min(bandTiles, totalTiles - band0);
         std::optional<profile::Scope> scope(std::in_place, "winograd input transform");
         at::parallel_for(band0, band0 + tiles, 16, [&](int64_t t0, int64_t t1) {
-            inputStage(t0, t1, vData + (t0 - band0) * C, bandTiles * C);
+            inputStage(g, t0, t1, vData + (t0 - band0) * C, bandTiles * C);
         });
         scope.reset();
         scope.emplace("winograd matmul", 2.0 * nc * tiles * C * K);
-        matmulStage(tiles, bandTiles, vData, mData);
+        d.multiply(tiles, bandTiles, vData, mData);
         scope.reset();
         scope.emplace("winograd output transform");
         at::parallel_for(band0, band0 + tiles, 16, [&](int64_t t0, int64_t t1) {
-            outputStage(t0, t1, mData + (t0 - band0) * K, bandTiles * K);
+            outputStage(g, t0, t1, mData + (t0 - band0) * K, bandTiles * K);
         });
     }
     return out;
