@@ -23,11 +23,8 @@ GenerationRequest toGenerationRequest(const RunRequest& r) {
     g.schedule = r.schedule;
     g.batchSize = r.batchSize;
     g.device = r.device.toStdString();
-    const auto precision = precisionFromName(r.precision.toStdString());
-    if (!precision)
-        throwBadInput("unknown precision '{}' (use auto, bf16, fp16 or fp32)", r.precision.toStdString());
-    g.precision = *precision;
-    g.preview = parsePreviewMode(r.preview.toStdString());
+    g.precision = r.precision;
+    g.preview = r.preview;
     g.useAdapter = r.useAdapter && r.model.adapterKind != ModelChoice::AdapterKind::None;
     g.cfgBatched = r.cfgBatched;
     g.label = r.label.toStdString();
@@ -194,11 +191,9 @@ private:
     void save(const GenerationResult& res, const RunRequest& request, RunResult* out) {
         if (request.outputFolder.isEmpty() || res.images.empty()) return;
         try {
-            const auto format = imageFormatFromId(request.outputFormat.toStdString());
-            if (!format) throwBadInput("unknown output format '{}'", request.outputFormat.toStdString());
             RunOutput output;
             output.folder = request.outputFolder.toStdString();
-            output.format = *format;
+            output.format = request.outputFormat;
             output.prefix = request.label == kFullLabel ? "full" : "swd";
             output.datedNames = true;
             for (const WrittenImage& w : writeResult(res, output))

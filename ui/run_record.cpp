@@ -43,8 +43,8 @@ RestoredRun restoreFromRecordJson(const QString& json, const QString& label) {
     r.schedule = g.schedule;
     r.batchSize = 1;
     r.device = QString::fromStdString(g.device);
-    r.precision = QString::fromLatin1(precisionName(g.precision));
-    r.preview = QString::fromLatin1(previewModeName(g.preview));
+    r.precision = g.precision;
+    r.preview = g.preview;
     r.useAdapter = g.useAdapter;
     r.cfgBatched = g.cfgBatched;
     out.fullResolution = isFullResolution(g) || g.label == "Full resolution";

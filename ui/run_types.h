@@ -1,10 +1,13 @@
 // The values that travel between the widgets and the generation worker: what to run (RunRequest), what
 // one finished step looks like (StepImage) and what a run produced (RunResult). Plain Qt and
-// swd::Schedule only: no libtorch, so every widget may include this. The worker's engine backend converts
-// them to and from the core's GenerationRequest / StepEvent / GenerationResult.
+// swd::Schedule and the core's torch-free kinds only: no libtorch, so every widget may include this. The
+// worker's engine backend converts them to and from the core's GenerationRequest / StepEvent /
+// GenerationResult.
 #pragma once
 
+#include "image/image_io.h"
 #include "sampling/schedule.h"
+#include "util/kinds.h"
 
 #include <QImage>
 #include <QList>
@@ -46,14 +49,14 @@ struct RunRequest {
     Schedule schedule;
     int batchSize = 1;
     QString device = QStringLiteral("cpu");
-    QString precision = QStringLiteral("auto");      // auto, bf16, fp16, fp32
-    QString preview = QStringLiteral("projection");  // vae, taesd, projection, off
+    Precision precision = Precision::Auto;
+    PreviewMode preview = PreviewMode::Projection;
     bool useAdapter = true;
     bool cfgBatched = true;
     QString label;  // kSwdLabel or kFullLabel
     ModelChoice model;
     QString outputFolder;  // the result is written here as soon as it finishes ("": not)
-    QString outputFormat = QStringLiteral("png");  // png, png16, jpg, tiff, exr
+    ImageFormat outputFormat = ImageFormat::Png8;
 };
 
 // A model or adapter found on disk, for the pickers.

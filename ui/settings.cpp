@@ -1,5 +1,7 @@
 #include "settings.h"
 
+#include "util/kinds.h"
+
 #include <QCoreApplication>
 #include <QDir>
 #include <QStandardPaths>
@@ -70,8 +72,9 @@ void AppSettings::save() const {
 }
 
 QStringList previewModeIds() {
-    return {QStringLiteral("vae"), QStringLiteral("taesd"), QStringLiteral("projection"),
-            QStringLiteral("off")};
+    QStringList ids;
+    for (const auto& e : KindTable<PreviewMode>::entries) ids << QString::fromLatin1(e.id);
+    return ids;
 }
 
 QString previewModeLabel(const QString& id) {

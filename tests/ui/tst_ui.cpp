@@ -706,7 +706,7 @@ private Q_SLOTS:
         QCOMPARE(next.seed, g.seed);
         QCOMPARE(next.schedule.sigmas, g.schedule.sigmas);
         QCOMPARE(next.useAdapter, false);
-        QCOMPARE(next.preview, QStringLiteral("off"));
+        QCOMPARE(next.preview, PreviewMode::Off);
 
         // Saving it again keeps the record: it restores the same way.
         const QString copy = dir.filePath(QStringLiteral("copy.png"));
@@ -1152,7 +1152,7 @@ private Q_SLOTS:
         r.label = kSwdLabel;
         r.model.kind = ModelChoice::Kind::Demo;
         r.outputFolder = out.path();
-        r.preview = QStringLiteral("vae");
+        r.preview = PreviewMode::FullVae;
 
         int ticksWhileBusy = 0;
         QTimer timer;
@@ -1223,7 +1223,7 @@ private Q_SLOTS:
         full.useAdapter = false;
         full.schedule = builtinPreset("sd35-medium-full");
         full.schedule.scales.assign(full.schedule.scales.size(), 16);
-        full.preview = QStringLiteral("projection");
+        full.preview = PreviewMode::Projection;
         results.clear();
         finished.clear();
         steps.clear();
@@ -1283,7 +1283,7 @@ private Q_SLOTS:
         r.schedule = loadScheduleFile(scheduleFile.toStdString());
         r.label = kSwdLabel;
         r.model.kind = ModelChoice::Kind::Demo;
-        r.preview = QStringLiteral("off");
+        r.preview = PreviewMode::Off;
         r.outputFolder = uiOut.path();
         QSignalSpy results(&controller, &GenerationController::runFinished);
         QSignalSpy failed(&controller, &GenerationController::failed);
