@@ -104,6 +104,9 @@ public:
                                               : fs::path(options.demoDir.toStdString());
         o.engine.hashCache = options.hashCache.toStdString();
         o.engine.taesdPath = options.taesdPath.toStdString();
+        o.missingModelHint =
+            "Add the folder that holds the model in Settings, pick a model in the Model list, or pick "
+            "the demo model to try the application.";
         m_session.setOptions(std::move(o));
         RuntimeOptions runtime;
         runtime.threads = options.threads;
@@ -133,7 +136,7 @@ public:
     RunResult run(const RunRequest& request, Observer& observer) override {
         const GenerationRequest g = toGenerationRequest(request);
         observer.stage(QObject::tr("Finding the models"));
-        const ModelSet set = resolve(request, g);
+        const ModelSet set = m_session.resolve(toSelection(request.model), g.schedule, g.useAdapter).set;
         ObserverBridge bridge(observer, request.label);
         const GenerationResult res = m_session.run(set, g, &bridge, m_cancel);
 
@@ -175,19 +178,6 @@ public:
     }
 
 private:
-    ModelSet resolve(const RunRequest& request, const GenerationRequest& g) {
-        try {
-            return m_session.resolve(toSelection(request.model), g.schedule, g.useAdapter).set;
-        } catch (const Error& e) {
-            if (e.kind() != ErrorKind::BadInput) throw;
-            throwBadInput(
-                "{}\nAdd the folder that holds the model in Settings, pick a model in the Model list, or "
-                "pick the "
-                "demo model to try the application.",
-                e.what());
-        }
-    }
-
     void save(const GenerationResult& res, const RunRequest& request, RunResult* out) {
         if (request.outputFolder.isEmpty() || res.images.empty()) return;
         try {

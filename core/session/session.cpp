@@ -64,7 +64,8 @@ ResolvedModels Session::resolve(const ModelSelection& selection, const Schedule&
             modelFamilyName(schedule.family), found.searchedText());
         return out;
     }
-    throwBadInput("{}", plan.message);
+    if (m_options.missingModelHint.empty()) throwBadInput("{}", plan.message);
+    throwBadInput("{}\n{}", plan.message, m_options.missingModelHint);
 }
 
 Engine& Session::engineFor(const ModelSet& models, const GenerationRequest& request) {

@@ -36,6 +36,8 @@ struct SessionOptions {
     // Auto with no model of the preset's family installed at all (and nothing named) runs the demo model
     // with a note, instead of failing (the CLI; the app offers the demo model as a choice of its own).
     bool demoWhenNoneInstalled = false;
+    // Added on a line of its own to the "what is missing" message: what to do in this front end.
+    std::string missingModelHint;
     // What every engine is made with; device and precision come from each request.
     EngineOptions engine;
 };
