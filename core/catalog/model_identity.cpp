@@ -1,5 +1,7 @@
 #include "catalog/model_identity.h"
 
+#include "family/family.h"
+
 #include "util/error.h"
 #include "util/json_reader.h"
 #include "util/tensor_text.h"
@@ -305,11 +307,8 @@ ComponentMatch matchGroup(const Group& group, const std::string& prefix,
 }
 
 const ComponentDims* familyDims(ModelFamily f) {
-    const char* id = f == ModelFamily::SD35Medium  ? "sd35_medium.diffusers"
-                     : f == ModelFamily::SD35Large ? "sd35_large.diffusers"
-                     : f == ModelFamily::SD3Medium ? "sd3_medium.diffusers"
-                                                   : nullptr;
-    const Manifest* m = id ? findManifest(id) : nullptr;
+    const ModelVariant* variant = findVariant(f);
+    const Manifest* m = variant ? findManifest(variant->sizeManifest) : nullptr;
     return m ? &factsOf(*m).dims : nullptr;
 }
 
@@ -444,9 +443,9 @@ LoraInfo identifyLora(const std::vector<std::pair<std::string, const TensorInfo*
         const ComponentDims* real = familyDims(*info.family);
         info.realSize = real && *real == info.dims;
     }
-    if (info.realSize && (info.family == ModelFamily::SD35Medium || info.family == ModelFamily::SD35Large)) {
-        info.swdLayout = findManifest(info.family == ModelFamily::SD35Medium ? "swd_lora_sd35_medium.peft"
-                                                                             : "swd_lora_sd35_large.peft");
+    const ModelVariant* variant = info.family ? findVariant(*info.family) : nullptr;
+    if (info.realSize && variant && *variant->adapterManifest) {
+        info.swdLayout = findManifest(variant->adapterManifest);
         if (info.swdLayout) {
             std::set<std::string> swdModules;
             for (const auto& t : info.swdLayout->tensors)
@@ -464,9 +463,7 @@ LoraInfo identifyLora(const std::vector<std::pair<std::string, const TensorInfo*
 }  // namespace
 
 std::optional<ModelFamily> familyOfModel(const std::string& model) {
-    if (model == "sd35_medium") return ModelFamily::SD35Medium;
-    if (model == "sd35_large") return ModelFamily::SD35Large;
-    if (model == "sd3_medium") return ModelFamily::SD3Medium;
+    if (const ModelVariant* v = findVariantByManifest(model)) return v->model;
     return std::nullopt;
 }
 

@@ -1,5 +1,7 @@
 #include "catalog/model_set.h"
 
+#include "family/family.h"
+
 #include "util/error.h"
 
 #include <fmt/format.h>
@@ -20,24 +22,6 @@ namespace {
 bool pathExists(const fs::path& p) {
     std::error_code ec;
     return fs::exists(p, ec);
-}
-
-// The Hugging Face repository of each family's base model and its single-file checkpoint.
-struct FamilySources {
-    ModelFamily family;
-    const char* repo;
-    const char* singleFile;
-};
-constexpr std::array<FamilySources, 3> kFamilySources = {{
-    {ModelFamily::SD35Medium, "stabilityai/stable-diffusion-3.5-medium", "sd3.5_medium.safetensors"},
-    {ModelFamily::SD35Large, "stabilityai/stable-diffusion-3.5-large", "sd3.5_large.safetensors"},
-    {ModelFamily::SD3Medium, "stabilityai/stable-diffusion-3-medium-diffusers", "sd3_medium.safetensors"},
-}};
-
-const FamilySources* sourcesOf(ModelFamily f) {
-    for (const auto& s : kFamilySources)
-        if (s.family == f) return &s;
-    return nullptr;
 }
 
 // Lower case, '_' as '-': "SWD_medium_6_steps" names the same adapter as "swd-medium-6-steps".
@@ -98,7 +82,7 @@ const FoundComponent* findAnywhere(const DiscoveryResult& found, ComponentKind k
 }
 
 std::string whereToGet(ComponentKind kind, ModelFamily family) {
-    const FamilySources* s = sourcesOf(family);
+    const ModelVariant* s = findVariant(family);
     const std::string repo = s ? s->repo : "stabilityai/stable-diffusion-3.5-medium";
     switch (kind) {
         case ComponentKind::Transformer:
@@ -217,10 +201,10 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found,
                 modelFamilyName(*f));
         if (f) family = *f;
     } else {
-        const std::array<ModelFamily, 3> order = {ModelFamily::SD35Medium, ModelFamily::SD35Large,
-                                                  ModelFamily::SD3Medium};
+        const std::vector<ModelVariant> order = registeredVariants();
         for (FoundKind kind : {FoundKind::Pipeline, FoundKind::Checkpoint, FoundKind::Component}) {
-            for (ModelFamily f : order) {
+            for (const ModelVariant& variant : order) {
+                const ModelFamily f = variant.model;
                 if (family != ModelFamily::Any && f != family) continue;
                 for (const auto& m : found.models)
                     if (!base && m.kind == kind && m.usable() && m.component(ComponentKind::Transformer) &&
@@ -231,7 +215,7 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found,
         if (base && family == ModelFamily::Any) family = *base->family();
     }
     set.family = family;
-    const FamilySources* familySources = sourcesOf(family);
+    const ModelVariant* familySources = findVariant(family);
     std::vector<std::string> downloads;
     auto missingPart = [&](ComponentKind kind) {
         plan.missing.push_back(

@@ -34,6 +34,16 @@ struct LatentFormat {
     std::array<float, 3> rgbBias{};
 };
 
+// One model variant a family runs, as the catalog finds, checks and names it.
+struct ModelVariant {
+    ModelFamily model;
+    const char* manifestModel;    // the manifests' model id ("sd35_medium")
+    const char* sizeManifest;     // the manifest whose dimensions are the real size ("sd35_medium.diffusers")
+    const char* repo;             // Hugging Face repository of the base model
+    const char* singleFile;       // its single-file checkpoint
+    const char* adapterManifest;  // the released SwD adapter's manifest ("" when there is none)
+};
+
 // What a schedule lists per step, by sampler: SwD's growing scales and sigmas, a flow-matching grid at
 // one scale, or DDPM integer timesteps (SiD).
 enum class ScheduleKind { ScaleWise, FlowGrid, DdpmTimesteps };
@@ -44,8 +54,10 @@ public:
 
     virtual const char* id() const = 0;    // "sd3"
     virtual const char* name() const = 0;  // "Stable Diffusion 3 / 3.5 (MMDiT)"
-    // The model variants (ModelFamily values) this family runs.
+    // The model variants (ModelFamily values) this family runs: Any, and each of variants().
     virtual bool serves(ModelFamily model) const = 0;
+    // The variants, in the order discovery prefers them when a preset names none.
+    virtual const std::vector<ModelVariant>& variants() const = 0;
     virtual const LatentFormat& latentFormat() const = 0;
     // The samplers, in the order the UI offers them, and what each one's schedule lists.
     virtual std::vector<SamplerKind> samplers() const = 0;
@@ -62,6 +74,11 @@ public:
 // Unsupported for a variant no family serves.
 const std::vector<const Family*>& registeredFamilies();
 const Family& familyFor(ModelFamily model);
+// Every registered variant, in the families' order and each family's preference; the one of `model`
+// (nullptr for Any); the one whose manifests name it `manifestModel`.
+std::vector<ModelVariant> registeredVariants();
+const ModelVariant* findVariant(ModelFamily model);
+const ModelVariant* findVariantByManifest(const std::string& manifestModel);
 
 // Every problem of a schedule for the family that runs it: the generic checks (validateSchedule) with the
 // family's limits, and a sampler the family does not have. limits.maxLatentSide > 0 overrides the

@@ -21,6 +21,27 @@ const Family& familyFor(ModelFamily model) {
     throwUnsupported("no model family in this build runs {}", modelFamilyName(model));
 }
 
+std::vector<ModelVariant> registeredVariants() {
+    std::vector<ModelVariant> all;
+    for (const Family* f : registeredFamilies())
+        all.insert(all.end(), f->variants().begin(), f->variants().end());
+    return all;
+}
+
+const ModelVariant* findVariant(ModelFamily model) {
+    for (const Family* f : registeredFamilies())
+        for (const ModelVariant& v : f->variants())
+            if (v.model == model) return &v;
+    return nullptr;
+}
+
+const ModelVariant* findVariantByManifest(const std::string& manifestModel) {
+    for (const Family* f : registeredFamilies())
+        for (const ModelVariant& v : f->variants())
+            if (manifestModel == v.manifestModel) return &v;
+    return nullptr;
+}
+
 std::vector<ScheduleIssue> validateForFamily(const Schedule& schedule, ScheduleLimits limits) {
     const Family& family = familyFor(schedule.family);
     if (limits.maxLatentSide <= 0) limits.maxLatentSide = family.maxLatentSide(schedule.family);

@@ -406,6 +406,16 @@ private Q_SLOTS:
         QCOMPARE(f.maxLatentSide(ModelFamily::Any), 0);
         QCOMPARE(f.costShape(ModelFamily::SD35Large).hidden, 2432);
         QCOMPARE(f.costShape(ModelFamily::SD35Medium).dualLayers, 13);
+        // Its variants, as the catalog names and prefers them.
+        const auto variants = registeredVariants();
+        QCOMPARE(variants.size(), std::size_t(3));
+        QVERIFY(variants.front().model == ModelFamily::SD35Medium);
+        QVERIFY(findVariant(ModelFamily::Any) == nullptr);
+        QCOMPARE(std::string(findVariant(ModelFamily::SD35Large)->repo),
+                 std::string("stabilityai/stable-diffusion-3.5-large"));
+        QVERIFY(findVariantByManifest("sd3_medium")->model == ModelFamily::SD3Medium);
+        QCOMPARE(std::string(findVariant(ModelFamily::SD3Medium)->adapterManifest), std::string());
+        QVERIFY(findVariantByManifest("sdxl_base") == nullptr);
     }
 
     void builtinPresetsAreTheIssueTables() {

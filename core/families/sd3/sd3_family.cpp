@@ -223,6 +223,18 @@ private:
 
 }  // namespace
 
+const std::vector<ModelVariant>& Sd3Family::variants() const {
+    static const std::vector<ModelVariant> list = {
+        {ModelFamily::SD35Medium, "sd35_medium", "sd35_medium.diffusers",
+         "stabilityai/stable-diffusion-3.5-medium", "sd3.5_medium.safetensors", "swd_lora_sd35_medium.peft"},
+        {ModelFamily::SD35Large, "sd35_large", "sd35_large.diffusers",
+         "stabilityai/stable-diffusion-3.5-large", "sd3.5_large.safetensors", "swd_lora_sd35_large.peft"},
+        {ModelFamily::SD3Medium, "sd3_medium", "sd3_medium.diffusers",
+         "stabilityai/stable-diffusion-3-medium-diffusers", "sd3_medium.safetensors", ""},
+    };
+    return list;
+}
+
 bool Sd3Family::serves(ModelFamily model) const {
     return model == ModelFamily::Any || model == ModelFamily::SD35Medium || model == ModelFamily::SD35Large ||
            model == ModelFamily::SD3Medium;

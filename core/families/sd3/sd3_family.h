@@ -12,6 +12,7 @@ public:
     const char* id() const override { return "sd3"; }
     const char* name() const override { return "Stable Diffusion 3 / 3.5 (MMDiT)"; }
     bool serves(ModelFamily model) const override;
+    const std::vector<ModelVariant>& variants() const override;
     const LatentFormat& latentFormat() const override;
     std::vector<SamplerKind> samplers() const override;
     ScheduleKind scheduleKind(SamplerKind sampler) const override;
