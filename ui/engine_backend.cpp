@@ -145,12 +145,7 @@ public:
         out.steps = bridge.steps;
         out.cancelled = res.cancelled;
         out.completedSteps = res.completedSteps;
-        out.timings.loadMs = res.timings.loadMs;
-        out.timings.textMs = res.timings.textMs;
-        out.timings.samplingMs = res.timings.samplingMs;
-        out.timings.decodeMs = res.timings.decodeMs;
-        out.timings.totalMs = res.timings.totalMs;
-        out.timings.peakRssBytes = res.timings.peakRssBytes;
+        out.timings = res.timings;
         out.modelName = QString::fromStdString(set.displayName);
         out.deviceUsed = QString::fromStdString(res.provenance.deviceUsed);
         out.dtypeUsed = QString::fromStdString(res.provenance.dtypeUsed);
@@ -166,16 +161,7 @@ public:
     void requestCancel() override { m_cancel.request(); }
     void resetCancel() override { m_cancel.reset(); }
 
-    CostInfo costInfo() const override {
-        const swd::CostInfo c = m_session.costInfo();
-        CostInfo out;
-        out.shape = c.shape;
-        out.flopsPerSecond = c.flopsPerSecond;
-        out.calibrated = c.calibrated;
-        out.maxLatentSide = c.maxLatentSide;
-        out.modelName = QString::fromStdString(c.modelName);
-        return out;
-    }
+    CostInfo costInfo() const override { return m_session.costInfo(); }
 
 private:
     void save(const GenerationResult& res, const RunRequest& request, RunResult* out) {

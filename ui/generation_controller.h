@@ -53,7 +53,7 @@ Q_SIGNALS:
     void failed(const QString& message);
     void jobFinished(int jobId, bool cancelled, bool failed);
     void discovered(const swd::ui::DiscoveryReport& report);
-    void costInfoChanged(const swd::ui::CostInfo& info);
+    void costInfoChanged(const swd::CostInfo& info);
 
 private:
     void drainSteps();

@@ -44,7 +44,7 @@ Q_SIGNALS:
     void runFinished(const swd::ui::RunResult& result);
     void runFailed(int jobId, int runIndex, const QString& message);
     void jobFinished(int jobId, bool cancelled, bool failed);
-    void costInfoChanged(const swd::ui::CostInfo& info);
+    void costInfoChanged(const swd::CostInfo& info);
 
 private:
     RunBackend& backend();

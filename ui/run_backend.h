@@ -23,16 +23,6 @@ struct BackendOptions {
     QString taesdPath;  // TAESD3 decoder weights for "taesd" previews ("": projection instead)
 };
 
-// The cost model's inputs for the editor and the progress: the loaded transformer's shape, the measured
-// throughput and the largest latent side its positional table covers.
-struct CostInfo {
-    TransformerShape shape;
-    double flopsPerSecond = 4.0e11;
-    bool calibrated = false;
-    int maxLatentSide = 0;  // 0: not known yet
-    QString modelName;
-};
-
 class RunBackend {
 public:
     class Observer {
@@ -57,4 +47,4 @@ public:
 
 }  // namespace swd::ui
 
-Q_DECLARE_METATYPE(swd::ui::CostInfo)
+Q_DECLARE_METATYPE(swd::CostInfo)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "image/image_io.h"
+#include "pipeline/generation_request.h"
 #include "sampling/schedule.h"
 #include "util/kinds.h"
 
@@ -90,11 +91,6 @@ struct StepImage {
     double sigma = 0, sigmaNext = 0;
     double ms = 0, modelMs = 0, elapsedMs = 0, etaMs = 0;
     QImage image;  // the step's decoded x0 (null when previews are off)
-};
-
-struct RunTimings {
-    double loadMs = 0, textMs = 0, samplingMs = 0, decodeMs = 0, totalMs = 0;
-    quint64 peakRssBytes = 0;
 };
 
 // What one run produced.

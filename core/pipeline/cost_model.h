@@ -6,6 +6,7 @@
 
 #include "sampling/schedule.h"
 
+#include <string>
 #include <vector>
 
 namespace swd {
@@ -43,6 +44,15 @@ public:
 private:
     double m_flopsPerSecond;
     int m_samples = 0;
+};
+
+// What the schedule editor and the progress need of the cost model.
+struct CostInfo {
+    TransformerShape shape;          // the loaded denoiser's (the family's table before a run)
+    double flopsPerSecond = 4.0e11;  // measured on this machine by the last run
+    bool calibrated = false;
+    int maxLatentSide = 0;  // 0: not known yet
+    std::string modelName;
 };
 
 // Remaining time of a run after `finishedSteps` steps, by the estimator's throughput.

@@ -58,17 +58,6 @@ private:
     std::atomic<bool> m_cancelled{false};
 };
 
-struct RunTimings {
-    double loadMs = 0;      // models loaded by this call
-    double textMs = 0;      // prompt encoding
-    double samplingMs = 0;  // all steps
-    double decodeMs = 0;    // final VAE decode
-    double totalMs = 0;
-    std::vector<double> stepMs;
-    std::uint64_t peakRssBytes = 0;  // process peak during the run
-    std::uint64_t peakGpuBytes = 0;  // CUDA allocator peak during the run (0 on CPU)
-};
-
 struct GenerationResult {
     GenerationRequest request;
     std::vector<RgbImageF> images;     // final images; empty when cancelled before decoding

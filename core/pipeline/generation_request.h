@@ -53,6 +53,18 @@ struct RunProvenance {
     double totalMs = 0;
 };
 
+// Where a run's time and memory went.
+struct RunTimings {
+    double loadMs = 0;      // models loaded by this call
+    double textMs = 0;      // prompt encoding
+    double samplingMs = 0;  // all steps
+    double decodeMs = 0;    // final VAE decode
+    double totalMs = 0;
+    std::vector<double> stepMs;
+    std::uint64_t peakRssBytes = 0;  // process peak during the run
+    std::uint64_t peakGpuBytes = 0;  // CUDA allocator peak during the run (0 on CPU)
+};
+
 nlohmann::json requestToJson(const GenerationRequest& request);
 // Throws BadInput naming `label` and the field for anything it cannot use.
 GenerationRequest requestFromJson(const nlohmann::json& json, const std::string& label);

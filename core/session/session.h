@@ -48,15 +48,6 @@ struct ResolvedModels {
     std::string note;  // for the user: why the demo model is used
 };
 
-// What the schedule editor and the progress need of the cost model.
-struct CostInfo {
-    TransformerShape shape;          // the loaded denoiser's (the family's table before a run)
-    double flopsPerSecond = 4.0e11;  // measured on this machine by the last run
-    bool calibrated = false;
-    int maxLatentSide = 0;  // 0: not known yet
-    std::string modelName;
-};
-
 class Session {
 public:
     explicit Session(SessionOptions options = {});
