@@ -207,19 +207,16 @@ void runBenchPipeline(BenchArgs& a) {
     ScratchFolder scratch;
     Stopwatch prep;
     ModelSet set;
-    if (!a.randomFamily.empty()) {
-        set = randomWeightModels(a, *precision, options, scratch);
-    } else {
-        Session finder(sessionOptions);
-        set = resolveModels(finder, a.model, schedules.swd).set;
-    }
+    if (!a.randomFamily.empty()) set = randomWeightModels(a, *precision, options, scratch);
+    // One session finds the user's model and runs it (made after the random weights are in its options).
+    Session session(std::move(sessionOptions));
+    if (a.randomFamily.empty()) set = resolveModels(session, a.model, schedules.swd).set;
     const double prepMs = prep.elapsedMs();
     fmt::print(
         "swd bench: {} on {}, {}, T5 {}, text encoders {}; RSS after weights {}{}\n", set.displayName,
         a.device, a.precision, a.noT5 ? "off" : "on", a.releaseText ? "released after use" : "kept",
         formatBytes(currentRssBytes()),
         a.randomFamily.empty() ? "" : fmt::format(" (random weights made in {:.1f} s)", prepMs / 1000));
-    Session session(std::move(sessionOptions));
     runBoth(a, *precision, session, set, schedules);
 }
 
