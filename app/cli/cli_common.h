@@ -33,6 +33,7 @@ void addCheckGoldenCommand(CLI::App& app);
 void addBenchCommand(CLI::App& app);
 void addGenerateCommands(CLI::App& app);  // generate, compare, make-demo-model
 void addInspectCommand(CLI::App& app);
+void addConvertCommand(CLI::App& app);  // convert a pickled SiD generator to safetensors
 void addModelsCommand(CLI::App& app);
 void addBenchVaeCommand(CLI::App& bench);
 void addBenchPipeline(CLI::App& bench);  // swd bench without a subcommand

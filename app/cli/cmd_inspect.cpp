@@ -1,6 +1,7 @@
 // swd inspect PATH [--all]: what a weight file or folder holds (tensors summarised by block, dtype,
 // shape, bytes) and what it is (model kind, layout, match against the real models' manifests; LoRA
-// rank, alpha, scale and the base it fits). Images get their own branch (generation metadata).
+// rank, alpha, scale and the base it fits). Images get their own branch (generation metadata), and so do
+// pickled SiD generators (.pkl, read by the restricted pickle reader without running anything).
 #include "catalog/model_discovery.h"
 #include "cli_common.h"
 #include "image/image_io.h"
@@ -187,6 +188,25 @@ int inspectImage(const fs::path& path) {
     return 0;
 }
 
+// A pickled module (SiD generator): which key held it, its class and dtype, then the tensors as for
+// safetensors. A refused pickle throws BadInput (exit 2) naming what was refused.
+int inspectPickle(const fs::path& path, bool all) {
+    PickleCheckpoint ckpt = readPickleCheckpoint(path);
+    fmt::print("{}\n", path.string());
+    fmt::print("  pickled module {} under key '{}' ({}, {} tensors)\n", ckpt.moduleClass,
+               ckpt.key.empty() ? std::string("(none)") : ckpt.key, ckpt.dtype, ckpt.tensors.size());
+    fmt::print("  read without running code: {} globals, all on the reader's allow-list\n",
+               ckpt.globals.size());
+    if (all)
+        for (const auto& g : ckpt.globals) fmt::print("    {}\n", g);
+    std::map<std::string, at::Tensor> tensors(std::make_move_iterator(ckpt.tensors.begin()),
+                                              std::make_move_iterator(ckpt.tensors.end()));
+    fmt::print("  state dict:\n");
+    printTensors(TensorStore::fromTensors(std::move(tensors), path.string()), all);
+    fmt::print("  to load it like a diffusers UNet: swd convert {} --out NAME.safetensors\n", path.string());
+    return 0;
+}
+
 int inspectWeights(const fs::path& path, bool all) {
     const auto models = identifyPath(path, "argument");
     if (models.size() == 1 && models.front().unreadable && !fs::is_directory(path)) {
@@ -258,7 +278,7 @@ void addInspectCommand(CLI::App& app) {
     cmd->add_option(
            "PATH", args->path,
            "a .safetensors file, an index json, a diffusers / component / adapter folder, a folder of "
-           "models or a Hugging Face cache")
+           "models, a Hugging Face cache, or a pickled SiD generator (.pkl)")
         ->required();
     cmd->add_flag("--all", args->all, "list every tensor instead of one line per block group");
     setAction(cmd, [args] {
@@ -266,6 +286,8 @@ void addInspectCommand(CLI::App& app) {
         requireExistingPath(path);
         std::error_code ec;
         if (!fs::is_directory(path, ec) && looksLikeImage(path)) return inspectImage(path);
+        if (!fs::is_directory(path, ec) && isPickleCheckpointPath(path))
+            return inspectPickle(path, args->all);
         return inspectWeights(path, args->all);
     });
 }

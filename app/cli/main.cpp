@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
     swd::cli::addCheckGoldenCommand(app);
     swd::cli::addBenchCommand(app);
     swd::cli::addInspectCommand(app);
+    swd::cli::addConvertCommand(app);
     swd::cli::addModelsCommand(app);
 
     app.parse_complete_callback([&] { swd::configureRuntime({threads, true}); });

@@ -14,6 +14,15 @@ const std::vector<GoldenKind>& goldenKinds() {
         {"sd3_pipeline", "diffusers' SD3 pipeline: prompt to uint8 image, flow Euler with CFG",
          &checkSd3PipelineCase},
         {"swd_sampling", "SwD's scale-wise sampling: prompt to image, every step", &checkSwdSamplingCase},
+        {"sd_unet", "SD1.5 / SDXL UNet2DConditionModel forward (fp32), every run", &checkSdUnetCase},
+        {"vae_sd", "SD1.5 / SDXL VAE (4 channels, quant convs) decode and encode", &checkVaeSdCase},
+        {"sdxl_text_encoders", "SD1.5 and SDXL prompt encoding (CLIP-L, bigG, pooled, negatives)",
+         &checkSdxlTextEncodersCase},
+        {"sid_pickle", "SiD generator pickles read without executing them", &checkSidPickleCase},
+        {"sid_sampling", "SiD few-step sampling (SiD-LSG's sampler): prompt to image, every step",
+         &checkSidSamplingCase},
+        {"sdxl_pipeline", "diffusers' SDXL pipeline: Euler discrete with CFG, prompt to image",
+         &checkSdxlPipelineCase},
     };
     return kinds;
 }

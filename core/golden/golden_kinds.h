@@ -14,5 +14,11 @@ void checkSd3TransformerCase(const GoldenCase& c, GoldenReport& report);
 void checkSd3TransformerLoraCase(const GoldenCase& c, GoldenReport& report);
 void checkSd3PipelineCase(const GoldenCase& c, GoldenReport& report);
 void checkSwdSamplingCase(const GoldenCase& c, GoldenReport& report);
+void checkSdUnetCase(const GoldenCase& c, GoldenReport& report);
+void checkVaeSdCase(const GoldenCase& c, GoldenReport& report);
+void checkSdxlTextEncodersCase(const GoldenCase& c, GoldenReport& report);
+void checkSidPickleCase(const GoldenCase& c, GoldenReport& report);
+void checkSidSamplingCase(const GoldenCase& c, GoldenReport& report);
+void checkSdxlPipelineCase(const GoldenCase& c, GoldenReport& report);
 
 }  // namespace swd

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -37,7 +38,48 @@ TensorStore TensorStore::open(const fs::path& path) {
     if (fs::is_directory(path, ec)) return openFolder(path);
     if (!fs::exists(path, ec)) throwBadInput("{}: no such file or folder", path.string());
     if (endsWith(path.filename().string(), ".json")) return openIndex(path);
+    if (isPickleCheckpointPath(path)) return openPickle(path);
     return openFile(path);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> pickleTensors(const PickleStateDict& dict) {
+    std::map<const PickleStorage*, at::Tensor> storages;  // tensors sharing a storage copy it once
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    out.reserve(dict.tensors.size());
+    for (const auto& t : dict.tensors) {
+        at::Tensor& base = storages[t.storage.get()];
+        if (!base.defined()) {
+            // A copy: the bytes sit at arbitrary offsets inside the pickle, unaligned for their type.
+            base = at::empty({static_cast<std::int64_t>(t.storage->numel)},
+                             at::TensorOptions().dtype(stDtypeToScalarType(t.dtype)));
+            if (t.storage->numel > 0)
+                std::memcpy(base.data_ptr(), t.storage->data, t.storage->numel * stDtypeSize(t.dtype));
+        }
+        // The reader checked the view against the storage's length.
+        at::Tensor view = base.as_strided(t.shape, t.strides, t.offset);
+        const bool whole =
+            view.is_contiguous() && static_cast<std::uint64_t>(view.numel()) == t.storage->numel;
+        out.emplace_back(t.name, whole ? view : view.clone(at::MemoryFormat::Contiguous));
+    }
+    return out;
+}
+
+PickleCheckpoint readPickleCheckpoint(const fs::path& file) {
+    const PickleStateDict dict = readPickleStateDict(file);
+    PickleCheckpoint out;
+    out.key = dict.key;
+    out.moduleClass = dict.moduleClass;
+    out.dtype = stateDictDtype(dict);
+    out.globals = dict.globals;
+    out.tensors = pickleTensors(dict);
+    return out;
+}
+
+TensorStore TensorStore::openPickle(const fs::path& file) {
+    auto checkpoint = readPickleCheckpoint(file);
+    std::map<std::string, at::Tensor> tensors(std::make_move_iterator(checkpoint.tensors.begin()),
+                                              std::make_move_iterator(checkpoint.tensors.end()));
+    return fromTensors(std::move(tensors), file.string());
 }
 
 TensorStore TensorStore::openFile(const fs::path& file) {

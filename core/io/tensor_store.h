@@ -1,9 +1,11 @@
 // TensorStore: the tensors of a checkpoint, whether it is one safetensors file, a sharded checkpoint
-// (*.safetensors.index.json) or a diffusers / transformers component folder. Model loaders read weights
+// (*.safetensors.index.json), a diffusers / transformers component folder or a pickled module
+// (a SiD generator .pkl, read by the restricted reader of io/pickle_reader.h). Model loaders read weights
 // through it, optionally through a name prefix ("model.diffusion_model.",
 // "text_encoders.clip_l.transformer.").
 #pragma once
 
+#include "io/pickle_reader.h"
 #include "io/safetensors.h"
 #include "util/tensor_text.h"
 
@@ -17,11 +19,25 @@
 
 namespace swd {
 
+// A pickled module checkpoint as tensors: readPickleStateDict's views made into contiguous CPU tensors.
+struct PickleCheckpoint {
+    std::string key;          // top-level key that held the module ('ema' or 'G')
+    std::string moduleClass;  // its class, as the pickle names it
+    std::string dtype;        // "float32", "float16", or "mixed (...)"
+    std::vector<std::pair<std::string, at::Tensor>> tensors;  // state_dict() order
+    std::vector<std::string> globals;                         // what the file names (all allow-listed)
+};
+
+PickleCheckpoint readPickleCheckpoint(const std::filesystem::path& file);
+// The tensors of a parsed state dict (each storage copied once; views made contiguous).
+std::vector<std::pair<std::string, at::Tensor>> pickleTensors(const PickleStateDict& dict);
+
 class TensorStore {
 public:
     TensorStore() = default;
 
-    // A single .safetensors file, an index json, or a folder holding either (see openFolder).
+    // A single .safetensors file, an index json, a .pkl generator (openPickle), or a folder holding a
+    // safetensors checkpoint (see openFolder).
     static TensorStore open(const std::filesystem::path& path);
     static TensorStore openFile(const std::filesystem::path& file);
     // `*.safetensors.index.json` ({"weight_map": {name: shard}}); every shard must exist and hold the
@@ -30,6 +46,8 @@ public:
     // A component folder: its index json if there is one, else its single .safetensors file
     // (a non-variant file is preferred over .fp16 / .bf16 variants).
     static TensorStore openFolder(const std::filesystem::path& folder);
+    // A pickled module (`{'ema': UNet2DConditionModel}`): its state dict, copied into memory.
+    static TensorStore openPickle(const std::filesystem::path& file);
 
     // An in-memory store (tests, random-weight models for benchmarks, converted checkpoints).
     // `origin` names it in messages.

@@ -1,6 +1,9 @@
 // The `swd` command line, run as users run it: output, exit codes (0 ok, 2 bad input, 1 failure).
 #include "core/test_util.h"
 
+#include "io/file_hash.h"
+#include "io/tensor_store.h"
+
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
@@ -486,6 +489,66 @@ private Q_SLOTS:
         // No temporary folder is left beside it.
         for (const auto& e : std::filesystem::directory_iterator(dir.path()))
             QVERIFY2(e.path().filename().string().find(".tmp") == std::string::npos, e.path().c_str());
+    }
+
+    // --- pickled SiD generators: read by the restricted reader, converted to safetensors ---------
+
+    void inspectPickleNamesKeyAndTensors() {
+        const Result r = runSwd({"inspect", data("golden/sid_pickle/generator_sd15_G.pkl")}, 120000);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("UNet2DConditionModel under key 'G' (float32, 684 tensors)"),
+                 qPrintable(r.out));
+        QVERIFY2(r.out.contains("read without running code"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("conv_in.*") && r.out.contains("total"), qPrintable(r.out));
+    }
+
+    void inspectRefusedPickleIsBadInput() {
+        for (const char* file : {"pickle/os_system.pkl", "pickle/eval_stack_global.pkl"}) {
+            const Result r = runSwd({"inspect", data(file)}, 60000);
+            QCOMPARE(r.code, 2);
+            QVERIFY2(r.err.contains("refused global '") && r.err.contains(data(file)), qPrintable(r.err));
+        }
+        const Result r =
+            runSwd({"convert", data("pickle/posix_system.pkl"), "--out", "/tmp/never.safetensors"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("refused global 'posix.system'"), qPrintable(r.err));
+        QVERIFY(!std::filesystem::exists("/tmp/never.safetensors"));
+    }
+
+    void convertPickleWritesEqualTensorsAndMetadata() {
+        swd::test::ScratchDir dir;
+        const auto source = swd::test::dataDir() / "golden" / "sid_pickle" / "generator_sdxl.pkl";
+        const auto out = dir.file("sdxl.safetensors");
+        Result r = runSwd({"convert", str(source), "--out", str(out), "--t-init", "625", "--steps", "4",
+                           "--base", "stabilityai/stable-diffusion-xl-base-1.0"},
+                          120000);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const swd::PickleCheckpoint ckpt = swd::readPickleCheckpoint(source);
+        const swd::TensorStore written = swd::TensorStore::open(out);
+        QCOMPARE(written.names().size(), ckpt.tensors.size());
+        for (const auto& [name, t] : ckpt.tensors) {
+            const at::Tensor back = written.get(name);
+            QCOMPARE(back.scalar_type(), at::kHalf);  // stored dtype kept
+            QVERIFY2(at::equal(back.to(at::kFloat), t.to(at::kFloat)), name.c_str());
+        }
+        const auto meta = written.metadata();
+        QCOMPARE(meta.at("sid.t_init"), std::string("625"));
+        QCOMPARE(meta.at("sid.steps"), std::string("4"));
+        QCOMPARE(meta.at("sid.base_repo"), std::string("stabilityai/stable-diffusion-xl-base-1.0"));
+        QCOMPARE(meta.at("sid.source_file"), std::string("generator_sdxl.pkl"));
+        QCOMPARE(meta.at("sid.source_sha256"), swd::fileSha256(source));
+        QCOMPARE(meta.at("sid.pickle_key"), std::string("ema"));
+
+        // An existing output is kept unless --force; --dtype converts.
+        r = runSwd({"convert", str(source), "--out", str(out), "--dtype", "fp32"}, 120000);
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--force"), qPrintable(r.err));
+        r = runSwd({"convert", str(source), "--out", str(out), "--dtype", "fp32", "--force"}, 120000);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const swd::TensorStore fp32 = swd::TensorStore::open(out);
+        QCOMPARE(fp32.get("conv_in.weight").scalar_type(), at::kFloat);
+        QVERIFY(at::equal(fp32.get("conv_in.weight"), ckpt.tensors.front().second.to(at::kFloat)));
+        QVERIFY(fp32.metadata().count("sid.base_repo") == 0);
     }
 
     void checkGoldenMissingFolderIsBadInput() {
