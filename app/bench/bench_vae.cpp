@@ -81,7 +81,7 @@ void addVaeOptions(CLI::App* cmd, VaeBenchArgs& args) {
 }
 
 // Timed decodes of `latent`, tiled and/or untiled as --tiling asks.
-void timeDecodes(const VaeBenchArgs& args, Sd3Vae& vae, const at::Tensor& latent, int64_t lat) {
+void timeDecodes(const VaeBenchArgs& args, AutoencoderKl& vae, const at::Tensor& latent, int64_t lat) {
     auto run = [&](const char* label, const TilingOptions& tiling) {
         resetPeakRss();
         const auto base = currentRssBytes();
@@ -111,7 +111,7 @@ void timeDecodes(const VaeBenchArgs& args, Sd3Vae& vae, const at::Tensor& latent
 }
 
 // --profile: where the time of one more untiled decode went.
-void printDecodeProfile(Sd3Vae& vae, const at::Tensor& latent) {
+void printDecodeProfile(AutoencoderKl& vae, const at::Tensor& latent) {
     profile::reset();
     profile::setEnabled(true);
     Stopwatch sw;
@@ -125,7 +125,7 @@ void printDecodeProfile(Sd3Vae& vae, const at::Tensor& latent) {
 }
 
 // --seam: a tiled against an untiled decode of a smooth latent.
-void printSeamCheck(const VaeBenchArgs& args, Sd3Vae& vae, int64_t lat) {
+void printSeamCheck(const VaeBenchArgs& args, AutoencoderKl& vae, int64_t lat) {
     const at::Tensor smooth = smoothLatent(16, lat, lat, 5);
     const at::Tensor a = vae.decodeToImage(smooth, TilingOptions::never());
     for (int passes : {0, 1}) {
@@ -144,12 +144,13 @@ void printSeamCheck(const VaeBenchArgs& args, Sd3Vae& vae, int64_t lat) {
 }
 
 // --accuracy: the bf16 decode, with Winograd and with direct convolutions, against an fp32 decode.
-void printAccuracy(const VaeBenchArgs& args, Sd3Vae& vae, const VaeConfig& config, at::ScalarType dtype,
-                   const VaeLoadOptions& load, int64_t lat, at::Generator& gen) {
+void printAccuracy(const VaeBenchArgs& args, AutoencoderKl& vae, const VaeConfig& config,
+                   at::ScalarType dtype, const VaeLoadOptions& load, int64_t lat, at::Generator& gen) {
     // The same bf16 weights, computed in fp32: the reference for both bf16 convolution paths.
-    const auto reference = Sd3Vae::load(randomWeightStore(vaeParameterShapes(config, false), dtype, 7,
-                                                          "random SD3 VAE", args.conditioned ? 2.0 : 0.02),
-                                        at::kFloat, at::kCPU, load);
+    const auto reference =
+        AutoencoderKl::load(randomWeightStore(vaeParameterShapes(config, false), dtype, 7, "random SD3 VAE",
+                                              args.conditioned ? 2.0 : 0.02),
+                            at::kFloat, at::kCPU, load);
     const at::Tensor smooth = smoothLatent(16, lat, lat, 5) + 0.3 * at::randn({1, 16, lat, lat}, gen);
     const at::Tensor expected = reference->decodeToImage(smooth, TilingOptions::never());
     const at::Tensor expected8 = imageToUint8Hwc(expected).to(at::kInt);
@@ -203,9 +204,9 @@ int runVaeBench(const VaeBenchArgs& args) {
     load.channelsLast = !args.nchw;
     load.fusedUpsample = !args.plainUpsample;
     const auto before = currentRssBytes();
-    const auto vae = Sd3Vae::load(randomWeightStore(vaeParameterShapes(config, args.encoder), dtype, 7,
-                                                    "random SD3 VAE", args.conditioned ? 2.0 : 0.02),
-                                  dtype, at::kCPU, load);
+    const auto vae = AutoencoderKl::load(randomWeightStore(vaeParameterShapes(config, args.encoder), dtype, 7,
+                                                           "random SD3 VAE", args.conditioned ? 2.0 : 0.02),
+                                         dtype, at::kCPU, load);
     fmt::print("weights loaded: RSS {} (+{})\n", formatBytes(currentRssBytes()),
                formatBytes(currentRssBytes() - before));
 

@@ -9,8 +9,8 @@ namespace swd {
 
 void checkVaeCase(const GoldenCase& c, GoldenReport& report) {
     const Tolerance tol = c.tolerance();
-    const auto vae =
-        Sd3Vae::load(TensorStore::open(c.pathField("weights")), at::kFloat, at::Device(c.options().device));
+    const auto vae = AutoencoderKl::load(TensorStore::open(c.pathField("weights")), at::kFloat,
+                                         at::Device(c.options().device));
     const TensorStore inputs = c.file("inputs.safetensors");
     const TensorStore outputs = c.file("outputs.safetensors");
     for (const auto& name : inputs.names()) {

@@ -14,7 +14,7 @@ GoldenComponents loadGoldenComponents(const GoldenCase& c) {
     GoldenComponents g;
     g.text = std::make_unique<Sd3Conditioner>(paths, at::kFloat, at::kCPU, true);
     g.transformer = MMDiT::load(TensorStore::open(components / "transformer"), at::kFloat, at::kCPU);
-    g.vae = Sd3Vae::load(TensorStore::open(components / "vae"), at::kFloat, at::kCPU);
+    g.vae = AutoencoderKl::load(TensorStore::open(components / "vae"), at::kFloat, at::kCPU);
     return g;
 }
 

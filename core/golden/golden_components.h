@@ -16,7 +16,7 @@ namespace swd {
 struct GoldenComponents {
     std::unique_ptr<Sd3Conditioner> text;
     std::unique_ptr<MMDiT> transformer;
-    std::unique_ptr<Sd3Vae> vae;
+    std::unique_ptr<AutoencoderKl> vae;
 };
 
 GoldenComponents loadGoldenComponents(const GoldenCase& c);

@@ -9,8 +9,10 @@
 
 #include <ATen/ATen.h>
 
+#include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace swd {
 
@@ -28,33 +30,69 @@ inline constexpr float kSd3LatentRgbFactors[16][3] = {
 };
 inline constexpr float kSd3LatentRgbBias[3] = {0.2394f, 0.2135f, 0.1925f};
 
-// SD3's linear latent -> RGB approximation: rgb = latent · F + bias per pixel, F [16, 3], bias [3], giving
-// values in about [-1, 1]. Numbers from ComfyUI, comfy/latent_formats.py, class SD3
-// (latent_rgb_factors, latent_rgb_factors_bias), applied there to the diffusion-space x0 of each step.
+// SD1.5 and SDXL (4 latent channels) latent -> RGB factors and biases, with the same convention as SD3's
+// (rows R, G, B per channel, applied to the diffusion-space latent). Source: ComfyUI
+// comfy/latent_formats.py, classes SD15 (`latent_rgb_factors`, no bias) and SDXL (`latent_rgb_factors`,
+// `latent_rgb_factors_bias`), the numbers most previewers publish for these models.
+inline constexpr float kSd15LatentRgbFactors[4][3] = {
+    {0.3512f, 0.2297f, 0.3227f},
+    {0.3250f, 0.4974f, 0.2350f},
+    {-0.2829f, 0.1762f, 0.2721f},
+    {-0.2120f, -0.2616f, -0.7177f},
+};
+inline constexpr float kSd15LatentRgbBias[3] = {0.0f, 0.0f, 0.0f};
+inline constexpr float kSdxlLatentRgbFactors[4][3] = {
+    {0.3651f, 0.4232f, 0.4341f},
+    {-0.2533f, -0.0042f, 0.1068f},
+    {0.1076f, 0.1111f, -0.0362f},
+    {-0.3165f, -0.2492f, -0.2188f},
+};
+inline constexpr float kSdxlLatentRgbBias[3] = {0.1084f, -0.0175f, -0.0011f};
+
+// A linear latent -> RGB approximation: rgb = latent · F + bias per pixel, F [C, 3], giving values in about
+// [-1, 1], for the latents of one model family.
+struct LatentRgbProjection {
+    const char* model = "SD3";                  // for messages
+    const char* taesdName = "taesd3";           // the TAESD decoder of these latents, for messages
+    std::vector<std::array<float, 3>> factors;  // one row per latent channel
+    std::array<float, 3> bias{};
+
+    int channels() const { return static_cast<int>(factors.size()); }
+    static LatentRgbProjection sd3();
+    static LatentRgbProjection sd15();
+    static LatentRgbProjection sdxl();
+};
+
+// SD3's factors and bias as tensors (numbers from ComfyUI, class SD3, see above).
 at::Tensor sd3LatentRgbFactors();  // [16, 3] fp32
 at::Tensor sd3LatentRgbBias();     // [3] fp32
-// Diffusion-space latent [B, 16, h, w] -> [B, 3, h, w] fp32 in about [-1, 1] (not clamped).
-at::Tensor projectLatentToRgb(const at::Tensor& diffusionLatent);
+// Diffusion-space latent [B, C, h, w] -> [B, 3, h, w] fp32 in about [-1, 1] (not clamped); C must be the
+// projection's channel count.
+at::Tensor projectLatentToRgb(const at::Tensor& diffusionLatent,
+                              const LatentRgbProjection& projection = LatentRgbProjection::sd3());
 
 class LatentPreviewer {
 public:
-    // The models the mode needs must be given (FullVae: vae; Taesd: taesd), else BadInput.
-    explicit LatentPreviewer(PreviewMode mode, std::shared_ptr<Sd3Vae> vae = nullptr,
-                             std::shared_ptr<TaesdDecoder> taesd = nullptr, TilingOptions tiling = {});
+    // The models the mode needs must be given (FullVae: vae; Taesd: taesd, for `projection`'s channel
+    // count), else BadInput. `projection` says the model family's latent format (SD3 by default).
+    explicit LatentPreviewer(PreviewMode mode, std::shared_ptr<AutoencoderKl> vae = nullptr,
+                             std::shared_ptr<TaesdDecoder> taesd = nullptr, TilingOptions tiling = {},
+                             LatentRgbProjection projection = LatentRgbProjection::sd3());
 
     PreviewMode mode() const { return m_mode; }
     // Image pixels per latent pixel: 1 for Projection, the VAE factor (8) for FullVae and Taesd, 0 for Off.
     int pixelsPerLatent() const;
 
-    // Diffusion-space latent [B, 16, h, w] (before /scaling + shift) -> RGB [B, H, W, 3] uint8 on the CPU,
+    // Diffusion-space latent [B, C, h, w] (before /scaling + shift) -> RGB [B, H, W, 3] uint8 on the CPU,
     // contiguous (row-major RGB8 per image). Off returns an undefined tensor.
     at::Tensor preview(const at::Tensor& diffusionLatent);
 
 private:
     PreviewMode m_mode;
-    std::shared_ptr<Sd3Vae> m_vae;
+    std::shared_ptr<AutoencoderKl> m_vae;
     std::shared_ptr<TaesdDecoder> m_taesd;
     TilingOptions m_tiling;
+    LatentRgbProjection m_projection;
 };
 
 }  // namespace swd

@@ -169,17 +169,33 @@ public:
         if (!m_wrongShape.empty()) msg += fmt::format(" wrong shape: {};", joinLimited(m_wrongShape));
         if (!unexpected.empty())
             msg += fmt::format(" unexpected {} tensor(s): {};", unexpected.size(), joinLimited(unexpected));
-        bool quant = false;
-        for (const auto& u : unexpected) quant = quant || u.find("quant_conv") != std::string::npos;
-        if (quant)
-            msg +=
-                " quant_conv tensors belong to SD1/SDXL-style VAEs (4 latent channels); SD3 needs its own "
-                "16-channel VAE;";
-        msg += " check that this is an SD3 / SD3.5 VAE and that its config.json belongs to these weights";
+        msg += quantHint(unexpected);
+        msg +=
+            " check that this is an SD1.5 / SDXL / SD3 VAE of the model you run and that its config.json "
+            "belongs to these weights";
         throw Error(ErrorKind::BadInput, msg);
     }
 
 private:
+    // Why quant_conv tensors are missing or unexpected: the config and the weights disagree about them.
+    std::string quantHint(const std::vector<std::string>& unexpected) const {
+        auto mentions = [](const std::vector<std::string>& names) {
+            return std::any_of(names.begin(), names.end(), [](const std::string& n) {
+                return n.find("quant_conv.") != std::string::npos;
+            });
+        };
+        if (mentions(unexpected))
+            return " quant_conv tensors belong to SD1/SDXL-style VAEs (4 latent channels), but the config "
+                   "has no quant convs (an SD3 VAE needs its own 16-channel VAE; an SD1/SDXL config.json "
+                   "must "
+                   "not set use_quant_conv / use_post_quant_conv to false);";
+        if (mentions(m_missing))
+            return " the config has quant convs (use_quant_conv / use_post_quant_conv true, or absent, which "
+                   "diffusers reads as true) but the weights have none (an SD3 VAE's config.json sets both "
+                   "to false);";
+        return "";
+    }
+
     const TensorStore& m_store;
     VaeLayout m_layout;
     const VaeConfig& m_config;
@@ -239,71 +255,50 @@ Mid readMid(WeightReader& r, const std::string& side, bool attention, at::Scalar
 
 }  // namespace
 
-struct Sd3Vae::Weights {
+struct AutoencoderKl::Weights {
     Coder decoder;
     Coder encoder;
+    Conv quantConv;      // after the encoder, 2L -> 2L (SD1.5 / SDXL; undefined for SD3)
+    Conv postQuantConv;  // before the decoder, L -> L
     bool hasEncoder = false;
 };
 
 // ---------------------------------------------------------------------------------------------------
 // Loading
 
-Sd3Vae::Sd3Vae() = default;
-Sd3Vae::~Sd3Vae() = default;
+AutoencoderKl::AutoencoderKl() = default;
+AutoencoderKl::~AutoencoderKl() = default;
 
-bool Sd3Vae::hasEncoder() const {
+bool AutoencoderKl::hasEncoder() const {
     return m_w && m_w->hasEncoder;
 }
 
-std::unique_ptr<Sd3Vae> Sd3Vae::load(const TensorStore& store, at::ScalarType dtype, at::Device device,
-                                     const VaeLoadOptions& options) {
-    if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
-        throwBadInput("{}: VAE compute dtype {} is not supported (use float32 or bfloat16)", store.describe(),
-                      c10::toString(dtype));
-    if (dtype == at::kHalf && device.is_cpu())
-        throwUnsupported(
-            "{}: float16 has no CPU kernels in this libtorch; load the VAE as bfloat16 or float32 on "
-            "the CPU (fp16 weights are converted)",
-            store.describe());
-    const TensorStore weights = vaeWeightsView(store);
-    const VaeLayout layout = detectVaeLayout(weights);
+namespace {
 
-    VaeConfig config;
+// The options' config, else config.json beside the weights (a diffusers vae/ folder), else the shapes.
+VaeConfig resolveConfig(const TensorStore& weights, const VaeLoadOptions& options) {
     if (options.config) {
-        config = *options.config;
+        VaeConfig config = *options.config;
         config.validate(weights.describe());
-    } else {
-        // A diffusers vae/ folder carries its config.json beside the weights.
-        std::optional<fs::path> json;
-        if (weights.prefix().empty())
-            for (const auto& f : weights.files()) {
-                const fs::path candidate = f.parent_path() / "config.json";
-                std::error_code ec;
-                if (fs::exists(candidate, ec)) {
-                    json = candidate;
-                    break;
-                }
-            }
-        config = json ? VaeConfig::fromJson(*json) : VaeConfig::fromWeights(weights);
+        return config;
     }
+    if (weights.prefix().empty())
+        for (const auto& f : weights.files()) {
+            const fs::path candidate = f.parent_path() / "config.json";
+            std::error_code ec;
+            if (fs::exists(candidate, ec)) return VaeConfig::fromJson(candidate);
+        }
+    return VaeConfig::fromWeights(weights);
+}
 
-    auto vae = std::unique_ptr<Sd3Vae>(new Sd3Vae());
-    vae->m_config = config;
-    vae->m_dtype = dtype;
-    vae->m_device = device;
-    vae->m_options = options;
-    vae->m_origin = weights.describe();
-    vae->m_w = std::make_unique<Weights>();
-
-    WeightReader r(weights, layout, config, dtype, device, options.channelsLast);
+Coder readDecoder(WeightReader& r, const VaeConfig& config, at::ScalarType dtype, at::Device device,
+                  const VaeLoadOptions& options) {
     const int levels = config.numLevels();
     const auto& ch = config.blockOutChannels;
-    const int top = ch.back();
-
-    Coder& d = vae->m_w->decoder;
+    Coder d;
     d.convIn = readConv(r, "decoder.conv_in");
     d.mid = readMid(r, "decoder.", config.midBlockAttention, dtype, device);
-    int prev = top;
+    int prev = ch.back();
     for (int i = 0; i < levels; ++i) {
         const int cout = ch[static_cast<std::size_t>(levels - 1 - i)];
         const std::string block = "decoder.up_blocks." + std::to_string(i);
@@ -327,31 +322,70 @@ std::unique_ptr<Sd3Vae> Sd3Vae::load(const TensorStore& store, at::ScalarType dt
     }
     d.normOut = readNorm(r, "decoder.conv_norm_out");
     d.convOut = readConv(r, "decoder.conv_out");
+    return d;
+}
 
-    if (options.withEncoder) {
-        Coder& e = vae->m_w->encoder;
-        e.convIn = readConv(r, "encoder.conv_in");
-        int cin = ch[0];
-        for (int i = 0; i < levels; ++i) {
-            const int cout = ch[static_cast<std::size_t>(i)];
-            const std::string block = "encoder.down_blocks." + std::to_string(i);
-            Level level;
-            for (int j = 0; j < config.layersPerBlock; ++j) {
-                level.resnets.push_back(readResnet(r, block + ".resnets." + std::to_string(j), cin != cout));
-                cin = cout;
-            }
-            if (i < levels - 1) {
-                level.hasSampler = true;
-                level.down = readConv(r, block + ".downsamplers.0.conv", 2, 0);
-            }
-            e.levels.push_back(std::move(level));
+Coder readEncoder(WeightReader& r, const VaeConfig& config, at::ScalarType dtype, at::Device device) {
+    const auto& ch = config.blockOutChannels;
+    Coder e;
+    e.convIn = readConv(r, "encoder.conv_in");
+    int cin = ch[0];
+    for (int i = 0; i < config.numLevels(); ++i) {
+        const int cout = ch[static_cast<std::size_t>(i)];
+        const std::string block = "encoder.down_blocks." + std::to_string(i);
+        Level level;
+        for (int j = 0; j < config.layersPerBlock; ++j) {
+            level.resnets.push_back(readResnet(r, block + ".resnets." + std::to_string(j), cin != cout));
+            cin = cout;
         }
-        e.mid = readMid(r, "encoder.", config.midBlockAttention, dtype, device);
-        e.normOut = readNorm(r, "encoder.conv_norm_out");
-        e.convOut = readConv(r, "encoder.conv_out");
+        if (i < config.numLevels() - 1) {
+            level.hasSampler = true;
+            level.down = readConv(r, block + ".downsamplers.0.conv", 2, 0);
+        }
+        e.levels.push_back(std::move(level));
+    }
+    e.mid = readMid(r, "encoder.", config.midBlockAttention, dtype, device);
+    e.normOut = readNorm(r, "encoder.conv_norm_out");
+    e.convOut = readConv(r, "encoder.conv_out");
+    return e;
+}
+
+}  // namespace
+
+std::unique_ptr<AutoencoderKl> AutoencoderKl::load(const TensorStore& store, at::ScalarType dtype,
+                                                   at::Device device, const VaeLoadOptions& options) {
+    if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf)
+        throwBadInput("{}: VAE compute dtype {} is not supported (use float32 or bfloat16)", store.describe(),
+                      c10::toString(dtype));
+    const TensorStore weights = vaeWeightsView(store);
+    const VaeLayout layout = detectVaeLayout(weights);
+    const VaeConfig config = resolveConfig(weights, options);
+    // diffusers' SDXL pipeline: an fp16 VAE with force_upcast decodes in fp32 (see VaeLoadOptions).
+    if (dtype == at::kHalf && options.honourForceUpcast && config.forceUpcast) dtype = at::kFloat;
+    if (dtype == at::kHalf && device.is_cpu())
+        throwUnsupported(
+            "{}: float16 has no CPU kernels in this libtorch; load the VAE as bfloat16 or float32 on "
+            "the CPU (fp16 weights are converted)",
+            store.describe());
+
+    auto vae = std::unique_ptr<AutoencoderKl>(new AutoencoderKl());
+    vae->m_config = config;
+    vae->m_dtype = dtype;
+    vae->m_device = device;
+    vae->m_options = options;
+    vae->m_origin = weights.describe();
+    vae->m_w = std::make_unique<Weights>();
+
+    WeightReader r(weights, layout, config, dtype, device, options.channelsLast);
+    vae->m_w->decoder = readDecoder(r, config, dtype, device, options);
+    if (config.usePostQuantConv) vae->m_w->postQuantConv = readConv(r, "post_quant_conv", 1, 0);
+    if (options.withEncoder) {
+        vae->m_w->encoder = readEncoder(r, config, dtype, device);
+        if (config.useQuantConv) vae->m_w->quantConv = readConv(r, "quant_conv", 1, 0);
         vae->m_w->hasEncoder = true;
     } else {
         r.ignorePrefix("encoder.");
+        r.ignorePrefix("quant_conv.");
     }
     r.finish();
     return vae;
@@ -425,14 +459,22 @@ at::Tensor upsample(const at::Tensor& x, const Upsample& u, const Ctx& ctx) {
     return conv(up, u.conv);
 }
 
+// Names the model family a latent of the wrong width belongs to.
+std::string latentHint(const at::Tensor& latent, int expected) {
+    if (latent.dim() != 4 || latent.size(1) == expected) return "";
+    if (latent.size(1) == 4) return " (4 channels: an SD1/SDXL latent? use that model's VAE)";
+    if (latent.size(1) == 16) return " (16 channels: an SD3 latent? use the SD3 VAE)";
+    return "";
+}
+
 }  // namespace
 
-void Sd3Vae::checkLatent(const at::Tensor& latent, const char* what) const {
+void AutoencoderKl::checkLatent(const at::Tensor& latent, const char* what) const {
     if (!latent.defined()) throwBadInput("VAE {}: no latent given", what);
     if (latent.dim() != 4 || latent.size(1) != m_config.latentChannels)
         throwBadInput("VAE {} ({}): expected a latent [batch, {}, height, width], got {}{}", what, m_origin,
                       m_config.latentChannels, shapeToString(latent.sizes()),
-                      latent.dim() == 4 && latent.size(1) == 4 ? " (4 channels: an SD1/SDXL latent?)" : "");
+                      latentHint(latent, m_config.latentChannels));
     if (latent.size(0) < 1 || latent.size(2) < 1 || latent.size(3) < 1)
         throwBadInput("VAE {} ({}): the latent {} is empty", what, m_origin, shapeToString(latent.sizes()));
     if (!at::isFloatingType(latent.scalar_type()))
@@ -440,17 +482,19 @@ void Sd3Vae::checkLatent(const at::Tensor& latent, const char* what) const {
                       c10::toString(latent.scalar_type()));
 }
 
-at::Tensor Sd3Vae::decode(const at::Tensor& vaeLatent) {
+at::Tensor AutoencoderKl::decode(const at::Tensor& vaeLatent) {
     checkLatent(vaeLatent, "decode");
     return decodeWith(vaeLatent, nullptr);
 }
 
-at::Tensor Sd3Vae::decodeWith(const at::Tensor& vaeLatent, NormStatsSession* session) {
+at::Tensor AutoencoderKl::decodeWith(const at::Tensor& vaeLatent, NormStatsSession* session) {
     c10::InferenceMode guard;
     const Ctx ctx{m_config.normNumGroups, m_options.channelsLast, session};
     const Coder& d = m_w->decoder;
     at::Tensor x = vaeLatent.to(m_device, m_dtype);
     if (ctx.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    // 1x1, so applying it per tile (tiled decode) is exact.
+    if (m_w->postQuantConv.defined()) x = conv(x, m_w->postQuantConv);
     x = conv(x, d.convIn);
     x = mid(x, d.mid, ctx);
     for (const Level& level : d.levels) {
@@ -461,7 +505,7 @@ at::Tensor Sd3Vae::decodeWith(const at::Tensor& vaeLatent, NormStatsSession* ses
     return x.to(at::kFloat).contiguous();
 }
 
-std::pair<at::Tensor, at::Tensor> Sd3Vae::encode(const at::Tensor& image) {
+std::pair<at::Tensor, at::Tensor> AutoencoderKl::encode(const at::Tensor& image) {
     if (!hasEncoder())
         throwBadInput("VAE encode ({}): the VAE was loaded without its encoder (VaeLoadOptions::withEncoder)",
                       m_origin);
@@ -495,7 +539,9 @@ std::pair<at::Tensor, at::Tensor> Sd3Vae::encode(const at::Tensor& image) {
         }
     }
     x = mid(x, e.mid, ctx);
-    x = conv(normSilu(x, e.normOut, ctx), e.convOut).to(at::kFloat);
+    x = conv(normSilu(x, e.normOut, ctx), e.convOut);
+    if (m_w->quantConv.defined()) x = conv(x, m_w->quantConv);
+    x = x.to(at::kFloat);
     const int64_t L = m_config.latentChannels;
     at::Tensor mean = x.narrow(1, 0, L).contiguous();
     at::Tensor logvar = x.narrow(1, L, L).clamp(-30.0, 20.0).contiguous();
@@ -534,7 +580,7 @@ std::pair<int64_t, int64_t> tileCore(const std::vector<TileSpan>& spans, std::si
 
 }  // namespace
 
-at::Tensor Sd3Vae::decodeTiled(const at::Tensor& vaeLatent, const TilingOptions& tiling) {
+at::Tensor AutoencoderKl::decodeTiled(const at::Tensor& vaeLatent, const TilingOptions& tiling) {
     checkLatent(vaeLatent, "decode");
     const int64_t h = vaeLatent.size(2), w = vaeLatent.size(3);
     const bool tile = tiling.mode == TilingOptions::Mode::Always ||
@@ -597,11 +643,11 @@ at::Tensor Sd3Vae::decodeTiled(const at::Tensor& vaeLatent, const TilingOptions&
     return out.div_(weight);
 }
 
-at::Tensor Sd3Vae::toVaeLatent(const at::Tensor& diffusionLatent) const {
+at::Tensor AutoencoderKl::toVaeLatent(const at::Tensor& diffusionLatent) const {
     return diffusionLatent.to(at::kFloat) / m_config.scalingFactor + m_config.shiftFactor;
 }
 
-at::Tensor Sd3Vae::decodeToImage(const at::Tensor& diffusionLatent, const TilingOptions& tiling) {
+at::Tensor AutoencoderKl::decodeToImage(const at::Tensor& diffusionLatent, const TilingOptions& tiling) {
     checkLatent(diffusionLatent, "decode");
     c10::InferenceMode guard;
     const at::Tensor x = decodeTiled(toVaeLatent(diffusionLatent), tiling);

@@ -1,7 +1,9 @@
-// The SD3 / SD3.5 VAE: diffusers' AutoencoderKL with 16 latent channels, no quant convs and a mid-block
-// attention (spec/sd35-architecture.md §4). Decoder for every final image and full-VAE preview, encoder
-// for img2img, tiled decoding for large images. Weights come from a diffusers `vae/` folder or from the
-// `first_stage_model.*` tensors of a single-file checkpoint (LDM names, see vae_keys.h).
+// diffusers' AutoencoderKL, the VAE of SD3 / SD3.5 (16 latent channels, no quant convs) and of SD1.5 / SDXL
+// (4 latent channels, quant_conv / post_quant_conv 1x1 convs around the latent), with a mid-block attention
+// (spec/sd35-architecture.md §4, tests/data/golden/README.md "SD1.5 / SDXL VAE"). Decoder for every final
+// image and full-VAE preview, encoder for img2img, tiled decoding for large images. Weights come from a
+// diffusers `vae/` folder or from the `first_stage_model.*` tensors of a single-file checkpoint (LDM names,
+// see vae_keys.h).
 #pragma once
 
 #include "io/tensor_store.h"
@@ -34,7 +36,7 @@ struct NormStatsSession;
 struct TilingOptions {
     enum class Mode { Auto, Always, Never };
     Mode mode = Mode::Auto;
-    int tileLatent = 64;     // largest tile side in latent pixels (64 = 512 px for SD3)
+    int tileLatent = 64;     // largest tile side in latent pixels (64 = 512 px at 8 px per latent pixel)
     int overlapLatent = 16;  // smallest overlap between neighbouring tiles, latent pixels
     int statsPasses = 1;     // passes that gather whole-image GroupNorm statistics first (see above)
     // Auto tiles only latents with more than this many pixels (default: above 1024x1024 px).
@@ -60,27 +62,37 @@ struct VaeLoadOptions {
     bool withEncoder = true;          // false: skip (and allow absent) encoder tensors; txt2img needs none
     bool channelsLast = true;         // NHWC activations (faster oneDNN convolutions)
     bool fusedUpsample = true;        // nearest x2 + 3x3 conv computed as one 2x2 conv on the small input
+    // What diffusers' SDXL pipeline does with an fp16 VAE whose config has force_upcast (the SDXL VAE
+    // overflows in fp16): run it in fp32 instead. We upcast rather than refuse, so an fp16 SDXL run still
+    // works; dtype() then says kFloat. Off by default because the SD3 and SD1.5 pipelines ignore the flag
+    // (their configs carry it too) and decode in fp16.
+    bool honourForceUpcast = false;
 };
 
-class Sd3Vae {
+class AutoencoderKl {
 public:
     // Loads from diffusers names, LDM names, or a whole single-file checkpoint (the "first_stage_model."
     // or "vae." prefix is found). Missing, unexpected or misshaped tensors are one error listing them.
-    // dtype: kFloat (golden parity) or kBFloat16 (fast CPU path); fp16 only on CUDA.
-    static std::unique_ptr<Sd3Vae> load(const TensorStore& weights, at::ScalarType dtype = at::kFloat,
-                                        at::Device device = at::kCPU, const VaeLoadOptions& options = {});
-    ~Sd3Vae();
-    Sd3Vae(const Sd3Vae&) = delete;
-    Sd3Vae& operator=(const Sd3Vae&) = delete;
+    // dtype: kFloat (golden parity) or kBFloat16 (fast CPU path); fp16 only on CUDA (or upcast, see
+    // VaeLoadOptions::honourForceUpcast).
+    static std::unique_ptr<AutoencoderKl> load(const TensorStore& weights, at::ScalarType dtype = at::kFloat,
+                                               at::Device device = at::kCPU,
+                                               const VaeLoadOptions& options = {});
+    ~AutoencoderKl();
+    AutoencoderKl(const AutoencoderKl&) = delete;
+    AutoencoderKl& operator=(const AutoencoderKl&) = delete;
 
-    // Raw decoder: VAE latent [B, C, h, w] -> image [B, 3, 8h, 8w] in about [-1, 1], fp32 on the device.
+    // Raw decoder (post_quant_conv first when the config has it): VAE latent [B, C, h, w] -> image
+    // [B, 3, 8h, 8w] in about [-1, 1], fp32 on the device.
     at::Tensor decode(const at::Tensor& vaeLatent);
     // Same, tile by tile when `tiling` says so (see TilingOptions).
     at::Tensor decodeTiled(const at::Tensor& vaeLatent, const TilingOptions& tiling);
-    // Encoder: image [B, 3, H, W] in [-1, 1] (H, W multiples of 8) -> (mean, logvar) [B, C, H/8, W/8]
-    // in fp32; logvar clamped to [-30, 20] like diffusers' DiagonalGaussianDistribution.
+    // Encoder (then quant_conv when the config has it): image [B, 3, H, W] in [-1, 1] (H, W multiples of 8)
+    // -> (mean, logvar) [B, C, H/8, W/8] in fp32; logvar clamped to [-30, 20] like diffusers'
+    // DiagonalGaussianDistribution.
     std::pair<at::Tensor, at::Tensor> encode(const at::Tensor& image);
-    // What the pipeline does after sampling: decode(z / scaling + shift), then clamp(x / 2 + 0.5, 0, 1).
+    // What the pipeline does after sampling: decode(z / scaling + shift) with the config's scaling and shift
+    // (SD3 1.5305 / 0.0609, SD1.5 0.18215 / 0, SDXL 0.13025 / 0), then clamp(x / 2 + 0.5, 0, 1).
     // Input is the diffusion-space latent; output [B, 3, 8h, 8w] fp32 in [0, 1].
     at::Tensor decodeToImage(const at::Tensor& diffusionLatent, const TilingOptions& tiling = {});
 
@@ -96,7 +108,7 @@ public:
 
 private:
     struct Weights;
-    Sd3Vae();
+    AutoencoderKl();
     void checkLatent(const at::Tensor& latent, const char* what) const;
     at::Tensor decodeWith(const at::Tensor& vaeLatent, NormStatsSession* session);
 

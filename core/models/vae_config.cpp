@@ -21,7 +21,7 @@ VaeConfig VaeConfig::fromJson(const fs::path& configJson) {
     const std::string cls = root.stringOr("_class_name", "AutoencoderKL");
     if (cls != "AutoencoderKL")
         throwBadInput(
-            "{}: _class_name is {}, expected 'AutoencoderKL' (the SD3 VAE); tiny decoders "
+            "{}: _class_name is {}, expected 'AutoencoderKL' (the SD1.5 / SDXL / SD3 VAE); tiny decoders "
             "(AutoencoderTiny) load as TAESD previews instead",
             label, quoteForMessage(cls));
     VaeConfig c;
@@ -35,25 +35,22 @@ VaeConfig VaeConfig::fromJson(const fs::path& configJson) {
     c.outChannels = root.intOr("out_channels", 3);
     c.normNumGroups = root.intOr("norm_num_groups", 32);
     c.midBlockAttention = root.boolOr("mid_block_add_attention", true);
-    c.scalingFactor = root.doubleOr("scaling_factor", 0.18215);  // diffusers' default
+    c.scalingFactor =
+        root.doubleOr("scaling_factor", 0.18215);  // diffusers' default (the SD1.5 config has none)
     c.shiftFactor = root.doubleOr("shift_factor", 0.0);
+    // diffusers' defaults: quant convs and force_upcast on when absent (SD1.5's config predates the keys).
+    c.useQuantConv = root.boolOr("use_quant_conv", true);
+    c.usePostQuantConv = root.boolOr("use_post_quant_conv", true);
+    c.forceUpcast = root.boolOr("force_upcast", true);
     const std::string act = root.stringOr("act_fn", "silu");
     if (act != "silu")
-        throwUnsupported("{}: act_fn '{}' is not supported (the SD3 VAE uses silu)", label,
+        throwUnsupported("{}: act_fn '{}' is not supported (AutoencoderKL VAEs use silu)", label,
                          cutForMessage(act));
-    // diffusers defaults both to true when absent.
-    for (const char* key : {"use_quant_conv", "use_post_quant_conv"})
-        if (!j.contains(key) || (j[key].is_boolean() && j[key].get<bool>()))
-            throwUnsupported(
-                "{}: {} is true (or absent, which diffusers reads as true): quant convs belong "
-                "to SD1/SDXL-style VAEs; the SD3 VAE has none (set it to false if the weights "
-                "have no quant_conv tensors)",
-                label, key);
     for (const char* key : {"latents_mean", "latents_std"})
         if (root.has(key))
             throwUnsupported(
-                "{}: {} is set; per-channel latent statistics are not supported (SD3 uses "
-                "scaling_factor and shift_factor)",
+                "{}: {} is set; per-channel latent statistics are not supported (SD1.5, SDXL and SD3 "
+                "use scaling_factor and shift_factor only)",
                 label, key);
     auto checkTypes = [&](const char* key, const char* expected) {
         if (!j.contains(key)) return;
@@ -102,7 +99,31 @@ VaeConfig VaeConfig::fromWeights(const TensorStore& store) {
                                           : "decoder.mid_block.attentions.0.group_norm.weight");
     if (weights.has("encoder.conv_in.weight"))
         c.inChannels = static_cast<int>(weights.info("encoder.conv_in.weight").shape[1]);
+    // The same names in both layouts (LDM keeps them at the top of first_stage_model.).
+    c.useQuantConv = weights.has("quant_conv.weight");
+    c.usePostQuantConv = weights.has("post_quant_conv.weight");
+    if (c.useQuantConv || c.usePostQuantConv) {
+        // An SD1/SDXL-style VAE: diffusers' defaults, which are SD1.5's (SDXL callers set 0.13025).
+        c.scalingFactor = 0.18215;
+        c.shiftFactor = 0.0;
+    }
     c.validate(weights.describe());
+    return c;
+}
+
+VaeConfig VaeConfig::sd15() {
+    VaeConfig c;
+    c.latentChannels = 4;
+    c.scalingFactor = 0.18215;
+    c.shiftFactor = 0.0;
+    c.useQuantConv = true;
+    c.usePostQuantConv = true;
+    return c;
+}
+
+VaeConfig VaeConfig::sdxl() {
+    VaeConfig c = sd15();
+    c.scalingFactor = 0.13025;
     return c;
 }
 
@@ -129,7 +150,9 @@ bool VaeConfig::operator==(const VaeConfig& o) const {
     return inChannels == o.inChannels && outChannels == o.outChannels && latentChannels == o.latentChannels &&
            blockOutChannels == o.blockOutChannels && layersPerBlock == o.layersPerBlock &&
            normNumGroups == o.normNumGroups && midBlockAttention == o.midBlockAttention &&
-           scalingFactor == o.scalingFactor && shiftFactor == o.shiftFactor;
+           scalingFactor == o.scalingFactor && shiftFactor == o.shiftFactor &&
+           useQuantConv == o.useQuantConv && usePostQuantConv == o.usePostQuantConv &&
+           forceUpcast == o.forceUpcast;
 }
 
 }  // namespace swd

@@ -159,6 +159,11 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> vaeParameterShapes(con
     }
     addNorm(out, "decoder.conv_norm_out", ch[0]);
     addConv(out, "decoder.conv_out", config.outChannels, ch[0], 3);
+    // Top-level 1x1 convs of SD1.5 / SDXL, after the encoder and decoder as diffusers registers them.
+    if (withEncoder && config.useQuantConv)
+        addConv(out, "quant_conv", 2 * config.latentChannels, 2 * config.latentChannels, 1);
+    if (config.usePostQuantConv)
+        addConv(out, "post_quant_conv", config.latentChannels, config.latentChannels, 1);
     return out;
 }
 

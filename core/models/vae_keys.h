@@ -28,11 +28,13 @@ VaeLayout detectVaeLayout(const TensorStore& weights);
 // looked for when none has them.
 TensorStore vaeWeightsView(const TensorStore& weights);
 
-// Every parameter of the model described by `config`, in diffusers names, with its shape.
+// Every parameter of the model described by `config`, in diffusers names, with its shape (quant_conv only
+// with the encoder).
 std::vector<std::pair<std::string, std::vector<int64_t>>> vaeParameterShapes(const VaeConfig& config,
                                                                              bool withEncoder = true);
 
-// The LDM name of a diffusers parameter name (`levels` = number of resolution levels).
+// The LDM name of a diffusers parameter name (`levels` = number of resolution levels). quant_conv and
+// post_quant_conv keep their names (first_stage_model.quant_conv.* in a single file).
 std::string vaeLdmName(const std::string& diffusersName, int levels);
 
 // True for the mid-block attention projection weights (Linear in diffusers, 1x1 conv in LDM).

@@ -1,4 +1,4 @@
-// Building blocks shared by the VAE decoders (Sd3Vae, TaesdDecoder).
+// Building blocks shared by the VAE decoders (AutoencoderKl, TaesdDecoder).
 #pragma once
 
 #include "kernels/winograd_conv.h"

@@ -82,7 +82,8 @@ std::unique_ptr<TaesdDecoder> TaesdDecoder::load(const TensorStore& store, at::S
         weights = store.withPrefix("taesd_decoder.");
     } else {
         throwBadInput(
-            "{}: is not a TAESD decoder (looked for '1.weight' as in taesd3_decoder.safetensors and "
+            "{}: is not a TAESD decoder (looked for '1.weight' as in taesd3_decoder.safetensors or "
+            "taesd(xl)_decoder.safetensors, and "
             "'decoder.layers.0.weight' as in an AutoencoderTiny diffusion_pytorch_model.safetensors)",
             store.describe());
     }
@@ -133,7 +134,10 @@ std::unique_ptr<TaesdDecoder> TaesdDecoder::load(const TensorStore& store, at::S
         if (!wrong.empty()) msg += fmt::format(" wrong shape: {};", joinLimited(wrong));
         if (!unexpected.empty())
             msg += fmt::format(" unexpected {} tensor(s): {};", unexpected.size(), joinLimited(unexpected));
-        msg += " use taesd3_decoder.safetensors or the AutoencoderTiny files of madebyollin/taesd3";
+        msg +=
+            " use taesd3_decoder.safetensors (SD3), taesd_decoder / taesdxl_decoder.safetensors (SD1.5 / "
+            "SDXL) "
+            "or the AutoencoderTiny files of madebyollin/taesd3, taesd or taesdxl";
         throw Error(ErrorKind::BadInput, msg);
     }
 

@@ -1,11 +1,12 @@
 // TAESD decoder (madebyollin/taesd, "Tiny AutoEncoder for Stable Diffusion"; taesd3 for SD3's 16-channel
-// latents): a ~1.2M-parameter distilled decoder for fast per-step previews. Own implementation from the
-// published architecture:
+// latents, taesd / taesdxl for SD1.5's / SDXL's 4-channel ones: one architecture, the latent width read from
+// the first conv): a ~1.2M-parameter distilled decoder for fast per-step previews. Own implementation from
+// the published architecture:
 //   tanh(x / 3)·3 → conv3x3(C_lat, 64) → ReLU → 3 Blocks → up x2 → conv3x3 (no bias) → 3 Blocks → up x2 →
 //   conv (no bias) → 3 Blocks → up x2 → conv (no bias) → 1 Block → conv3x3(64, 3)   → RGB in about [0, 1]
 // Block(x) = ReLU(conv(ReLU(conv(ReLU(conv(x))))) + x), convs 3x3 with bias; "up" is nearest-neighbour.
-// Input: the diffusion-space latent (what the transformer produces; taesd3's config has scaling_factor 1,
-// and ComfyUI feeds its TAESD previewer the sampler's x0 directly).
+// Input: the diffusion-space latent (what the transformer / UNet produces; the AutoencoderTiny configs have
+// scaling_factor 1, and ComfyUI feeds its TAESD previewer the sampler's x0 directly).
 // Files: `taesd3_decoder.safetensors` (nn.Sequential names "1.weight", "3.conv.0.weight", ...) or the
 // diffusers AutoencoderTiny `diffusion_pytorch_model.safetensors` ("decoder.layers.0.weight", ..., the
 // same modules numbered from 0; its encoder.* tensors are not used).

@@ -215,6 +215,16 @@ std::uint64_t ClipTextModel::parameterBytes() const {
     return total;
 }
 
+at::Tensor ClipTextModel::finalLayerNorm(const at::Tensor& hidden) const {
+    if (!loaded()) throwInternal("ClipTextModel::finalLayerNorm on a model that is not loaded");
+    if (!hidden.defined() || hidden.dim() < 1 || hidden.size(-1) != m_config.hidden)
+        throwBadInput("CLIP final layer norm: expected [..., {}], got {}", m_config.hidden,
+                      hidden.defined() ? shapeToString(hidden.sizes()) : "nothing");
+    c10::InferenceMode guard;
+    return at::layer_norm(hidden.to(m_device, at::kFloat), {m_config.hidden}, m_finalLnW, m_finalLnB,
+                          m_config.layerNormEps);
+}
+
 ClipTextOutput ClipTextModel::forward(const at::Tensor& inputIds, bool allHiddenStates) const {
     if (!loaded()) throwInternal("ClipTextModel::forward on a model that is not loaded");
     c10::InferenceMode guard;

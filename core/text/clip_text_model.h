@@ -86,6 +86,9 @@ public:
 
     // input_ids [B, T] (T <= maxPositions) -> outputs; hiddenStates are filled only when `allHiddenStates`.
     ClipTextOutput forward(const at::Tensor& inputIds, bool allHiddenStates = false) const;
+    // The final layer norm alone, fp32 [.., D] -> [.., D] (diffusers' SD1.5 clip skip applies it to an
+    // earlier hidden state).
+    at::Tensor finalLayerNorm(const at::Tensor& hidden) const;
 
 private:
     struct Layer {

@@ -1,7 +1,9 @@
 // core/text: the CLIP and T5 tokenizers against every golden prompt, the text encoders and the SD3 prompt
 // embedding against the reference (text_encoders, pipeline and SwD cases), every checkpoint layout the
-// encoders ship in, every bad-input message, the cache and releasing the encoders.
+// encoders ship in, every bad-input message, the cache and releasing the encoders; the SD1.5 / SDXL prompt
+// conditioning (core/families/sd) against sdxl_text_encoders.
 #include "core/test_util.h"
+#include "families/sd/sd_conditioner.h"
 #include "golden/golden_case.h"
 #include "io/safetensors.h"
 #include "io/tensor_store.h"
@@ -49,6 +51,16 @@ std::vector<std::int64_t> row(const at::Tensor& t, std::int64_t i) {
 }
 
 // The paths of the golden tiny components with the shipped tokenizers.
+// The SDXL-like conditioner of components_sd (CLIP-L-like + bigG-like, 3 heads of 5: from config.json).
+SdConditioner sdxlConditioner() {
+    SdTextPaths paths;
+    paths.clipL = test::goldenDir("components_sd") / "text_encoder";
+    paths.bigG = test::goldenDir("components_sd") / "text_encoder_2";
+    paths.vocab = tokenizerDir() / "clip" / "vocab.json";
+    paths.merges = tokenizerDir() / "clip" / "merges.txt";
+    return SdConditioner::load(paths, at::kFloat);
+}
+
 TextEncoderPaths goldenPaths() {
     TextEncoderPaths p;
     p.clipL = componentsDir() / "text_encoder";
@@ -720,6 +732,114 @@ private Q_SLOTS:
         QCOMPARE(pieces[0].id, 8774);
         QCOMPARE(pieces[1].id, 296);
         QCOMPARE(pieces[0].text, std::string("\xE2\x96\x81Hello"));
+    }
+
+    // ---- SD1.5 / SDXL prompt conditioning ----------------------------------------------------------------
+
+    void realSdEncodersMatchManifests() {
+        // SD1.5's and SDXL's text_encoder (CLIPTextModel: no text_projection) and SDXL's text_encoder_2
+        // (CLIPTextModelWithProjection, bigG) as instantiated from the real config.json files.
+        using Shapes = std::set<std::pair<std::string, std::vector<std::int64_t>>>;
+        auto manifest = [](const char* file, std::int64_t& total, ClipTextConfig& config) {
+            Shapes out;
+            const nlohmann::json json = readJson(test::goldenDir("manifests_sd") / file);
+            for (const auto& p : json.at("transformers"))
+                out.insert({p.at("name").get<std::string>(), p.at("shape").get<std::vector<std::int64_t>>()});
+            total = json.at("total_params").get<std::int64_t>();
+            config = ClipTextConfig::fromJson(json.at("real_config"), file);
+            return out;
+        };
+        auto shapesOf = [](const ClipTextConfig& c, std::int64_t projection, std::int64_t& total) {
+            const auto v = ClipTextModel::parameterShapes(c, projection);
+            total = 0;
+            for (const auto& [name, shape] : v) {
+                std::int64_t n = 1;
+                for (auto d : shape) n *= d;
+                total += n;
+            }
+            return Shapes(v.begin(), v.end());
+        };
+        std::int64_t want = 0, got = 0;
+        ClipTextConfig real;
+        QVERIFY(shapesOf(ClipTextConfig::clipL(), 0, got) == manifest("clip_l.json", want, real));
+        QCOMPARE(got, want);
+        QCOMPARE(real.heads, ClipTextConfig::clipL().heads);
+        QVERIFY(real.activation == ClipTextConfig::Activation::QuickGelu);
+        QVERIFY(shapesOf(ClipTextConfig::clipG(), 1280, got) == manifest("clip_bigg.json", want, real));
+        QCOMPARE(got, want);
+        QCOMPARE(real.heads, ClipTextConfig::clipG().heads);
+        QCOMPARE(real.layers, ClipTextConfig::clipG().layers);
+        QVERIFY(real.activation == ClipTextConfig::Activation::Gelu);
+    }
+
+    void sdxlTextEncodersMatchGolden() {
+        const GoldenReport report = runGoldenCase(test::goldenDir("sdxl_text_encoders"));
+        QVERIFY2(report.passed(), formatGoldenReport(report).c_str());
+    }
+
+    // tokenizer_2 has "!" as its pad token, so a typed "!" is id 0 there; tokenizer gives BPE "!</w>" (256).
+    void typedBangIsPadIdInTokenizer2Only() {
+        const SdConditioner c = sdxlConditioner();
+        const at::Tensor ids = c.tokenIds({"wow!"}), ids2 = c.tokenIds2({"wow!"});
+        QCOMPARE(ids[0][2].item<std::int64_t>(), std::int64_t(256));
+        QCOMPARE(ids[0][3].item<std::int64_t>(), std::int64_t(49407));
+        QCOMPARE(ids[0][4].item<std::int64_t>(), std::int64_t(49407));  // pads with <|endoftext|>
+        QCOMPARE(ids2[0][1].item<std::int64_t>(), ids[0][1].item<std::int64_t>());
+        QCOMPARE(ids2[0][2].item<std::int64_t>(), std::int64_t(0));
+        QCOMPARE(ids2[0][3].item<std::int64_t>(), std::int64_t(49407));
+        QCOMPARE(ids2[0][4].item<std::int64_t>(), std::int64_t(0));  // pads with "!"
+    }
+
+    void sdNegativesClipSkipAndTimeIds() {
+        const SdConditioner xl = sdxlConditioner();
+        QVERIFY(xl.isSdxl() && xl.forceZerosForEmptyPrompt());
+        QCOMPARE(xl.contextWidth(), std::int64_t(23));
+        QCOMPARE(xl.pooledWidth(), std::int64_t(12));
+        const SdPromptEmbeds pos = xl.encode({"a cat", "a dog"});
+        QCOMPARE(pos.context.sizes().vec(), (std::vector<std::int64_t>{2, 77, 23}));
+        QCOMPARE(pos.pooled.sizes().vec(), (std::vector<std::int64_t>{2, 12}));
+        // negative_prompt=None: exact zeros (force_zeros_for_empty_prompt), not the encoding of "".
+        const SdPromptEmbeds none = xl.encodeNegative(std::nullopt, pos);
+        QCOMPARE(none.context.sizes().vec(), pos.context.sizes().vec());
+        QCOMPARE(none.pooled.sizes().vec(), pos.pooled.sizes().vec());
+        QCOMPARE(none.context.abs().max().item<float>(), 0.0f);
+        QCOMPARE(none.pooled.abs().max().item<float>(), 0.0f);
+        const SdPromptEmbeds empty = xl.encodeNegative(std::vector<std::string>{""}, pos);
+        QVERIFY(at::equal(empty.context, xl.encode({"", ""}).context));
+        QVERIFY(empty.context.abs().max().item<float>() > 0.0f);
+        // One negative for all prompts; the negative branch ignores clip skip.
+        const SdPromptEmbeds ugly =
+            xl.encodeNegative(std::vector<std::string>{"ugly"}, xl.encode({"a", "b"}, 1));
+        QVERIFY(at::equal(ugly.context, xl.encode({"ugly", "ugly"}).context));
+        SWD_EXPECT_ERROR(xl.encodeNegative(std::vector<std::string>{"x", "y", "z"}, pos),
+                         "3 negative prompts", "2 prompts");
+        // clip skip n takes hidden_states[-(n + 2)]: the CLIP-L-like model has 3 layers, so 2 is the deepest.
+        QVERIFY(!at::equal(xl.encode({"a cat"}, 1).context, xl.encode({"a cat"}).context));
+        QCOMPARE(xl.encode({"a cat"}, 2).context.size(2), std::int64_t(23));
+        SWD_EXPECT_ERROR(xl.encode({"a cat"}, 3), "clip skip", "hidden_states[-5]");
+        SWD_EXPECT_ERROR(xl.encode({"a cat"}, -1), "clip skip");
+        SWD_EXPECT_ERROR(xl.encode({}), "no prompts");
+
+        // SD1.5: CLIP-L's last hidden state, no pooled; a missing negative is "" (its pipeline has no zeros).
+        const SdConditioner sd15 = SdConditioner::sd15(xl.clipL(), xl.tokenizer2());
+        QVERIFY(!sd15.isSdxl() && !sd15.forceZerosForEmptyPrompt());
+        QCOMPARE(sd15.contextWidth(), std::int64_t(8));
+        const SdPromptEmbeds p15 = sd15.encode({"a cat"});
+        QVERIFY(!p15.pooled.defined());
+        QVERIFY(at::equal(p15.context, xl.clipL().forward(sd15.tokenIds({"a cat"})).lastHiddenState));
+        QVERIFY(at::equal(sd15.tokenIds({"wow!"}), xl.tokenIds({"wow!"})));  // the CLIP-L tokenizer
+        QVERIFY(at::equal(sd15.encodeNegative(std::nullopt, p15).context, sd15.encode({""}).context));
+
+        // Time ids: (orig_h, orig_w, crop_top, crop_left, target_h, target_w), default = the image size.
+        const at::Tensor ids = SdxlTimeIds::forImage(64, 96).tensor(2);
+        QCOMPARE(ids.scalar_type(), at::kFloat);
+        QVERIFY(at::equal(ids, at::tensor({64.0f, 96.0f, 0.0f, 0.0f, 64.0f, 96.0f}).repeat({2, 1})));
+        SdxlTimeIds custom;
+        custom.cropTop = 16;
+        QVERIFY(at::equal(custom.tensor(1),
+                          at::tensor({1024.0f, 1024.0f, 16.0f, 0.0f, 1024.0f, 1024.0f}).view({1, 6})));
+        SWD_EXPECT_ERROR(SdxlTimeIds::forImage(0, 64), "image size");
+        SWD_EXPECT_ERROR(custom.tensor(0), "batch");
     }
 };
 

@@ -27,14 +27,17 @@ using swd::test::ScratchDir;
 
 namespace {
 
+// The VAE folder of a golden case, or of an SD component ("vae_sd15", "vae_sdxl" in components_sd).
 std::filesystem::path vaeFolder(const std::string& caseName) {
+    if (caseName == "vae_sd15" || caseName == "vae_sdxl")
+        return swd::test::goldenDir("components_sd") / caseName;
     return caseName == "vae_2level" ? swd::test::goldenDir("vae_2level") / "vae"
                                     : swd::test::goldenDir("components") / "vae";
 }
 
-std::unique_ptr<Sd3Vae> loadGolden(const std::string& caseName, at::ScalarType dtype = at::kFloat,
-                                   const VaeLoadOptions& options = {}) {
-    return Sd3Vae::load(TensorStore::open(vaeFolder(caseName)), dtype, at::kCPU, options);
+std::unique_ptr<AutoencoderKl> loadGolden(const std::string& caseName, at::ScalarType dtype = at::kFloat,
+                                          const VaeLoadOptions& options = {}) {
+    return AutoencoderKl::load(TensorStore::open(vaeFolder(caseName)), dtype, at::kCPU, options);
 }
 
 double maxAbsDiff(const at::Tensor& a, const at::Tensor& b) {
@@ -106,9 +109,26 @@ std::map<std::string, at::Tensor> randomTaesd(int latentChannels, uint64_t seed)
     return out;
 }
 
-at::Tensor smoothLatent(int64_t h, int64_t w, uint64_t seed) {
+at::Tensor smoothLatent(int64_t h, int64_t w, uint64_t seed, int64_t channels = 16) {
     auto gen = at::detail::createCPUGenerator(seed);
-    return at::upsample_bilinear2d(at::randn({1, 16, 3, 3}, gen), {h, w}, true);
+    return at::upsample_bilinear2d(at::randn({1, channels, 3, 3}, gen), {h, w}, true);
+}
+
+// A golden VAE with N(0, 2²) conv biases, so that its GroupNorm groups are well conditioned like a trained
+// decoder's (see tiledDecodeHasNoVisibleSeam).
+std::unique_ptr<AutoencoderKl> conditionedVae(const std::string& caseName, uint64_t seed) {
+    const TensorStore src = TensorStore::open(vaeFolder(caseName));
+    std::map<std::string, at::Tensor> t;
+    auto gen = at::detail::createCPUGenerator(seed);
+    for (const auto& n : src.names()) {
+        const bool convBias = src.info(n).shape.size() == 1 && n.find("norm") == std::string::npos &&
+                              n.find("conv_out") == std::string::npos &&
+                              n.find("quant_conv") == std::string::npos;
+        t[n] = convBias ? at::randn(src.info(n).shape, gen) * 2.0 : src.get(n);
+    }
+    VaeLoadOptions options;
+    options.config = VaeConfig::fromJson(vaeFolder(caseName) / "config.json");
+    return AutoencoderKl::load(TensorStore::fromTensors(t, "conditioned"), at::kFloat, at::kCPU, options);
 }
 
 }  // namespace
@@ -155,7 +175,7 @@ private Q_SLOTS:
         const GoldenCase c = GoldenCase::load(swd::test::goldenDir(caseName.toStdString()));
         const Tolerance tol = c.tolerance();
         const TensorStore out = c.file("outputs.safetensors");
-        const auto vae = Sd3Vae::load(TensorStore::open(swd::test::goldenDir("components") / "vae"));
+        const auto vae = AutoencoderKl::load(TensorStore::open(swd::test::goldenDir("components") / "vae"));
         QCOMPARE(vae->config().scalingFactor, 1.5305);
         QCOMPARE(vae->config().shiftFactor, 0.0609);
         const at::Tensor z = out.get(latentName.toStdString());
@@ -254,7 +274,7 @@ private Q_SLOTS:
         const TensorStore checkpoint = TensorStore::open(file);
         QCOMPARE(detectVaeLayout(checkpoint.withPrefix("first_stage_model.")), VaeLayout::Ldm);
         for (const TensorStore& store : {checkpoint.withPrefix("first_stage_model."), checkpoint}) {
-            const auto vae = Sd3Vae::load(store, at::kFloat, at::kCPU, options);
+            const auto vae = AutoencoderKl::load(store, at::kFloat, at::kCPU, options);
             const int f = vae->config().downsampleFactor();
             auto gen = at::detail::createCPUGenerator(3);
             const at::Tensor z = at::randn({2, 16, 3, 5}, gen);
@@ -302,9 +322,16 @@ private Q_SLOTS:
                          "AutoencoderTiny", "TAESD");
         SWD_EXPECT_ERROR(VaeConfig::fromJson(write(R"({"latent_channels": 16, "layers_per_block": 2})")),
                          "block_out_channels");
+        // Absent quant-conv keys mean quant convs (diffusers' defaults, as in the real SD1.5 config).
+        const VaeConfig sd1 =
+            VaeConfig::fromJson(write(R"({"block_out_channels": [128, 256], "latent_channels": 4,
+                "layers_per_block": 2})"));
+        QVERIFY(sd1.useQuantConv && sd1.usePostQuantConv && sd1.forceUpcast);
+        QCOMPARE(sd1.scalingFactor, 0.18215);
+        QCOMPARE(sd1.shiftFactor, 0.0);
         SWD_EXPECT_ERROR(VaeConfig::fromJson(write(R"({"block_out_channels": [128, 256], "latent_channels": 4,
-                "layers_per_block": 2})")),
-                         "use_quant_conv", "SD1/SDXL");
+                "layers_per_block": 2, "latents_mean": [0, 0, 0, 0]})")),
+                         "latents_mean", "not supported");
         SWD_EXPECT_ERROR(
             VaeConfig::fromJson(write(R"({"block_out_channels": [128, 256], "latent_channels": 16,
                 "layers_per_block": 2, "use_quant_conv": false, "use_post_quant_conv": false,
@@ -328,7 +355,7 @@ private Q_SLOTS:
         VaeLoadOptions options;
         options.config = goldenConfig("vae_2level");
         const TensorStore broken = TensorStore::fromTensors(t, "broken-vae");
-        SWD_EXPECT_ERROR(Sd3Vae::load(broken, at::kFloat, at::kCPU, options), "broken-vae",
+        SWD_EXPECT_ERROR(AutoencoderKl::load(broken, at::kFloat, at::kCPU, options), "broken-vae",
                          "missing 2 tensor(s): ", "decoder.up_blocks.0.resnets.1.conv2.weight",
                          "encoder.mid_block.attentions.0.to_k.bias",
                          "decoder.up_blocks.1.resnets.0.norm1.weight [9] (expected [16])",
@@ -339,8 +366,8 @@ private Q_SLOTS:
         for (const auto& n : src.names())
             if (n.rfind("decoder.", 0) == 0) decoderOnly[n] = src.get(n);
         options.withEncoder = false;
-        const auto vae = Sd3Vae::load(TensorStore::fromTensors(decoderOnly, "decoder-only"), at::kFloat,
-                                      at::kCPU, options);
+        const auto vae = AutoencoderKl::load(TensorStore::fromTensors(decoderOnly, "decoder-only"),
+                                             at::kFloat, at::kCPU, options);
         QVERIFY(!vae->hasEncoder());
         SWD_EXPECT_ERROR(vae->encode(at::zeros({1, 3, 8, 8})), "without its encoder");
         // Same with LDM names: the reported names are the file's own.
@@ -348,9 +375,10 @@ private Q_SLOTS:
         for (const auto& n : src.names())
             if (n != "decoder.up_blocks.0.resnets.0.conv1.bias") ldm[ldmName(n, 2)] = src.get(n);
         options.withEncoder = true;
-        SWD_EXPECT_ERROR(Sd3Vae::load(TensorStore::fromTensors(ldm, "ldm"), at::kFloat, at::kCPU, options),
-                         "LDM", "missing 1 tensor(s): decoder.up.1.block.0.conv1.bias");
-        SWD_EXPECT_ERROR(Sd3Vae::load(TensorStore::fromTensors({{"a", at::zeros({1})}}, "nothing")),
+        SWD_EXPECT_ERROR(
+            AutoencoderKl::load(TensorStore::fromTensors(ldm, "ldm"), at::kFloat, at::kCPU, options), "LDM",
+            "missing 1 tensor(s): decoder.up.1.block.0.conv1.bias");
+        SWD_EXPECT_ERROR(AutoencoderKl::load(TensorStore::fromTensors({{"a", at::zeros({1})}}, "nothing")),
                          "has no VAE");
     }
 
@@ -369,9 +397,10 @@ private Q_SLOTS:
         SWD_EXPECT_ERROR(vae->encode(at::zeros({1, 3, 4, 8})), "multiples of 8");
         // Odd latent sizes are fine to decode: 8 px per latent pixel.
         QCOMPARE(vae->decode(at::zeros({1, 16, 3, 5})).sizes().vec(), (std::vector<int64_t>{1, 3, 24, 40}));
-        SWD_EXPECT_ERROR(Sd3Vae::load(TensorStore::open(vaeFolder("vae_4level")), at::kHalf), "float16",
-                         "bfloat16");
-        SWD_EXPECT_ERROR(Sd3Vae::load(TensorStore::open(vaeFolder("vae_4level")), at::kInt), "not supported");
+        SWD_EXPECT_ERROR(AutoencoderKl::load(TensorStore::open(vaeFolder("vae_4level")), at::kHalf),
+                         "float16", "bfloat16");
+        SWD_EXPECT_ERROR(AutoencoderKl::load(TensorStore::open(vaeFolder("vae_4level")), at::kInt),
+                         "not supported");
     }
 
     // ---- fast paths --------------------------------------------------------------------------------
@@ -555,7 +584,7 @@ private Q_SLOTS:
         VaeLoadOptions options;
         options.config = goldenConfig("vae_4level");
         const auto vae =
-            Sd3Vae::load(TensorStore::fromTensors(t, "conditioned"), at::kFloat, at::kCPU, options);
+            AutoencoderKl::load(TensorStore::fromTensors(t, "conditioned"), at::kFloat, at::kCPU, options);
 
         const at::Tensor z = smoothLatent(32, 32, 4);
         const at::Tensor full = vae->decodeToImage(z, TilingOptions::never());
@@ -634,7 +663,7 @@ private Q_SLOTS:
     }
 
     void fullVaePreviewIsTheFinalImage() {
-        std::shared_ptr<Sd3Vae> vae = loadGolden("vae_4level");
+        std::shared_ptr<AutoencoderKl> vae = loadGolden("vae_4level");
         LatentPreviewer p(PreviewMode::FullVae, vae);
         QCOMPARE(p.pixelsPerLatent(), 8);
         const at::Tensor z = smoothLatent(4, 6, 1);
@@ -717,6 +746,227 @@ private Q_SLOTS:
         QCOMPARE(sd1->latentChannels(), 4);
         SWD_EXPECT_ERROR(LatentPreviewer(PreviewMode::Taesd, nullptr, sd1), "4-channel", "taesd3");
         SWD_EXPECT_ERROR(sd1->decodeToImage(at::zeros({1, 16, 2, 2})), "[batch, 4, height, width]");
+    }
+
+    // ---- SD1.5 / SDXL (4 latent channels, quant convs) ---------------------------------------------
+
+    void sdGoldenDecodeAndEncode() {
+        const GoldenReport report = runGoldenCase(swd::test::goldenDir("vae_sd"));
+        QVERIFY2(report.passed(), formatGoldenReport(report).c_str());
+        // the config check, 3 decode runs and 2 encode runs (mean, logvar, std)
+        QCOMPARE(report.runs.size(), std::size_t(1 + 3 + 2 * 3));
+    }
+
+    // sd15() / sdxl() list exactly the parameters of the real VAEs (manifests_sd, from the real config.json
+    // files), the LDM names map to the original single-file names, and fromJson of the real config.json
+    // gives the same config.
+    void realSdNamesMatchManifests_data() {
+        QTest::addColumn<QString>("model");
+        QTest::newRow("sd15") << "sd15";
+        QTest::newRow("sdxl") << "sdxl";
+    }
+    void realSdNamesMatchManifests() {
+        QFETCH(QString, model);
+        const bool xl = model == "sdxl";
+        const VaeConfig config = xl ? VaeConfig::sdxl() : VaeConfig::sd15();
+        std::ifstream in(swd::test::goldenDir("manifests_sd") / (xl ? "vae_sdxl.json" : "vae_sd15.json"));
+        const auto manifest = nlohmann::json::parse(in);
+        std::map<std::string, std::vector<int64_t>> expected, got;
+        for (const auto& p : manifest.at("diffusers"))
+            expected[p.at("name").get<std::string>()] = p.at("shape").get<std::vector<int64_t>>();
+        int64_t count = 0;
+        for (const auto& [name, shape] : vaeParameterShapes(config)) {
+            got[name] = shape;
+            int64_t n = 1;
+            for (auto d : shape) n *= d;
+            count += n;
+        }
+        QCOMPARE(got.size(), expected.size());
+        QVERIFY(got == expected);
+        QCOMPARE(count, manifest.at("total_params").get<int64_t>());
+        for (const auto& e : manifest.at("single_file").at("entries")) {
+            const std::string diffusersName = e.at("diffusers").at(0).get<std::string>();
+            QCOMPARE(std::string("first_stage_model.") + vaeLdmName(diffusersName, 4),
+                     e.at("original").get<std::string>());
+            QCOMPARE(isVaeAttentionMatrix(diffusersName),
+                     e.at("op").get<std::string>() == "linear_to_conv1x1");
+        }
+        QCOMPARE(manifest.at("scaling_factor").get<double>(), config.scalingFactor);
+        QCOMPARE(manifest.at("force_upcast").get<bool>(), config.forceUpcast);
+        ScratchDir dir;
+        swd::test::writeBytes(dir.file("config.json"), manifest.at("real_config").dump());
+        QVERIFY(VaeConfig::fromJson(dir.file("config.json")) == config);
+        // Without the encoder there is no quant_conv, but post_quant_conv stays.
+        bool quant = false, postQuant = false;
+        for (const auto& [name, shape] : vaeParameterShapes(config, false)) {
+            quant = quant || name.rfind("quant_conv.", 0) == 0;
+            postQuant = postQuant || name == "post_quant_conv.weight";
+        }
+        QVERIFY(!quant && postQuant);
+    }
+
+    void sdConfigsLayoutsAndErrors() {
+        const VaeConfig sd15 = goldenConfig("vae_sd15"), sdxl = goldenConfig("vae_sdxl");
+        QCOMPARE(sd15.latentChannels, 4);
+        QVERIFY(sd15.useQuantConv && sd15.usePostQuantConv && sdxl.useQuantConv && sdxl.forceUpcast);
+        QCOMPARE(sd15.scalingFactor, 0.18215);
+        QCOMPARE(sdxl.scalingFactor, 0.13025);
+        QCOMPARE(sdxl.shiftFactor, 0.0);  // "shift_factor": null
+        // The weights show the quant convs; scaling and shift are then diffusers' defaults (SD1.5's).
+        VaeConfig small = VaeConfig::sd15();
+        small.blockOutChannels = {32, 64};
+        small.layersPerBlock = 1;
+        std::map<std::string, at::Tensor> tensors, ldm;
+        for (const auto& [n, shape] : vaeParameterShapes(small)) tensors[n] = at::zeros(shape);
+        QVERIFY(VaeConfig::fromWeights(TensorStore::fromTensors(tensors, "mem")) == small);
+        for (const auto& [n, t] : tensors) ldm["first_stage_model." + vaeLdmName(n, 2)] = t;
+        QVERIFY(ldm.count("first_stage_model.quant_conv.weight") &&
+                ldm.count("first_stage_model.post_quant_conv.bias"));
+        QVERIFY(VaeConfig::fromWeights(TensorStore::fromTensors(ldm, "mem")) == small);
+
+        // A single-file checkpoint (LDM names under first_stage_model.) is the same model.
+        ScratchDir dir;
+        const auto file = writeSingleFile(dir, "vae_sdxl", 4);
+        VaeLoadOptions options;
+        options.config = sdxl;
+        const auto single = AutoencoderKl::load(TensorStore::open(file), at::kFloat, at::kCPU, options);
+        const auto reference = loadGolden("vae_sdxl");
+        auto gen = at::detail::createCPUGenerator(8);
+        const at::Tensor z = at::randn({1, 4, 3, 5}, gen);
+        QVERIFY(at::equal(single->decode(z), reference->decode(z)));
+        const at::Tensor img = at::rand({1, 3, 16, 24}, gen) * 2 - 1;
+        QVERIFY(at::equal(single->encode(img).first, reference->encode(img).first));
+
+        // The config and the weights disagree about the quant convs: the message says so.
+        VaeConfig noQuant = sdxl;
+        noQuant.useQuantConv = noQuant.usePostQuantConv = false;
+        options.config = noQuant;
+        SWD_EXPECT_ERROR(
+            AutoencoderKl::load(TensorStore::open(vaeFolder("vae_sdxl")), at::kFloat, at::kCPU, options),
+            "unexpected 4 tensor(s)", "quant_conv", "use_quant_conv");
+        VaeConfig sd3WithQuant = goldenConfig("vae_4level");
+        sd3WithQuant.useQuantConv = sd3WithQuant.usePostQuantConv = true;
+        options.config = sd3WithQuant;
+        SWD_EXPECT_ERROR(
+            AutoencoderKl::load(TensorStore::open(vaeFolder("vae_4level")), at::kFloat, at::kCPU, options),
+            "missing 4 tensor(s)", "post_quant_conv.weight", "sets both to false");
+        // Decoder only: quant_conv is neither read nor unexpected.
+        VaeLoadOptions decoderOnly;
+        decoderOnly.withEncoder = false;
+        const auto dec =
+            AutoencoderKl::load(TensorStore::open(vaeFolder("vae_sdxl")), at::kFloat, at::kCPU, decoderOnly);
+        QVERIFY(at::equal(dec->decode(z), reference->decode(z)));
+        // Latents of the other family are named as such.
+        SWD_EXPECT_ERROR(reference->decode(at::zeros({1, 16, 2, 2})), "[batch, 4, height, width]", "SD3");
+        SWD_EXPECT_ERROR(loadGolden("vae_4level")->decode(at::zeros({1, 4, 2, 2})), "SD1/SDXL");
+    }
+
+    // decodeToImage divides by the config's scaling factor (SD1.5 0.18215, SDXL 0.13025, no shift).
+    void sdDecodeToImageUsesTheConfigScaling_data() {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<double>("scaling");
+        QTest::newRow("vae_sd15") << "vae_sd15" << 0.18215;
+        QTest::newRow("vae_sdxl") << "vae_sdxl" << 0.13025;
+    }
+    void sdDecodeToImageUsesTheConfigScaling() {
+        QFETCH(QString, name);
+        QFETCH(double, scaling);
+        const auto vae = loadGolden(name.toStdString());
+        QCOMPARE(vae->config().scalingFactor, scaling);
+        auto gen = at::detail::createCPUGenerator(9);
+        const at::Tensor z = at::randn({2, 4, 3, 4}, gen) * scaling;
+        const at::Tensor expected = (vae->decode(z.to(at::kFloat) / scaling) / 2 + 0.5).clamp(0.0, 1.0);
+        const at::Tensor image = vae->decodeToImage(z);
+        QCOMPARE(image.sizes().vec(), (std::vector<int64_t>{2, 3, 24, 32}));
+        QVERIFY(maxAbsDiff(image, expected) < 1e-6);
+    }
+
+    // A 4-channel latent decodes tile by tile like a 16-channel one (post_quant_conv is 1x1, so per tile
+    // it is exact); the tiled image stays within a bound of the untiled one.
+    void sdTiledDecodeMatchesUntiled() {
+        const auto vae = conditionedVae("vae_sdxl", 23);
+        const at::Tensor z = smoothLatent(32, 32, 6, 4);
+        const at::Tensor full = vae->decodeToImage(z, TilingOptions::never());
+        QVERIFY(at::equal(vae->decodeToImage(z, TilingOptions::always(32, 8)), full));
+        const at::Tensor own = vae->decodeToImage(z, TilingOptions::always(16, 8, 0));
+        const at::Tensor shared = vae->decodeToImage(z, TilingOptions::always(16, 8, 1));
+        const double eOwn = maxAbsDiff(own, full), eShared = maxAbsDiff(shared, full);
+        qInfo(
+            "SDXL-like VAE, 4-channel smooth latent 32x32, 3x3 tiles of 16 overlapping by 8: max |tiled - "
+            "untiled| = %.4f (tile statistics), %.4f (1 statistics pass)",
+            eOwn, eShared);
+        QCOMPARE(own.sizes().vec(), full.sizes().vec());
+        // Measured 0.044 / 0.024 on [0, 1] images; the bound leaves room for other BLAS builds.
+        QVERIFY2(eOwn < 0.08, qPrintable(QString::number(eOwn)));
+        QVERIFY2(eShared < eOwn, qPrintable(QString::number(eShared)));
+    }
+
+    // force_upcast: with honourForceUpcast an fp16 request runs in fp32 (what the SDXL pipeline does), also
+    // on the CPU where fp16 has no kernels; without it (SD3's and SD1.5's pipelines) fp16 stays fp16.
+    void fp16WithForceUpcastRunsInFp32() {
+        VaeLoadOptions honour;
+        honour.honourForceUpcast = true;
+        const auto up =
+            AutoencoderKl::load(TensorStore::open(vaeFolder("vae_sdxl")), at::kHalf, at::kCPU, honour);
+        QCOMPARE(up->dtype(), at::kFloat);
+        const auto reference = loadGolden("vae_sdxl");
+        const at::Tensor z = smoothLatent(4, 6, 3, 4);
+        QVERIFY(at::equal(up->decode(z), reference->decode(z)));
+        SWD_EXPECT_ERROR(AutoencoderKl::load(TensorStore::open(vaeFolder("vae_sdxl")), at::kHalf), "float16",
+                         "bfloat16");
+        honour.config = goldenConfig("vae_sdxl");
+        honour.config->forceUpcast = false;
+        SWD_EXPECT_ERROR(
+            AutoencoderKl::load(TensorStore::open(vaeFolder("vae_sdxl")), at::kHalf, at::kCPU, honour),
+            "float16");
+        // bf16 has fp32's range: no upcast.
+        honour.config = std::nullopt;
+        QCOMPARE(
+            AutoencoderKl::load(TensorStore::open(vaeFolder("vae_sdxl")), at::kBFloat16, at::kCPU, honour)
+                ->dtype(),
+            at::kBFloat16);
+    }
+
+    void sdPreviews() {
+        // Projection: a zero latent shows the bias, round(255·(b + 1)/2): SDXL 0.1084, -0.0175, -0.0011 ->
+        // 141, 125, 127; SD1.5 channel 0 at 1.0 gives (0.3512, 0.2297, 0.3227) -> 172, 157, 169.
+        LatentPreviewer xl(PreviewMode::Projection, nullptr, nullptr, {}, LatentRgbProjection::sdxl());
+        const at::Tensor zero = xl.preview(at::zeros({2, 4, 3, 5}));
+        QCOMPARE(zero.sizes().vec(), (std::vector<int64_t>{2, 3, 5, 3}));
+        QCOMPARE(zero.scalar_type(), at::kByte);
+        QCOMPARE(zero[1][2][4][0].item<int>(), 141);
+        QCOMPARE(zero[1][2][4][1].item<int>(), 125);
+        QCOMPARE(zero[0][0][0][2].item<int>(), 127);
+        LatentPreviewer sd15(PreviewMode::Projection, nullptr, nullptr, {}, LatentRgbProjection::sd15());
+        at::Tensor z = at::zeros({1, 4, 1, 1});
+        z[0][0][0][0] = 1.0f;
+        const at::Tensor px = sd15.preview(z);
+        QCOMPARE(px[0][0][0][0].item<int>(), 172);
+        QCOMPARE(px[0][0][0][1].item<int>(), 157);
+        QCOMPARE(px[0][0][0][2].item<int>(), 169);
+        SWD_EXPECT_ERROR(sd15.preview(at::zeros({1, 16, 2, 2})), "SD1.5", "[batch, 4, height, width]");
+        QCOMPARE(LatentRgbProjection::sdxl().channels(), 4);
+        QCOMPARE(LatentRgbProjection::sd3().channels(), 16);
+
+        // TAESD / TAESDXL: the same decoder with 4 input channels.
+        std::shared_ptr<TaesdDecoder> taesdxl =
+            TaesdDecoder::load(TensorStore::fromTensors(randomTaesd(4, 5), "taesdxl"));
+        LatentPreviewer tiny(PreviewMode::Taesd, nullptr, taesdxl, {}, LatentRgbProjection::sdxl());
+        const at::Tensor small = smoothLatent(3, 5, 4, 4);
+        const at::Tensor rgb = tiny.preview(small);
+        QCOMPARE(rgb.sizes().vec(), (std::vector<int64_t>{1, 24, 40, 3}));
+        QCOMPARE(rgb.scalar_type(), at::kByte);
+        QVERIFY(at::equal(rgb, imageToUint8Hwc(taesdxl->decodeToImage(small))));
+        std::shared_ptr<TaesdDecoder> taesd3 =
+            TaesdDecoder::load(TensorStore::fromTensors(randomTaesd(16, 5), "t3"));
+        SWD_EXPECT_ERROR(
+            LatentPreviewer(PreviewMode::Taesd, nullptr, taesd3, {}, LatentRgbProjection::sd15()),
+            "16-channel", "SD1.5 needs taesd (4 channels)");
+
+        // The full VAE preview is the final image.
+        std::shared_ptr<AutoencoderKl> vae = loadGolden("vae_sdxl");
+        LatentPreviewer full(PreviewMode::FullVae, vae, nullptr, {}, LatentRgbProjection::sdxl());
+        QVERIFY(at::equal(full.preview(small), imageToUint8Hwc(vae->decodeToImage(small))));
     }
 };
 
