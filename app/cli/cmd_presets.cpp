@@ -11,8 +11,16 @@ namespace swd::cli {
 
 namespace {
 std::string summary(const Schedule& s) {
-    if (s.sampler == SamplerKind::FlowEuler)
-        return fmt::format("{} steps at {} latent px, CFG {:g}", s.stepCount(), s.finalScale(), s.guidance);
+    switch (s.sampler) {
+        case SamplerKind::FlowEuler:
+        case SamplerKind::EulerDiscrete:
+            return fmt::format("{} steps at {} latent px, CFG {:g}", s.stepCount(), s.finalScale(), s.guidance);
+        case SamplerKind::Sid:
+            return fmt::format("{} of {} steps at {} latent px, timesteps {}", s.stepCount(), s.sidGridSteps,
+                               s.finalScale(), fmt::join(s.timesteps, ","));
+        case SamplerKind::ScaleWise:
+            break;
+    }
     return fmt::format("{} steps, scales {}", s.stepCount(), fmt::join(s.scales, ","));
 }
 }  // namespace

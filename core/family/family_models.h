@@ -42,6 +42,11 @@ public:
 
     // Prompts -> conditioning on the denoiser's device (cached by the family where it pays).
     virtual Conditioning encode(const std::vector<std::string>& prompts, const Schedule& schedule) = 0;
+    // The negative prompts under CFG; a family whose pipeline treats "no negative prompt" specially
+    // (SDXL: zeros) says so here.
+    virtual Conditioning encodeNegative(const std::vector<std::string>& prompts, const Schedule& schedule) {
+        return encode(prompts, schedule);
+    }
     virtual void releaseTextEncoders() = 0;
 
     // The denoiser the samplers call: its raw output for x at `timestep` under `cond`.

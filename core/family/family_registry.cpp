@@ -1,6 +1,7 @@
 // The registered model families: one line per family.
 #include "family/family.h"
 
+#include "families/sd/sd_family.h"
 #include "families/sd3/sd3_family.h"
 #include "util/error.h"
 
@@ -11,7 +12,9 @@ namespace swd {
 
 const std::vector<const Family*>& registeredFamilies() {
     static const Sd3Family sd3;
-    static const std::vector<const Family*> families = {&sd3};
+    static const SdFamily sdxl(ModelFamily::SDXL);
+    static const SdFamily sd15(ModelFamily::SD15);
+    static const std::vector<const Family*> families = {&sd3, &sdxl, &sd15};
     return families;
 }
 

@@ -1,6 +1,9 @@
 #include "family/weight_source.h"
 
+#include "io/file_hash.h"
 #include "models/lora.h"
+
+#include <fmt/format.h>
 
 namespace swd {
 
@@ -36,6 +39,18 @@ bool WeightSource::hasAdapter(const std::optional<std::filesystem::path>& file) 
 
 bool WeightSource::adapterInMemory() const {
     return m_memory && m_memory->adapter;
+}
+
+std::string weightsSha256(const std::filesystem::path& path, const std::filesystem::path& hashCache) {
+    try {
+        const auto files = TensorStore::open(path).files();
+        if (files.size() == 1) return fileSha256(files.front(), hashCache);
+        std::string all;
+        for (const auto& f : files) all += fileSha256(f, hashCache);
+        return fmt::format("shards:{}", all.substr(0, 64));
+    } catch (const std::exception&) {
+        return "unavailable";
+    }
 }
 
 }  // namespace swd

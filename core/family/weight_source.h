@@ -47,4 +47,8 @@ private:
     std::shared_ptr<InMemoryWeights> m_memory;  // shared by the engine's copies of the load options
 };
 
+// SHA-256 of a component's weights for the run's metadata: of its one file, or for a sharded one "shards:"
+// and the start of its shards' hashes; "unavailable" when it cannot be read.
+std::string weightsSha256(const std::filesystem::path& path, const std::filesystem::path& hashCache);
+
 }  // namespace swd

@@ -205,7 +205,7 @@ void Engine::Impl::encode(const GenerationRequest& request, SamplerInputs& in, R
     if (schedule.guidance > 1.0) {
         in.guidance.scale = schedule.guidance;
         in.guidance.negative =
-            models->encode(std::vector<std::string>(batch, request.negativePrompt), schedule);
+            models->encodeNegative(std::vector<std::string>(batch, request.negativePrompt), schedule);
         in.guidance.batched = request.cfgBatched;
     }
     if (options.releaseTextEncoders) {

@@ -1,5 +1,7 @@
 #include "sampling/samplers.h"
 
+#include "sampling/ddpm.h"
+
 #include "util/error.h"
 #include "util/stopwatch.h"
 
@@ -151,8 +153,13 @@ SamplingResult sampleFlowEuler(const SamplerInputs& in) {
 
 SamplingResult runSampler(const SamplerInputs& inputs) {
     if (!inputs.schedule) throwInternal("runSampler called without a schedule");
-    return inputs.schedule->sampler == SamplerKind::ScaleWise ? sampleScaleWise(inputs)
-                                                              : sampleFlowEuler(inputs);
+    switch (inputs.schedule->sampler) {
+        case SamplerKind::ScaleWise: return sampleScaleWise(inputs);
+        case SamplerKind::FlowEuler: return sampleFlowEuler(inputs);
+        case SamplerKind::Sid: return sampleSid(inputs);
+        case SamplerKind::EulerDiscrete: return sampleEulerDiscrete(inputs);
+    }
+    throwInternal("unknown sampler");
 }
 
 }  // namespace swd

@@ -11,17 +11,24 @@
 #include <ATen/ATen.h>
 
 #include <functional>
+#include <utility>
 #include <vector>
 
 namespace swd {
 
-// The text conditioning of one batch: context [B, L, D] and pooled [B, P].
+// The text conditioning of one batch: context [B, L, D] and pooled [B, P] (undefined for SD1.5), and
+// SDXL's micro-conditioning time ids [B, 6] (original size, crop, target size).
 struct Conditioning {
+    Conditioning(at::Tensor context_ = {}, at::Tensor pooled_ = {}, at::Tensor timeIds_ = {})
+        : context(std::move(context_)), pooled(std::move(pooled_)), timeIds(std::move(timeIds_)) {}
+
     at::Tensor context;
     at::Tensor pooled;
+    at::Tensor timeIds;
 };
 
-// The denoiser: velocity [B, 16, h, w] (fp32) of x at timestep [B] (= 1000·σ, fp32) under `cond`.
+// The denoiser's raw output for x at `timestep` under `cond`: SD3's velocity [B, 16, h, w] at 1000·σ (fp32
+// [B]), or a UNet's epsilon at a DDPM timestep (sampling/ddpm.h).
 using VelocityModel =
     std::function<at::Tensor(const at::Tensor& x, const at::Tensor& timestep, const Conditioning& cond)>;
 
@@ -83,7 +90,7 @@ struct SamplerInputs {
 
 SamplingResult sampleScaleWise(const SamplerInputs& inputs);
 SamplingResult sampleFlowEuler(const SamplerInputs& inputs);
-// Dispatches on schedule->sampler.
+// Dispatches on schedule->sampler (the DDPM samplers are in sampling/ddpm.h).
 SamplingResult runSampler(const SamplerInputs& inputs);
 
 // Bicubic resize of a latent in fp32 (PyTorch: a = −0.75, align_corners false, no antialias).

@@ -1,5 +1,6 @@
 #include "sampling/schedule.h"
 
+#include "sampling/ddpm.h"
 #include "sampling/flow_match.h"
 #include "util/error.h"
 #include "util/json_reader.h"
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -28,9 +30,55 @@ std::string ScheduleIssue::toString() const {
     return fmt::format("{}: {}", field, message);
 }
 
+bool isDdpmSampler(SamplerKind sampler) {
+    return sampler == SamplerKind::Sid || sampler == SamplerKind::EulerDiscrete;
+}
+
+namespace {
+
+using AddIssue = std::function<void(const char*, int, std::string)>;
+
+// The timesteps of a DDPM schedule: one per step, inside 0..999 (SiD: above 0), strictly decreasing; a
+// SiD schedule also within its grid (1 <= steps <= K <= 1000, 0 < t_init <= 999) and without guidance.
+void validateDdpmTimesteps(const Schedule& s, const AddIssue& add) {
+    const int n = s.stepCount();
+    const bool sid = s.sampler == SamplerKind::Sid;
+    if (s.timesteps.size() != s.scales.size())
+        add("timesteps", -1, fmt::format("needs {} values (one per step), found {}", n, s.timesteps.size()));
+    const int lowest = sid ? 1 : 0;
+    for (std::size_t i = 0; i < s.timesteps.size() && i <= static_cast<std::size_t>(kMaxScheduleSteps); ++i) {
+        const int t = s.timesteps[i];
+        if (t < lowest || t > 999)
+            add("timesteps", static_cast<int>(i), fmt::format("timestep {} is outside {}..999", t, lowest));
+        if (i > 0 && t >= s.timesteps[i - 1])
+            add("timesteps", static_cast<int>(i),
+                fmt::format("timestep {} is not below the previous {}; timesteps must strictly decrease", t,
+                            s.timesteps[i - 1]));
+    }
+    for (int i = 1; i < n && n <= kMaxScheduleSteps; ++i)
+        if (s.scales[static_cast<std::size_t>(i)] != s.scales[0])
+            add("scales", i,
+                fmt::format("scale {} differs from step 0's {}: this sampler runs at one scale",
+                            s.scales[static_cast<std::size_t>(i)], s.scales[0]));
+    if (!sid) return;
+    if (s.sidGridSteps < 1 || s.sidGridSteps > kMaxScheduleSteps)
+        add("grid_steps", -1,
+            fmt::format("the trained grid K = {} must be 1..{}", s.sidGridSteps, kMaxScheduleSteps));
+    else if (n > s.sidGridSteps)
+        add("steps", -1, fmt::format("{} steps run past the trained grid of {} (k <= K)", n, s.sidGridSteps));
+    if (s.sidTInit < 1 || s.sidTInit > 999)
+        add("t_init", -1, fmt::format("t_init {} must be 1..999", s.sidTInit));
+    if (s.guidance > 1.0)
+        add("guidance", -1,
+            fmt::format("guidance {} asks for CFG, but SiD generators have guidance distilled in; use 1",
+                        formatNumber(s.guidance)));
+}
+
+}  // namespace
+
 std::vector<ScheduleIssue> validateSchedule(const Schedule& s, const ScheduleLimits& limits) {
     std::vector<ScheduleIssue> issues;
-    auto add = [&](const char* field, int index, std::string message) {
+    AddIssue add = [&](const char* field, int index, std::string message) {
         issues.push_back({field, index, std::move(message)});
     };
     const int n = s.stepCount();
@@ -64,11 +112,14 @@ std::vector<ScheduleIssue> validateSchedule(const Schedule& s, const ScheduleLim
                     scale, maxSide, modelFamilyName(s.family)));
     }
 
+    const bool ddpm = isDdpmSampler(s.sampler);
+    if (ddpm) validateDdpmTimesteps(s, add);
     if (s.sigmas.size() != s.scales.size() + 1)
         add("sigmas", -1,
             fmt::format("needs {} values (one per step plus the final 0), found {}", s.scales.size() + 1,
                         s.sigmas.size()));
-    for (std::size_t i = 0; i < s.sigmas.size() && !tooLong; ++i) {
+    // A DDPM schedule's sigmas are derived from its timesteps (checked above).
+    for (std::size_t i = 0; i < s.sigmas.size() && !tooLong && !ddpm; ++i) {
         const double sigma = s.sigmas[i];
         const int idx = static_cast<int>(i);
         if (!std::isfinite(sigma)) {
@@ -82,7 +133,7 @@ std::vector<ScheduleIssue> validateSchedule(const Schedule& s, const ScheduleLim
                 fmt::format("sigma {} is not below the previous {}; sigmas must strictly decrease",
                             formatNumber(sigma), formatNumber(s.sigmas[i - 1])));
     }
-    if (!s.sigmas.empty() && std::isfinite(s.sigmas.back()) && s.sigmas.back() != 0.0)
+    if (!ddpm && !s.sigmas.empty() && std::isfinite(s.sigmas.back()) && s.sigmas.back() != 0.0)
         add("sigmas", static_cast<int>(s.sigmas.size()) - 1,
             fmt::format("the last sigma must be 0 (the clean image), found {}",
                         formatNumber(s.sigmas.back())));
@@ -104,6 +155,59 @@ std::string formatScheduleIssues(const std::vector<ScheduleIssue>& issues, std::
     return out;
 }
 
+namespace {
+
+// The generated timesteps of a DDPM schedule: SiD's grid, or the Euler pipeline's 'leading' spacing.
+std::vector<int> generatedTimesteps(const Schedule& s) {
+    if (s.sampler == SamplerKind::Sid) return sidTimesteps(s.sidTInit, s.sidGridSteps, s.stepCount());
+    return eulerDiscreteTimesteps(s.stepCount());
+}
+
+// "steps" and "scale" (one resolution), SiD's "t_init", "grid_steps" and "noise", and optionally the
+// "timesteps" themselves (an edited schedule); without them the sampler's own grid is generated.
+void readDdpmFields(const JsonField& root, const std::string& label, JsonProblems& problems, Schedule& s) {
+    std::optional<int> steps, scale;
+    problems.attempt([&] { steps = root.require("steps").asInt(); });
+    problems.attempt([&] { scale = root.require("scale").asInt(); });
+    const bool sid = s.sampler == SamplerKind::Sid;
+    if (sid) {
+        problems.attempt([&] { s.sidTInit = root.intOr("t_init", 625); });
+        problems.attempt([&] { s.sidGridSteps = root.intOr("grid_steps", steps.value_or(1)); });
+        problems.attempt([&] {
+            const auto noise = root.stringOr("noise", "fresh");
+            const auto parsed = kindFromId<SidNoise>(noise);
+            if (!parsed)
+                throwBadInput("{}: unknown noise {} (use {})", label, quoteForMessage(noise),
+                              kindIdList<SidNoise>());
+            s.sidNoise = *parsed;
+        });
+    }
+    if (root.has("timesteps")) {
+        problems.attempt([&] {
+            const JsonField list = root.require("timesteps");
+            list.requireArray();
+            for (const auto& e : list.elements()) s.timesteps.push_back(e.asInt());
+        });
+    }
+    if (!steps || !scale) return;
+    if (*steps < 1 || *steps > kMaxScheduleSteps) {
+        problems.add(fmt::format("field \"steps\" must be 1..{} (got {})", kMaxScheduleSteps, *steps));
+        return;
+    }
+    s.steps = *steps;
+    s.scales.assign(static_cast<std::size_t>(*steps), *scale);
+    if (s.timesteps.empty()) {
+        try {
+            s.timesteps = generatedTimesteps(s);
+        } catch (const Error&) {
+            return;  // a grid that cannot be made (k > K): validateSchedule says why
+        }
+    }
+    s.sigmas = ddpmNoiseLevels(s.timesteps);
+}
+
+}  // namespace
+
 Schedule scheduleFromJson(const nlohmann::json& json, const std::string& label) {
     const JsonField root(json, label);
     root.requireObject("a schedule (a JSON object)");
@@ -117,16 +221,16 @@ Schedule scheduleFromJson(const nlohmann::json& json, const std::string& label) 
         const auto family = root.stringOr("model", "any");
         const auto parsed = modelFamilyFromId(family);
         if (!parsed)
-            throwBadInput("{}: unknown model {} (use sd3.5-medium, sd3.5-large, sd3-medium or any)", label,
-                          quoteForMessage(family));
+            throwBadInput("{}: unknown model {} (use {})", label, quoteForMessage(family),
+                          kindIdList<ModelFamily>());
         s.family = *parsed;
     });
     problems.attempt([&] {
         const auto sampler = root.stringOr("sampler", "scale-wise");
         const auto parsed = samplerFromId(sampler);
         if (!parsed)
-            throwBadInput("{}: unknown sampler {} (use scale-wise or flow-euler)", label,
-                          quoteForMessage(sampler));
+            throwBadInput("{}: unknown sampler {} (use {})", label, quoteForMessage(sampler),
+                          kindIdList<SamplerKind>());
         s.sampler = *parsed;
     });
     problems.attempt([&] { s.guidance = root.doubleOr("guidance", 1.0); });
@@ -134,7 +238,9 @@ Schedule scheduleFromJson(const nlohmann::json& json, const std::string& label) 
     problems.attempt([&] { s.adapter = root.stringOr("adapter", ""); });
     problems.attempt([&] { s.compareWith = root.stringOr("compare_with", ""); });
 
-    if (json.contains("steps") && !json.contains("sigmas")) {
+    if (isDdpmSampler(s.sampler)) {
+        readDdpmFields(root, label, problems, s);
+    } else if (json.contains("steps") && !json.contains("sigmas")) {
         std::optional<int> scale;
         problems.attempt([&] { s.steps = root.require("steps").asInt(); });
         problems.attempt([&] { s.shift = root.doubleOr("shift", 3.0); });
@@ -176,6 +282,22 @@ nlohmann::json scheduleToJson(const Schedule& s) {
     if (!s.compareWith.empty()) j["compare_with"] = s.compareWith;
     j["guidance"] = s.guidance;
     j["t5_length"] = s.t5Length;
+    if (isDdpmSampler(s.sampler)) {
+        j["steps"] = s.stepCount();
+        j["scale"] = s.scales.empty() ? 0 : s.scales.front();
+        if (s.sampler == SamplerKind::Sid) {
+            j["t_init"] = s.sidTInit;
+            j["grid_steps"] = s.sidGridSteps;
+            j["noise"] = kindId(s.sidNoise);
+        }
+        bool edited = true;
+        try {
+            edited = s.timesteps != generatedTimesteps(s);
+        } catch (const Error&) {
+        }
+        if (edited) j["timesteps"] = s.timesteps;
+        return nlohmann::json(j);
+    }
     const bool generated = s.steps && s.shift && !s.scales.empty() &&
                            s.scales == std::vector<int>(s.scales.size(), s.scales.front()) &&
                            s.sigmas == flowMatchSigmas(*s.steps, *s.shift);
@@ -223,6 +345,36 @@ Schedule makeFullResolutionSchedule(int steps, double shift, int scale, double g
     s.guidance = guidance;
     s.t5Length = t5Length;
     s.name = fmt::format("Full resolution, {} steps", steps);
+    return s;
+}
+
+}  // namespace swd
+
+namespace swd {
+
+Schedule makeSidSchedule(int tInit, int gridSteps, int steps, int scale, SidNoise noise) {
+    Schedule s;
+    s.sampler = SamplerKind::Sid;
+    s.sidTInit = tInit;
+    s.sidGridSteps = gridSteps;
+    s.sidNoise = noise;
+    s.steps = steps;
+    s.scales.assign(static_cast<std::size_t>(std::max(steps, 0)), scale);
+    s.timesteps = sidTimesteps(tInit, gridSteps, steps);
+    s.sigmas = ddpmNoiseLevels(s.timesteps);
+    s.name = fmt::format("SiD, {} of {} steps from t = {}", steps, gridSteps, tInit);
+    return s;
+}
+
+Schedule makeEulerDiscreteSchedule(int steps, int scale, double guidance) {
+    Schedule s;
+    s.sampler = SamplerKind::EulerDiscrete;
+    s.steps = steps;
+    s.scales.assign(static_cast<std::size_t>(std::max(steps, 0)), scale);
+    s.timesteps = eulerDiscreteTimesteps(steps);
+    s.sigmas = ddpmNoiseLevels(s.timesteps);
+    s.guidance = guidance;
+    s.name = fmt::format("Full resolution (Euler), {} steps", steps);
     return s;
 }
 

@@ -37,6 +37,14 @@ struct Schedule {
     // flowMatchSigmas(steps, shift) and every step runs at one scale. Kept so a preset saves back as it was.
     std::optional<int> steps;
     std::optional<double> shift;
+    // DDPM samplers (SiD, Euler discrete): the UNet's integer timestep at each step; `sigmas` then lists
+    // √(1 − ᾱ_t) of each, then 0 (ddpmNoiseLevels), so charts and checks read one kind of list.
+    std::vector<int> timesteps;
+    // SiD: the timesteps are t_init·(1 − k/K) on the trained grid of K = sidGridSteps steps; running fewer
+    // steps than K stops early on that grid. sidNoise re-noises steps k >= 1.
+    int sidTInit = 0;
+    int sidGridSteps = 0;
+    SidNoise sidNoise = SidNoise::Fresh;
 
     int stepCount() const { return static_cast<int>(scales.size()); }
     double timestep(int step) const { return sigmas.at(static_cast<std::size_t>(step)) * 1000.0; }
@@ -57,6 +65,9 @@ struct ScheduleLimits {
     int patchSize = 2;
 };
 
+// SiD and Euler discrete: UNet samplers whose schedule lists DDPM timesteps (sampling/ddpm.h).
+bool isDdpmSampler(SamplerKind sampler);
+
 // Every problem with the schedule, in field order; empty when it can run.
 std::vector<ScheduleIssue> validateSchedule(const Schedule& schedule, const ScheduleLimits& limits = {});
 // The issues one per line ("\n  scales[2]: ..."), at most `maxListed`, then "... and N more".
@@ -73,5 +84,9 @@ void saveScheduleFile(const Schedule& schedule, const std::string& path);
 
 // A full-resolution flow-matching schedule: `steps` steps at one scale, diffusers' sigma grid.
 Schedule makeFullResolutionSchedule(int steps, double shift, int scale, double guidance, int t5Length);
+// SiD: `steps` of a K-step grid from t_init at one latent side. Throws BadInput unless 1 <= steps <= K.
+Schedule makeSidSchedule(int tInit, int gridSteps, int steps, int scale, SidNoise noise = SidNoise::Fresh);
+// The SD1.5 / SDXL pipeline's Euler discrete schedule ('leading' timesteps) with CFG.
+Schedule makeEulerDiscreteSchedule(int steps, int scale, double guidance);
 
 }  // namespace swd

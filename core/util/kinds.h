@@ -15,8 +15,11 @@ namespace swd {
 enum class Precision { Auto, BF16, FP16, FP32 };
 enum class PreviewMode { FullVae, Taesd, Projection, Off };
 // A model a preset is written for (the size variant: positional table, adapter). Any: whichever is loaded.
-enum class ModelFamily { Any, SD35Medium, SD35Large, SD3Medium };
-enum class SamplerKind { ScaleWise, FlowEuler };
+enum class ModelFamily { Any, SD35Medium, SD35Large, SD3Medium, SD15, SDXL };
+enum class SamplerKind { ScaleWise, FlowEuler, Sid, EulerDiscrete };
+// What a SiD step k >= 1 re-noises its x0 with (spec/sid-fewstep.md §1.6): a fresh draw (SiD-LSG's only
+// mode), the initial noise again, or the model's own noise estimate of the previous step (DDIM-like).
+enum class SidNoise { Fresh, Fixed, Ddim };
 enum class Stage { LoadingModels, EncodingPrompt, Sampling, Decoding, Done };
 enum class FoundKind { Pipeline, Checkpoint, Component, Adapter, Unrecognised };
 enum class MatchQuality { Exact, OtherSize, Near, None };
@@ -73,19 +76,32 @@ struct KindTable<PreviewMode> {
 
 template <>
 struct KindTable<ModelFamily> {
-    static constexpr std::array<KindEntry<ModelFamily>, 4> entries = {{
-        {ModelFamily::Any, "any", "any SD3-family model", ""},
+    static constexpr std::array<KindEntry<ModelFamily>, 6> entries = {{
+        {ModelFamily::Any, "any", "any model", ""},
         {ModelFamily::SD35Medium, "sd3.5-medium", "SD3.5 Medium", ""},
         {ModelFamily::SD35Large, "sd3.5-large", "SD3.5 Large", ""},
         {ModelFamily::SD3Medium, "sd3-medium", "SD3 Medium", ""},
+        {ModelFamily::SD15, "sd1.5", "SD 1.5", "sd15 sd-1.5 sd-v1-5"},
+        {ModelFamily::SDXL, "sdxl", "SDXL", "sdxl-base sd-xl"},
     }};
 };
 
 template <>
 struct KindTable<SamplerKind> {
-    static constexpr std::array<KindEntry<SamplerKind>, 2> entries = {{
+    static constexpr std::array<KindEntry<SamplerKind>, 4> entries = {{
         {SamplerKind::ScaleWise, "scale-wise", "Scale-wise", "scalewise swd"},
         {SamplerKind::FlowEuler, "flow-euler", "Flow Euler", "euler"},
+        {SamplerKind::Sid, "sid", "SiD few-step", "sid-lsg"},
+        {SamplerKind::EulerDiscrete, "euler-discrete", "Euler discrete (DDPM)", "euler-ddpm"},
+    }};
+};
+
+template <>
+struct KindTable<SidNoise> {
+    static constexpr std::array<KindEntry<SidNoise>, 3> entries = {{
+        {SidNoise::Fresh, "fresh", "fresh noise each step", ""},
+        {SidNoise::Fixed, "fixed", "the initial noise again", ""},
+        {SidNoise::Ddim, "ddim", "the model's noise estimate", ""},
     }};
 };
 
@@ -188,9 +204,11 @@ static_assert(detail::tableInOrder<Precision>() &&
 static_assert(detail::tableInOrder<PreviewMode>() &&
               KindTable<PreviewMode>::entries.size() == static_cast<std::size_t>(PreviewMode::Off) + 1);
 static_assert(detail::tableInOrder<ModelFamily>() &&
-              KindTable<ModelFamily>::entries.size() == static_cast<std::size_t>(ModelFamily::SD3Medium) + 1);
+              KindTable<ModelFamily>::entries.size() == static_cast<std::size_t>(ModelFamily::SDXL) + 1);
 static_assert(detail::tableInOrder<SamplerKind>() &&
-              KindTable<SamplerKind>::entries.size() == static_cast<std::size_t>(SamplerKind::FlowEuler) + 1);
+              KindTable<SamplerKind>::entries.size() == static_cast<std::size_t>(SamplerKind::EulerDiscrete) + 1);
+static_assert(detail::tableInOrder<SidNoise>() &&
+              KindTable<SidNoise>::entries.size() == static_cast<std::size_t>(SidNoise::Ddim) + 1);
 static_assert(detail::tableInOrder<Stage>() &&
               KindTable<Stage>::entries.size() == static_cast<std::size_t>(Stage::Done) + 1);
 static_assert(detail::tableInOrder<FoundKind>() &&

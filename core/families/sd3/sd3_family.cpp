@@ -26,6 +26,8 @@ int posEmbedMaxSize(ModelFamily model) {
         case ModelFamily::SD3Medium:
             return 192;
         case ModelFamily::Any:
+        case ModelFamily::SD15:  // not SD3's (the SD family answers for them)
+        case ModelFamily::SDXL:
             break;
     }
     return 0;
@@ -40,6 +42,8 @@ TransformerShape sd3CostShape(ModelFamily model) {
             return {1536, 24, 0, 2, 4096};
         case ModelFamily::SD35Medium:
         case ModelFamily::Any:
+        case ModelFamily::SD15:
+        case ModelFamily::SDXL:
             break;
     }
     return TransformerShape::sd35Medium();
@@ -86,8 +90,8 @@ public:
             stage("VAE");
             VaeLoadOptions vo;
             vo.withEncoder = false;  // text-to-image needs only the decoder
-            m_vae = Sd3Vae::load(m_options.weights.take("vae", m_models.vae, m_models.vaePrefix),
-                                 m_options.dtype, m_options.device, vo);
+            m_vae = AutoencoderKl::load(m_options.weights.take("vae", m_models.vae, m_models.vaePrefix),
+                                        m_options.dtype, m_options.device, vo);
         }
         if (!m_taesd && !m_options.taesdPath.empty()) {
             stage("TAESD previews");
@@ -151,14 +155,14 @@ public:
 
     std::string modelHash() override {
         if (m_transformerInMemory) return "in-memory weights";  // no file to hash
-        if (m_modelHash.empty()) m_modelHash = hashOf(m_models.transformer);
+        if (m_modelHash.empty()) m_modelHash = weightsSha256(m_models.transformer, m_options.hashCache);
         return m_modelHash;
     }
 
     std::string adapterHash() override {
         if (m_options.weights.adapterInMemory()) return "in-memory";
         if (!m_models.adapter) return "";
-        if (m_adapterHash.empty()) m_adapterHash = hashOf(*m_models.adapter);
+        if (m_adapterHash.empty()) m_adapterHash = weightsSha256(*m_models.adapter, m_options.hashCache);
         return m_adapterHash;
     }
 
@@ -196,25 +200,12 @@ private:
         }
     }
 
-    // SHA-256 of a component's file; of a sharded one, "shards:" and the start of its shards' hashes.
-    std::string hashOf(const std::filesystem::path& path) const {
-        try {
-            const auto files = TensorStore::open(path).files();
-            if (files.size() == 1) return fileSha256(files.front(), m_options.hashCache);
-            std::string all;
-            for (const auto& f : files) all += fileSha256(f, m_options.hashCache);
-            return fmt::format("shards:{}", all.substr(0, 64));
-        } catch (const std::exception&) {
-            return "unavailable";
-        }
-    }
-
     ModelSet m_models;
     FamilyLoadOptions m_options;
     std::unique_ptr<Sd3Conditioner> m_conditioner;
     std::unique_ptr<MMDiT> m_transformer;
     std::shared_ptr<const LoraAdapter> m_adapter;
-    std::shared_ptr<Sd3Vae> m_vae;
+    std::shared_ptr<AutoencoderKl> m_vae;
     std::shared_ptr<TaesdDecoder> m_taesd;
     std::unique_ptr<LatentPreviewer> m_previewer;
     std::string m_modelHash, m_adapterHash;
