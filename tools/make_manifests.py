@@ -1,6 +1,13 @@
 #!/usr/bin/env python3
 """Writes the compact model manifests in resources/manifests/ from the full JSON manifests of the
-golden data (tests/data/golden/manifests/*.json and lora_sd35_medium_like/real_swd_adapters.json).
+golden data (tests/data/golden/manifests/*.json, tests/data/golden/manifests_sd/*.json and
+lora_sd35_medium_like/real_swd_adapters.json).
+
+SD 1.5 / SDXL: the UNets (diffusers names; SiD generators have the same names) and one VAE manifest for
+both (the SD1.5 and SDXL VAEs have the same names and shapes: only their weights and scaling factors
+differ), in the diffusers and the original single-file layout. Their CLIP-L and OpenCLIP bigG are the
+SD3 manifests' clip_l / clip_g (same names and shapes; SD1.5's CLIP-L lacks the optional
+text_projection): the script checks that and writes no duplicates.
 
 One text file per model and weight layout, embedded into the program at build time
 (cmake/EmbedManifests.cmake) and read by core/catalog/manifest.cpp. Format:
@@ -12,7 +19,7 @@ One text file per model and weight layout, embedded into the program at build ti
 To keep the files small, tensors that differ only in their first numeric name component (the block
 index) and have the same shape share one line: "transformer_blocks.{0-22,24}.attn.to_q.weight 1536,1536".
 
-Usage: tools/make_manifests.py [--source DIR] [--lora JSON] [--out DIR] [--check]
+Usage: tools/make_manifests.py [--source DIR] [--source-sd DIR] [--lora JSON] [--out DIR] [--check]
 --check exits 1 when the files in --out differ from what would be written (for CI / reviews).
 """
 
@@ -39,6 +46,17 @@ LORA_MODELS = [
     ("sd35_medium", "swd_lora_sd35_medium", "SwD LoRA for SD3.5 Medium (yresearch/swd-medium-*)"),
     ("sd35_large", "swd_lora_sd35_large", "SwD LoRA for SD3.5 Large (yresearch/swd-large-*)"),
 ]
+
+# SD 1.5 / SDXL (manifests_sd/): (json file, model id, kind, display name). The VAE is written from the
+# SD1.5 file once sd_model_manifests has checked that the SDXL file lists the same tensors.
+SD_MODELS = [
+    ("unet_sd15.json", "sd15_unet", "unet", "SD 1.5 UNet"),
+    ("unet_sdxl_base.json", "sdxl_unet", "unet", "SDXL base UNet"),
+    ("vae_sd15.json", "sd_vae", "vae", "SD 1.5 / SDXL VAE (4-channel AutoencoderKL)"),
+]
+# SD files that must equal an SD3 manifest (json in manifests_sd/, json in manifests/).
+SD_SHARED = [("vae_sdxl.json", "vae_sd15.json", "manifests_sd"), ("clip_l.json", "clip_l.json", "manifests"),
+             ("clip_bigg.json", "clip_g.json", "manifests")]
 
 SINGLE_FILE_PREFIX = {
     "transformer": "model.diffusion_model.",
@@ -174,6 +192,43 @@ def model_manifests(src_dir):
     return outputs
 
 
+def tensor_shapes(d):
+    entries = d.get("diffusers") or d["transformers"]
+    return {e["name"]: e["shape"] for e in entries}
+
+
+def sd_model_manifests(sd_dir, sd3_dir):
+    """The SD 1.5 / SDXL UNets and VAE; checks that the rest are the same as existing manifests."""
+    for json_name, other, where in SD_SHARED:
+        with open(os.path.join(sd_dir, json_name)) as f:
+            a = tensor_shapes(json.load(f))
+        with open(os.path.join(sd_dir if where == "manifests_sd" else sd3_dir, other)) as f:
+            b = tensor_shapes(json.load(f))
+        extra = set(b) - set(a)
+        # SD1.5's CLIPTextModel has no text_projection: optional in clip_l's manifest.
+        if any(a.get(n) != b.get(n) for n in a) or (extra and extra != {"text_projection.weight"}):
+            raise SystemExit(f"{json_name}: not the same tensors as {other}; give it a manifest of its own")
+    outputs = []
+    for json_name, model, kind, display in SD_MODELS:
+        path = os.path.join(sd_dir, json_name)
+        with open(path) as f:
+            d = json.load(f)
+        rel = os.path.relpath(path, ROOT)
+        entries = [(e["name"], e["shape"], False) for e in d["diffusers"]]
+        outputs.append(write_manifest(None, f"{model}.diffusers.txt", [
+            ("id", f"{model}.diffusers"), ("model", model), ("kind", kind), ("layout", "diffusers"),
+            ("name", display), ("prefix", ""), ("params", d["total_params"])], entries, rel))
+        if "single_file" not in d:
+            continue  # the UNets' original (LDM / SGM) names are not in the golden manifests
+        prefix = SINGLE_FILE_PREFIX[kind]
+        single = [(e["original"][len(prefix):] if e["original"].startswith(prefix) else e["original"],
+                   e["shape"], False) for e in d["single_file"]["entries"]]
+        outputs.append(write_manifest(None, f"{model}.single_file.txt", [
+            ("id", f"{model}.single_file"), ("model", model), ("kind", kind), ("layout", "single_file"),
+            ("name", display), ("prefix", prefix), ("params", d["total_params"])], single, rel))
+    return outputs
+
+
 def lora_manifests(lora_json):
     outputs = []
     with open(lora_json) as f:
@@ -197,12 +252,14 @@ def lora_manifests(lora_json):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--source", default=os.path.join(ROOT, "tests/data/golden/manifests"))
+    ap.add_argument("--source-sd", default=os.path.join(ROOT, "tests/data/golden/manifests_sd"))
     ap.add_argument("--lora", default=os.path.join(ROOT, "tests/data/golden/lora_sd35_medium_like/real_swd_adapters.json"))
     ap.add_argument("--out", default=os.path.join(ROOT, "resources/manifests"))
     ap.add_argument("--check", action="store_true", help="only compare with the files in --out")
     args = ap.parse_args()
 
-    outputs = model_manifests(args.source) + lora_manifests(args.lora)
+    outputs = (model_manifests(args.source) + sd_model_manifests(args.source_sd, args.source) +
+               lora_manifests(args.lora))
     stale = []
     os.makedirs(args.out, exist_ok=True)
     for name, text in outputs:

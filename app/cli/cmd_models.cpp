@@ -32,8 +32,8 @@ std::string whereLabel(const FoundModel& m) {
 void addModelsCommand(CLI::App& app) {
     auto* cmd = app.add_subcommand(
         "models",
-        "List the SD3 / SD3.5 models and SwD adapters swd finds (Hugging Face cache and --folder), and for "
-        "every preset what is still missing");
+        "List the SD3 / SD3.5, SD 1.5 and SDXL models, SwD adapters and SiD generators swd finds (Hugging Face "
+        "cache and --folder), and for every preset what is still missing");
     struct Args {
         std::vector<std::string> folders;
         bool noHfCache = false;
@@ -78,7 +78,7 @@ void addModelsCommand(CLI::App& app) {
         if (!unrelated.empty()) {
             std::vector<std::string> names;
             for (const auto* m : unrelated) names.push_back(whereLabel(*m));
-            fmt::print("\nOther weights (not SD3 / SD3.5): {}\n", fmt::join(names, ", "));
+            fmt::print("\nOther weights (not a model swd runs): {}\n", fmt::join(names, ", "));
         }
 
         fmt::print("\nPresets:\n");

@@ -1,5 +1,7 @@
 #include "catalog/model_discovery.h"
 
+#include "family/family.h"
+#include "io/pickle_reader.h"
 #include "util/error.h"
 #include "util/json_reader.h"
 
@@ -32,26 +34,36 @@ bool isDir(const fs::path& p) {
     return fs::is_directory(p, ec);
 }
 
-// The diffusers folders of an SD3 pipeline and the component each must hold.
+// The diffusers folders of a pipeline and the component each must hold: SD3 / SD3.5 (transformer/,
+// optional T5), SDXL (unet/, CLIP-L and OpenCLIP bigG) and SD 1.5 (the first three of SDXL's).
 struct PipelineRole {
     const char* folder;
     ComponentKind kind;
     bool required;
 };
-constexpr std::array<PipelineRole, 5> kPipelineRoles = {{
+constexpr std::array<PipelineRole, 5> kSd3Roles = {{
     {"transformer", ComponentKind::Transformer, true},
     {"vae", ComponentKind::Vae, true},
     {"text_encoder", ComponentKind::ClipL, true},
     {"text_encoder_2", ComponentKind::ClipG, true},
     {"text_encoder_3", ComponentKind::T5, false},
 }};
-constexpr std::array<const char*, 4> kPipelineOtherFolders = {
-    {"tokenizer", "tokenizer_2", "tokenizer_3", "scheduler"}};
+constexpr std::array<PipelineRole, 4> kSdxlRoles = {{
+    {"unet", ComponentKind::Unet, true},
+    {"vae", ComponentKind::Vae, true},
+    {"text_encoder", ComponentKind::ClipL, true},
+    {"text_encoder_2", ComponentKind::ClipG, true},
+}};
+constexpr std::size_t kSd15RoleCount = 3;  // SD 1.5: kSdxlRoles without text_encoder_2
+// Not components (or not ones swd uses: SD 1.5's safety checker is a CLIP vision model).
+constexpr std::array<const char*, 6> kPipelineOtherFolders = {
+    {"tokenizer", "tokenizer_2", "tokenizer_3", "scheduler", "safety_checker", "feature_extractor"}};
 
 // The role a folder or file name suggests (breaks the CLIP-L / CLIP-G tie of tiny models).
 std::optional<ComponentKind> roleFromName(const std::string& name) {
-    for (const auto& r : kPipelineRoles)
+    for (const auto& r : kSd3Roles)
         if (name == r.folder) return r.kind;
+    if (name == "unet") return ComponentKind::Unet;
     if (name.find("clip_l") != std::string::npos) return ComponentKind::ClipL;
     if (name.find("clip_g") != std::string::npos) return ComponentKind::ClipG;
     if (name.find("t5") != std::string::npos) return ComponentKind::T5;
@@ -184,7 +196,8 @@ TokenizerFiles pipelineTokenizers(const fs::path& dir) {
 }
 
 bool isPipelineFolder(const fs::path& dir) {
-    return pathExists(dir / "model_index.json") || (isDir(dir / "transformer") && isDir(dir / "vae"));
+    return pathExists(dir / "model_index.json") ||
+           ((isDir(dir / "transformer") || isDir(dir / "unet")) && isDir(dir / "vae"));
 }
 
 bool isAdapterFolder(const fs::path& dir) {
@@ -215,85 +228,115 @@ void takeIdentity(FoundModel& m, const fs::path& path, const CheckpointIdentity&
                                       id.unassigned.count == 1 ? "" : "s", id.unassigned.describe()));
 }
 
+// One component folder of a pipeline, added to `m` when it holds what belongs there.
+void identifyPipelineComponent(FoundModel& m, const fs::path& sub, const PipelineRole& role,
+                               const ScanContext& ctx) {
+    const std::string where = fmt::format("{}/", role.folder);
+    const auto dangling = danglingLinksIn(sub, ctx);
+    if (!dangling.empty()) {
+        m.problems.insert(m.problems.end(), dangling.begin(), dangling.end());
+        m.unreadable = true;
+        return;
+    }
+    const auto store = openStore(sub, m, "");
+    if (!store) return;
+    const CheckpointIdentity id = identifyCheckpoint(*store, role.kind);
+    const ComponentMatch* match = id.components.empty() ? nullptr : &id.components.front();
+    if (!match) {
+        m.problems.push_back(fmt::format("{}: holds no {} ({} tensors, none recognised{})", sub.string(),
+                                         componentKindName(role.kind), id.tensors,
+                                         id.lora ? "; it is a LoRA adapter" : ""));
+        return;
+    }
+    const bool clipTie = match->alsoFits && match->alsoFits->kind == role.kind;
+    if (match->kind != role.kind && !clipTie) {
+        m.problems.push_back(fmt::format(
+            "{}: holds {} ({}), but a {} belongs there: the wrong model is in this "
+            "folder; put the {} files there",
+            sub.string(), match->manifest ? match->manifest->name : "?", matchQualityName(match->quality),
+            componentKindName(role.kind), componentKindName(role.kind)));
+        return;
+    }
+    if (!match->usable()) {
+        m.problems.push_back(componentProblem(sub.string(), *match));
+        return;
+    }
+    ComponentMatch c = *match;
+    c.kind = role.kind;  // a tiny CLIP fits both CLIP-L and CLIP-G: its folder decides
+    addComponent(m, sub, c);
+    if (id.components.size() > 1 || !id.unassigned.empty())
+        m.notes.push_back(fmt::format("{}: holds more than the {} ({} tensors of no component)", where,
+                                      componentKindName(role.kind), id.unassigned.count));
+}
+
+// The roles of a pipeline folder, by model_index.json's class (else by its folders); empty for a
+// pipeline swd does not run.
+std::vector<PipelineRole> pipelineRoles(const fs::path& dir, const std::string& cls) {
+    const bool sd3 =
+        cls.empty() ? isDir(dir / "transformer") : cls.find("StableDiffusion3") != std::string::npos;
+    if (sd3) return {kSd3Roles.begin(), kSd3Roles.end()};
+    const bool xl = cls.empty() ? isDir(dir / "text_encoder_2") : cls == "StableDiffusionXLPipeline";
+    if (xl) return {kSdxlRoles.begin(), kSdxlRoles.end()};
+    if (cls.empty() || cls == "StableDiffusionPipeline")
+        return {kSdxlRoles.begin(), kSdxlRoles.begin() + kSd15RoleCount};
+    return {};
+}
+
 FoundModel identifyPipeline(const fs::path& dir, const ScanContext& ctx) {
     FoundModel m = newModel(FoundKind::Pipeline, dir, ctx);
     m.layout = "diffusers";
     nlohmann::json index;
+    std::string cls;
     if (pathExists(dir / "model_index.json")) {
         index = readJsonOrNote(dir / "model_index.json", m.problems);
-        const std::string cls =
-            index.is_object() && index.contains("_class_name") && index["_class_name"].is_string()
-                ? index["_class_name"].get<std::string>()
-                : std::string();
-        if (!cls.empty() && cls.find("StableDiffusion3") == std::string::npos) {
-            m.kind = FoundKind::Unrecognised;
-            m.unrelated = true;
-            m.problems.push_back(
-                fmt::format("{}: a diffusers {} folder, not an SD3 / SD3.5 model", dir.string(), cls));
-            return m;
-        }
+        if (index.is_object() && index.contains("_class_name") && index["_class_name"].is_string())
+            cls = index["_class_name"].get<std::string>();
+    }
+    const std::vector<PipelineRole> roles = pipelineRoles(dir, cls);
+    if (roles.empty()) {
+        m.kind = FoundKind::Unrecognised;
+        m.unrelated = true;
+        m.problems.push_back(
+            fmt::format("{}: a diffusers {} folder, not a model swd runs (SD3 / SD3.5, SD 1.5, SDXL)",
+                        dir.string(), cls));
+        return m;
     }
     auto listed = [&index](const char* folder) {
         if (!index.is_object() || !index.contains(folder)) return std::optional<bool>();
         const auto& v = index[folder];
         return std::optional<bool>(v.is_array() && !v.empty() && !v[0].is_null());
     };
-    for (const auto& role : kPipelineRoles) {
+    for (const auto& role : roles) {
         const fs::path sub = dir / role.folder;
         const std::string where = fmt::format("{}/", role.folder);
-        if (!isDir(sub)) {
-            const auto inIndex = listed(role.folder);
-            if (role.required || inIndex.value_or(false))
-                m.problems.push_back(fmt::format(
-                    "{}: the {} folder {} is missing{}; {}", dir.string(), componentKindName(role.kind),
-                    where, inIndex.value_or(false) ? " (model_index.json lists it)" : "",
-                    hfDownloadHint(ctx)));
-            else
-                m.notes.push_back(fmt::format("no {} ({}): prompts are encoded without T5", where,
-                                              inIndex ? "null in model_index.json" : "folder absent"));
+        if (isDir(sub)) {
+            identifyPipelineComponent(m, sub, role, ctx);
             continue;
         }
-        const auto dangling = danglingLinksIn(sub, ctx);
-        if (!dangling.empty()) {
-            m.problems.insert(m.problems.end(), dangling.begin(), dangling.end());
-            m.unreadable = true;
-            continue;
-        }
-        const auto store = openStore(sub, m, "");
-        if (!store) continue;
-        const CheckpointIdentity id = identifyCheckpoint(*store, role.kind);
-        const ComponentMatch* match = id.components.empty() ? nullptr : &id.components.front();
-        if (!match) {
-            m.problems.push_back(fmt::format("{}: holds no SD3 {} ({} tensors, none recognised{})",
-                                             sub.string(), componentKindName(role.kind), id.tensors,
-                                             id.lora ? "; it is a LoRA adapter" : ""));
-            continue;
-        }
-        const bool clipTie = match->alsoFits && match->alsoFits->kind == role.kind;
-        if (match->kind != role.kind && !clipTie) {
+        const auto inIndex = listed(role.folder);
+        if (role.required || inIndex.value_or(false))
             m.problems.push_back(fmt::format(
-                "{}: holds {} ({}), but a {} belongs there: the wrong model is in this "
-                "folder; put the {} files there",
-                sub.string(), match->manifest ? match->manifest->name : "?", matchQualityName(match->quality),
-                componentKindName(role.kind), componentKindName(role.kind)));
-            continue;
-        }
-        if (!match->usable()) {
-            m.problems.push_back(componentProblem(sub.string(), *match));
-            continue;
-        }
-        ComponentMatch c = *match;
-        c.kind = role.kind;  // a tiny CLIP fits both CLIP-L and CLIP-G: its folder decides
-        addComponent(m, sub, c);
-        if (id.components.size() > 1 || !id.unassigned.empty())
-            m.notes.push_back(fmt::format("{}: holds more than the {} ({} tensors of no component)", where,
-                                          componentKindName(role.kind), id.unassigned.count));
+                "{}: the {} folder {} is missing{}; {}", dir.string(), componentKindName(role.kind), where,
+                inIndex.value_or(false) ? " (model_index.json lists it)" : "", hfDownloadHint(ctx)));
+        else
+            m.notes.push_back(fmt::format("no {} ({}): prompts are encoded without T5", where,
+                                          inIndex ? "null in model_index.json" : "folder absent"));
     }
+    // A UNet of the other SD variant than the folders say (no model_index.json, a moved folder).
+    const auto family = m.family();
+    if (family && m.problems.empty())
+        for (ComponentKind part : modelSetParts(*family).required)
+            if (!m.component(part))
+                m.problems.push_back(fmt::format("{}: holds an {} UNet but no {} folder; {}", dir.string(),
+                                                 modelFamilyName(*family), componentKindName(part),
+                                                 hfDownloadHint(ctx)));
     m.tokenizers = pipelineTokenizers(dir);
-    if (m.problems.empty() && !m.tokenizers.complete())
+    const bool needT5 = family && modelSetParts(*family).t5;
+    if (m.problems.empty() && !m.tokenizers.complete(needT5))
         m.notes.push_back(
-            "no complete tokenizer folders (tokenizer/, tokenizer_3/): the tokenizers shipped with swd "
-            "are used");
+            fmt::format("no complete tokenizer folders ({}): the tokenizers shipped with swd "
+                        "are used",
+                        needT5 ? "tokenizer/, tokenizer_3/" : "tokenizer/"));
     return m;
 }
 
@@ -357,9 +400,70 @@ FoundModel identifyComponentFolder(const fs::path& dir, const ScanContext& ctx) 
         m.kind = FoundKind::Unrecognised;
         m.unrelated = true;
         m.problems.push_back(
-            fmt::format("{}: no SD3-family component ({} tensors)", dir.string(), id.tensors));
+            fmt::format("{}: no component of a model swd runs ({} tensors)", dir.string(), id.tensors));
     }
     if (!m.components.empty()) m.layout = weightLayoutName(m.components.front().match.manifest->layout);
+    return m;
+}
+
+// An original SD 1.5 / SDXL single file: named, with what to download instead (no LDM -> diffusers UNet
+// conversion yet).
+FoundModel ldmCheckpoint(FoundModel m, ModelFamily family, const CheckpointIdentity& id) {
+    const ModelVariant* v = findVariant(family);
+    m.kind = FoundKind::Checkpoint;
+    m.layout = "single file";
+    m.ldmFamily = family;
+    m.bytes = id.bytes;
+    m.problems.push_back(fmt::format(
+        "{}: an original {} single-file checkpoint (model.diffusion_model.*, first_stage_model.*, {}); "
+        "single-file SD checkpoints are not loadable yet: use the diffusers folder (`huggingface-cli "
+        "download {}`)",
+        m.path.string(), modelFamilyName(family),
+        family == ModelFamily::SDXL ? "conditioner.embedders.*" : "cond_stage_model.*", v ? v->repo : "?"));
+    return m;
+}
+
+// A pickled SiD generator ({'ema': UNet2DConditionModel}): identified from the pickle's tensor
+// descriptions (io/pickle_reader.h), without copying its weights.
+FoundModel identifyPickle(const fs::path& file, const ScanContext& ctx) {
+    FoundModel m = newModel(FoundKind::Unrecognised, file, ctx);
+    const auto dangling = danglingLink(file, ctx);
+    if (!dangling.empty()) {
+        m.problems.push_back(dangling);
+        m.unreadable = true;
+        return m;
+    }
+    PickleStateDict dict;
+    try {
+        dict = readPickleStateDict(file);
+    } catch (const Error& e) {
+        m.problems.push_back(e.what());
+        m.unreadable = true;
+        return m;
+    }
+    std::vector<TensorInfo> infos;
+    infos.reserve(dict.tensors.size());
+    for (const auto& t : dict.tensors)
+        infos.push_back({t.name, t.dtype, t.shape, 0, t.numel() * stDtypeSize(t.dtype)});
+    std::vector<const TensorInfo*> pointers;
+    for (const auto& i : infos) pointers.push_back(&i);
+    const CheckpointIdentity id = identifyTensors(pointers, {}, ComponentKind::Unet);
+    takeIdentity(m, file, id, file.string());
+    if (!m.component(ComponentKind::Unet)) {
+        if (m.problems.empty()) {
+            m.unrelated = true;
+            m.problems.push_back(fmt::format(
+                "{}: a pickle of {} ({} tensors), not a SiD generator (an SD 1.5 / SDXL UNet)", file.string(),
+                dict.moduleClass.empty() ? "tensors" : dict.moduleClass, id.tensors));
+        }
+        return m;
+    }
+    m.kind = FoundKind::Component;
+    m.generator = true;
+    m.layout = "SiD generator (pickle)";
+    m.notes.push_back(fmt::format("the {} of a pickle, {} (copied into memory when loaded)",
+                                  dict.key.empty() ? "module" : "'" + dict.key + "' module",
+                                  stateDictDtype(dict)));
     return m;
 }
 
@@ -387,6 +491,7 @@ FoundModel identifyFile(const fs::path& file, const ScanContext& ctx) {
             m.problems.push_back(fmt::format("{}: {}", file.string(), id.lora->problems.describe()));
         return m;
     }
+    if (id.ldmFamily) return ldmCheckpoint(std::move(m), *id.ldmFamily, id);
     takeIdentity(m, file, id, file.string());
     if (m.components.empty()) {
         const auto names = store->names();
@@ -402,7 +507,7 @@ FoundModel identifyFile(const fs::path& file, const ScanContext& ctx) {
         } else if (m.problems.empty()) {
             m.unrelated = true;
             m.notes.clear();  // the problem lists the names already
-            m.problems.push_back(fmt::format("{}: no SD3-family component ({} tensors, e.g. {})",
+            m.problems.push_back(fmt::format("{}: no component of a model swd runs ({} tensors, e.g. {})",
                                              file.string(), id.tensors, id.unassigned.describe()));
         }
         return m;
@@ -410,6 +515,11 @@ FoundModel identifyFile(const fs::path& file, const ScanContext& ctx) {
     const bool multi = m.components.size() > 1 || !m.components.front().prefix.empty();
     m.kind = multi ? FoundKind::Checkpoint : FoundKind::Component;
     m.layout = multi ? "single file" : weightLayoutName(m.components.front().match.manifest->layout);
+    // The tensors say "a UNet"; only the name can say it was distilled (a converted SiD generator).
+    if (!multi && m.components.front().kind == ComponentKind::Unet && stem.find("sid") != std::string::npos) {
+        m.generator = true;
+        m.layout = "SiD generator";
+    }
     return m;
 }
 
@@ -435,14 +545,15 @@ void scanDir(const fs::path& dir, int depth, const ScanContext& ctx) {
     std::set<std::string> skip;
     if (isPipelineFolder(dir)) {
         ctx.out->push_back(identifyPipeline(dir, ctx));
-        for (const auto& r : kPipelineRoles) skip.insert(r.folder);
+        for (const auto& r : kSd3Roles) skip.insert(r.folder);
+        for (const auto& r : kSdxlRoles) skip.insert(r.folder);
         for (const char* f : kPipelineOtherFolders) skip.insert(f);
     } else if (depth > 0 && isComponentFolder(dir)) {
         ctx.out->push_back(identifyComponentFolder(dir, ctx));
         return;
     }
 
-    std::vector<fs::path> files, subdirs, indexes;
+    std::vector<fs::path> files, subdirs, indexes, pickles;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
         const fs::path p = it->path();
         const std::string name = p.filename().string();
@@ -454,7 +565,11 @@ void scanDir(const fs::path& dir, int depth, const ScanContext& ctx) {
             indexes.push_back(p);
         else if (endsWith(name, ".safetensors"))
             files.push_back(p);
+        else if (isPickleCheckpointPath(p))
+            pickles.push_back(p);
     }
+    std::sort(pickles.begin(), pickles.end());
+    for (const auto& p : pickles) ctx.out->push_back(identifyPickle(p, ctx));
     std::sort(files.begin(), files.end());
     std::sort(subdirs.begin(), subdirs.end());
     std::sort(indexes.begin(), indexes.end());
@@ -508,20 +623,39 @@ std::string describeCount(std::size_t n, const char* one, const char* many) {
 
 }  // namespace
 
+ModelSetParts modelSetParts(ModelFamily family) {
+    const ModelVariant* v = findVariant(family);
+    const Manifest* size = v ? findManifest(v->sizeManifest) : nullptr;
+    if (!size || size->kind != ComponentKind::Unet)
+        return {ComponentKind::Transformer,
+                {ComponentKind::Vae, ComponentKind::ClipL, ComponentKind::ClipG},
+                true};
+    ModelSetParts parts{ComponentKind::Unet, {ComponentKind::Vae, ComponentKind::ClipL}, false};
+    // SDXL's UNet adds the pooled OpenCLIP-bigG embedding (with the size ids) through add_embedding;
+    // SD 1.5's reads CLIP-L's hidden states only.
+    if (size->find("add_embedding.linear_1.weight")) parts.required.push_back(ComponentKind::ClipG);
+    return parts;
+}
+
 const FoundComponent* FoundModel::component(ComponentKind k) const {
     for (const auto& c : components)
         if (c.kind == k) return &c;
     return nullptr;
 }
 
+const FoundComponent* FoundModel::denoiser() const {
+    const FoundComponent* t = component(ComponentKind::Transformer);
+    return t ? t : component(ComponentKind::Unet);
+}
+
 std::optional<ModelFamily> FoundModel::family() const {
-    if (const auto* t = component(ComponentKind::Transformer)) return t->match.family();
+    if (const auto* t = denoiser()) return t->match.family();
     if (lora) return lora->family;
-    return std::nullopt;
+    return ldmFamily;
 }
 
 bool FoundModel::realSize() const {
-    if (const auto* t = component(ComponentKind::Transformer)) return t->match.realSize();
+    if (const auto* t = denoiser()) return t->match.realSize();
     if (lora) return lora->realSize;
     return !components.empty() && std::all_of(components.begin(), components.end(),
                                               [](const FoundComponent& c) { return c.match.realSize(); });
@@ -541,14 +675,17 @@ std::string FoundModel::summary() const {
             lora->family ? std::string(modelFamilyName(*lora->family)) : std::string("an MMDiT");
         return fmt::format("LoRA rank {} for {}{}", lora->rank, base, lora->realSize ? "" : " (other size)");
     }
-    if (components.empty()) return "not an SD3-family model";
+    if (ldmFamily)
+        return fmt::format("{} single-file checkpoint (original names)", modelFamilyName(*ldmFamily));
+    if (components.empty()) return "not a model swd knows";
     std::vector<std::string> parts;
     for (const auto& c : components) parts.push_back(componentKindName(c.kind));
     const std::string size = realSize() ? "" : " (other size)";
+    const auto f = family();
+    if (generator && f) return fmt::format("SiD generator for {}{}", modelFamilyName(*f), size);
     if (components.size() == 1 && components.front().match.manifest)
         return components.front().match.manifest->name + size;
-    const auto f = family();
-    return fmt::format("{}{}: {}", f ? modelFamilyName(*f) : "SD3 components", size, fmt::join(parts, ", "));
+    return fmt::format("{}{}: {}", f ? modelFamilyName(*f) : "components", size, fmt::join(parts, ", "));
 }
 
 std::vector<fs::path> FoundModel::weightSources() const {

@@ -1,11 +1,15 @@
-// Model discovery: finds the SD3 / SD3.5 weights and SwD adapters a user already has, in the Hugging
-// Face hub cache and in the folders they configure, and says what each one is (model_identity.h) and
-// why it cannot be used when it cannot (dangling links of an interrupted download, a missing shard, the
-// wrong model in a folder). Only safetensors headers are read; nothing is loaded or cached on disk.
-// Recognised: diffusers folders (model_index.json, transformer/, vae/, text_encoder{,_2,_3}/,
-// tokenizer{,_2,_3}/), single-file checkpoints (sd3.5_medium.safetensors: transformer + VAE, all-in-one
-// files with text encoders), text_encoders/{clip_l,clip_g,t5xxl_*}.safetensors, component folders,
-// PEFT adapter folders (adapter_config.json + adapter_model.safetensors) and diffusers LoRA files.
+// Model discovery: finds the SD3 / SD3.5, SD 1.5 and SDXL weights, SwD adapters and SiD generators a user
+// already has, in the Hugging Face hub cache and in the folders they configure, and says what each one is
+// (model_identity.h) and why it cannot be used when it cannot (dangling links of an interrupted download,
+// a missing shard, the wrong model in a folder). Only safetensors headers and pickle opcodes are read;
+// nothing is loaded or cached on disk.
+// Recognised: diffusers folders (model_index.json; SD3: transformer/, vae/, text_encoder{,_2,_3}/,
+// tokenizer{,_2,_3}/; StableDiffusionPipeline / StableDiffusionXLPipeline: unet/, vae/,
+// text_encoder{,_2}/, tokenizer{,_2}/; .fp16 variant files), single-file checkpoints
+// (sd3.5_medium.safetensors: transformer + VAE, all-in-one files with text encoders; original SD 1.5 /
+// SDXL files are named but not loadable yet), text_encoders/{clip_l,clip_g,t5xxl_*}.safetensors,
+// component folders, SiD generators (*.pkl holding an SD 1.5 / SDXL UNet, or a UNet .safetensors named
+// *sid*), PEFT adapter folders (adapter_config.json + adapter_model.safetensors) and diffusers LoRA files.
 #pragma once
 
 #include "catalog/hf_cache.h"
@@ -26,7 +30,11 @@ struct TokenizerFiles {
     std::filesystem::path t5Spiece, t5TokenizerJson;  // T5: sentencepiece model, fast-tokenizer json
     std::string origin;                               // "tokenizer/ of <folder>", "shipped with swd (<dir>)"
 
-    bool complete() const { return !clipVocab.empty() && !clipMerges.empty() && !t5Spiece.empty(); }
+    // SD 1.5 / SDXL need only the CLIP files (SDXL's tokenizer_2 differs from tokenizer/ only in its pad
+    // token, which the tokenizer variant sets).
+    bool complete(bool needT5 = true) const {
+        return !clipVocab.empty() && !clipMerges.empty() && (!needT5 || !t5Spiece.empty());
+    }
 };
 
 // One component of a found model: where its tensors are and what they are.
@@ -53,11 +61,15 @@ struct FoundModel {
     std::vector<std::string> problems;  // why it cannot be used, each with what to do
     std::vector<std::string> notes;     // worth knowing, not blocking (no T5 in a diffusers folder)
     bool unreadable = false;  // a file could not be read (corrupt, truncated, dangling link, missing shard)
-    bool unrelated = false;   // readable, but not an SD3-family model (another model's weights)
+    bool unrelated = false;   // readable, but not a model swd runs (another model's weights)
+    bool generator = false;   // a SiD generator: a whole UNet that replaces its base model's (sid presets)
+    std::optional<ModelFamily> ldmFamily;  // an original SD 1.5 / SDXL single file (not loadable yet)
 
     bool usable() const { return problems.empty() && kind != FoundKind::Unrecognised; }
     const FoundComponent* component(ComponentKind kind) const;
-    // The transformer's family, else the family of the base an adapter fits.
+    // The transformer (SD3) or UNet (SD 1.5 / SDXL), nullptr when there is none.
+    const FoundComponent* denoiser() const;
+    // The denoiser's family, else the family of the base an adapter fits, else ldmFamily.
     std::optional<ModelFamily> family() const;
     // Real dimensions (not a tiny model of the same architecture).
     bool realSize() const;
@@ -68,6 +80,15 @@ struct FoundModel {
     // The weight files to show tensors of (`swd inspect`): the components' paths, the LoRA file.
     std::vector<std::filesystem::path> weightSources() const;
 };
+
+// What a model set of a variant holds: its denoiser, the components it needs besides (VAE, CLIP-L, and
+// CLIP-G for SD3 and SDXL), and whether a T5-XXL may be added (SD3). From the variant's real-size manifest.
+struct ModelSetParts {
+    ComponentKind denoiser = ComponentKind::Transformer;
+    std::vector<ComponentKind> required;
+    bool t5 = false;
+};
+ModelSetParts modelSetParts(ModelFamily family);
 
 // One place discovery looked, and what it found there.
 struct SearchedPlace {

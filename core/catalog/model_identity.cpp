@@ -54,7 +54,8 @@ struct DimsRule {
     const char* blocksPrefix;  // "<prefix><N>." names one block
     const char* attn2Suffix;   // "<blocksPrefix><N>.<suffix>" exists in MMDiT-X dual-attention blocks
 };
-constexpr std::array<DimsRule, 9> kDimsRules = {{
+constexpr std::array<DimsRule, 10> kDimsRules = {{
+    {ComponentKind::Unet, WeightLayout::Diffusers, {"conv_in.weight", nullptr}, 0, "down_blocks.", nullptr},
     {ComponentKind::Transformer,
      WeightLayout::Diffusers,
      {"pos_embed.proj.weight", nullptr},
@@ -505,6 +506,7 @@ std::string ComponentDims::describe(ComponentKind kind) const {
                 s += fmt::format(", dual attention in blocks {}", formatIndexRanges(attn2Blocks));
             return s;
         }
+        case ComponentKind::Unet:
         case ComponentKind::Vae:
             return fmt::format("{} channels in the first level, {} levels", width, blocks);
         case ComponentKind::ClipL:
@@ -522,7 +524,7 @@ std::string NameList::describe() const {
 }
 
 std::optional<ModelFamily> ComponentMatch::family() const {
-    if (!manifest || kind != ComponentKind::Transformer) return std::nullopt;
+    if (!manifest || (kind != ComponentKind::Transformer && kind != ComponentKind::Unet)) return std::nullopt;
     return familyOfModel(manifest->model);
 }
 
@@ -624,30 +626,61 @@ ComponentDims componentDims(const Manifest& manifest, const std::vector<std::str
     return rule ? dimsByRule(*rule, names, shapeOf) : ComponentDims{};
 }
 
+namespace {
+
+// An original (LDM / SGM) SD 1.5 or SDXL checkpoint: its UNet has input_blocks / middle_block /
+// output_blocks under model.diffusion_model.; SDXL's also has label_emb (the pooled text + size
+// embedding) and its text encoders are under conditioner.embedders.
+std::optional<ModelFamily> ldmSdFamily(const std::vector<const TensorInfo*>& tensors) {
+    bool unet = false, xl = false;
+    for (const TensorInfo* t : tensors) {
+        unet = unet || startsWith(t->name, "model.diffusion_model.input_blocks.") ||
+               startsWith(t->name, "model.diffusion_model.middle_block.");
+        xl = xl || startsWith(t->name, "model.diffusion_model.label_emb.") ||
+             startsWith(t->name, "conditioner.embedders.");
+    }
+    if (!unet) return std::nullopt;
+    return xl ? ModelFamily::SDXL : ModelFamily::SD15;
+}
+
+}  // namespace
+
 CheckpointIdentity identifyCheckpoint(const TensorStore& store, std::optional<ComponentKind> role,
                                       const nlohmann::json* adapterConfig) {
+    std::vector<const TensorInfo*> tensors;
+    for (const auto& name : store.names()) tensors.push_back(&store.info(name));
+    return identifyTensors(tensors, store.metadata(), role, adapterConfig);
+}
+
+CheckpointIdentity identifyTensors(const std::vector<const TensorInfo*>& tensors,
+                                   const std::map<std::string, std::string>& metadata,
+                                   std::optional<ComponentKind> role, const nlohmann::json* adapterConfig) {
     CheckpointIdentity id;
+    id.ldmFamily = ldmSdFamily(tensors);
     std::map<std::string, Group> groups;  // by prefix ("" = the rest)
     std::vector<std::pair<std::string, const TensorInfo*>> lora;
-    for (const auto& name : store.names()) {
-        const TensorInfo& info = store.info(name);
+    for (const TensorInfo* info : tensors) {
+        const std::string& name = info->name;
         ++id.tensors;
-        id.bytes += info.byteSize();
+        id.bytes += info->byteSize();
         if (endsWith(name, ".lora_A.weight") || endsWith(name, ".lora_B.weight")) {
-            lora.emplace_back(name, &info);
+            lora.emplace_back(name, info);
             continue;
         }
         std::string prefix;
         for (const auto& p : kPrefixes)
             if (startsWith(name, p.prefix)) prefix = p.prefix;
-        groups[prefix][name.substr(prefix.size())] = &info;
+        groups[prefix][name.substr(prefix.size())] = info;
     }
     for (const auto& p : kPrefixes) {
         const auto it = groups.find(p.prefix);
         if (it == groups.end()) continue;
+        // An LDM UNet is named, not matched: no manifest lists its original names (model_discovery says
+        // what to download instead).
+        if (id.ldmFamily && p.kind == ComponentKind::Transformer) continue;
         id.components.push_back(matchGroup(it->second, p.prefix, p.kind, std::nullopt));
     }
-    if (const auto rest = groups.find(""); rest != groups.end()) {
+    if (const auto rest = groups.find(""); rest != groups.end() && !id.ldmFamily) {
         // The tensors of a LoRA file that are not factors (e.g. kohya's .alpha) are not a model.
         if (!lora.empty()) {
             for (const auto& [name, info] : rest->second) id.unassigned.add(name);
@@ -659,7 +692,7 @@ CheckpointIdentity identifyCheckpoint(const TensorStore& store, std::optional<Co
                 for (const auto& [name, info] : rest->second) id.unassigned.add(name);
         }
     }
-    if (!lora.empty()) id.lora = identifyLora(lora, store.metadata(), adapterConfig);
+    if (!lora.empty()) id.lora = identifyLora(lora, metadata, adapterConfig);
     return id;
 }
 

@@ -6,7 +6,12 @@
 //   other size the same architecture (the same names once block indices are ignored) at other
 //              dimensions: the tiny random-weight models of the tests and the demo are recognised so;
 //   near       most of one manifest's structure, with names missing, unexpected or of the wrong shape;
-//   none       not an SD3-family component.
+//   none       not a component swd knows.
+// Known: the SD3 / SD3.5 MMDiT transformers, the SD 1.5 / SDXL UNets (diffusers names, which SiD
+// generators share), the SD3 VAE and the SD 1.5 / SDXL VAE (told apart by quant_conv / post_quant_conv and
+// the latent channels), CLIP-L, CLIP-G (OpenCLIP bigG: SD3's clip_g and SDXL's text_encoder_2 are one
+// architecture) and T5-XXL. Original SD 1.5 / SDXL single files (LDM names) are recognised by their UNet
+// names, not matched (CheckpointIdentity::ldmFamily).
 // LoRA adapters (PEFT and diffusers files) are described by rank, alpha, scale and the base they fit.
 #pragma once
 
@@ -37,8 +42,8 @@ std::string formatIndexRanges(const std::vector<int>& sorted);
 
 // The dimensions that say how big a component is: what "same architecture, other size" reports.
 struct ComponentDims {
-    std::int64_t width = 0;        // transformer hidden size, CLIP / T5 width, VAE first-level channels
-    int blocks = 0;                // transformer / encoder blocks, VAE decoder levels
+    std::int64_t width = 0;  // transformer hidden size, CLIP / T5 width, UNet / VAE first-level channels
+    int blocks = 0;          // transformer / encoder blocks, UNet / VAE levels
     std::vector<int> attn2Blocks;  // MMDiT-X blocks with the second (dual) attention, sorted
 
     bool operator==(const ComponentDims& o) const {
@@ -119,6 +124,9 @@ struct CheckpointIdentity {
     std::vector<ComponentMatch> components;  // in the order of their prefixes in the file
     std::optional<LoraInfo> lora;
     NameList unassigned;  // tensors that belong to no recognised component
+    // An original SD 1.5 / SDXL single-file checkpoint (model.diffusion_model.input_blocks.*): its UNet
+    // and text encoders are not matched (no manifest of those names); its VAE is.
+    std::optional<ModelFamily> ldmFamily;
     std::size_t tensors = 0;
     std::uint64_t bytes = 0;
 
@@ -131,6 +139,12 @@ struct CheckpointIdentity {
 // what the names say. `adapterConfig` is a PEFT folder's adapter_config.json (rank, alpha).
 CheckpointIdentity identifyCheckpoint(const TensorStore& store, std::optional<ComponentKind> role = {},
                                       const nlohmann::json* adapterConfig = nullptr);
+
+// The same for tensors listed some other way (a pickled SiD generator: io/pickle_reader.h).
+CheckpointIdentity identifyTensors(const std::vector<const TensorInfo*>& tensors,
+                                   const std::map<std::string, std::string>& metadata,
+                                   std::optional<ComponentKind> role = {},
+                                   const nlohmann::json* adapterConfig = nullptr);
 
 // The dimensions of a component whose names are in the layout of `manifest` (e.g. the hidden size from
 // pos_embed.proj.weight). `shapeOf` returns nullptr for an absent name.

@@ -67,13 +67,30 @@ std::uint64_t diskBytes(const fs::path& p) {
     return total;
 }
 
+// The latent channels a VAE manifest decodes (decoder.conv_in takes them): 16 for SD3, 4 for SD 1.5 / SDXL.
+std::int64_t vaeLatentChannels(const Manifest& m) {
+    const ManifestTensor* t = m.find("decoder.conv_in.weight");
+    return t && t->shape.size() > 1 ? t->shape[1] : 0;
+}
+
+// Whether a component found in another model fits a model set of `family`: a VAE must decode the family's
+// latents and come from no model of another family (the SD 1.5 and SDXL VAEs have the same shapes, not the
+// same weights; every SD3 / SD3.5 model has the same VAE). Text encoders are the same models everywhere.
+bool fitsFamily(const FoundModel& owner, const FoundComponent& c, ModelFamily family) {
+    if (c.kind != ComponentKind::Vae) return true;
+    const auto ownerFamily = owner.family();
+    if (ownerFamily && &familyFor(*ownerFamily) != &familyFor(family)) return false;
+    return c.match.manifest &&
+           vaeLatentChannels(*c.match.manifest) == familyFor(family).latentFormat().channels;
+}
+
 // The first usable, real-size component of `kind` among the found models (for bases that carry none).
-const FoundComponent* findAnywhere(const DiscoveryResult& found, ComponentKind kind,
+const FoundComponent* findAnywhere(const DiscoveryResult& found, ComponentKind kind, ModelFamily family,
                                    const FoundModel** owner) {
     for (const auto& m : found.models) {
         if (!m.usable()) continue;
         const FoundComponent* c = m.component(kind);
-        if (c && c->match.realSize()) {
+        if (c && c->match.realSize() && fitsFamily(m, *c, family)) {
             *owner = &m;
             return c;
         }
@@ -81,9 +98,29 @@ const FoundComponent* findAnywhere(const DiscoveryResult& found, ComponentKind k
     return nullptr;
 }
 
+// Where to get a part of an SD 1.5 / SDXL set: the diffusers folder of the base repository (single files
+// are not loadable yet).
+std::string whereToGetSd(ComponentKind kind, ModelFamily family, const std::string& repo) {
+    const char* folder = kind == ComponentKind::Unet    ? "unet/"
+                         : kind == ComponentKind::Vae   ? "vae/"
+                         : kind == ComponentKind::ClipL ? "text_encoder/"
+                                                        : "text_encoder_2/";
+    const std::string what = kind == ComponentKind::ClipG
+                                 ? std::string("the OpenCLIP bigG text encoder (CLIP-G)")
+                             : kind == ComponentKind::ClipL
+                                 ? std::string("the CLIP-L text encoder")
+                                 : fmt::format("the {} {}", modelFamilyName(family), componentKindName(kind));
+    return fmt::format(
+        "{}: {} of a diffusers folder of {} (in the Hugging Face cache after `huggingface-cli download {}`; "
+        "{} is not loadable yet)",
+        what, folder, repo, repo, findVariant(family)->singleFile);
+}
+
 std::string whereToGet(ComponentKind kind, ModelFamily family) {
     const ModelVariant* s = findVariant(family);
     const std::string repo = s ? s->repo : "stabilityai/stable-diffusion-3.5-medium";
+    if (s && modelSetParts(family).denoiser == ComponentKind::Unet && kind != ComponentKind::Lora)
+        return whereToGetSd(kind, family, repo);
     switch (kind) {
         case ComponentKind::Transformer:
             return fmt::format(
@@ -110,10 +147,26 @@ std::string whereToGet(ComponentKind kind, ModelFamily family) {
             return fmt::format(
                 "the T5-XXL text encoder: text_encoder_3/ of {}, or text_encoders/t5xxl_fp16.safetensors",
                 repo);
+        case ComponentKind::Unet:
         case ComponentKind::Lora:
             break;
     }
     return "a LoRA adapter";
+}
+
+// Where SiD generators of a family are published (spec/sid-fewstep.md §3.2): pickles of the whole UNet.
+std::string whereToGetGenerator(ModelFamily family) {
+    const std::string where =
+        family == ModelFamily::SDXL
+            ? "SiD_SDXL_*_4step_*.pkl of UT-Austin-PML/SiDA-StableDiffusion"
+            : "batch512_*_t625_*.pkl of UT-Austin-PML/SiD-LSG (one step), UT-Austin-PML/SiD-LSG-multistep or "
+              "UT-Austin-PML/SiDA-StableDiffusion (SiDA_SD15_*_joint*step_*.pkl)";
+    return fmt::format(
+        "a SiD generator for {} (a whole UNet: {}; or one converted to a *sid*.safetensors UNet): put it in "
+        "a "
+        "folder given with --folder DIR, or name it with --model PATH; without one, run the base model with "
+        "a full-step preset",
+        modelFamilyName(family), where);
 }
 
 // The first model from an override path that has what `want` asks for, or a BadInput naming the path.
@@ -121,8 +174,7 @@ FoundModel pickOverride(const fs::path& path, const char* option, bool wantAdapt
     auto models = identifyPath(path, option);
     std::vector<std::string> problems;
     for (auto& m : models) {
-        const bool fits =
-            wantAdapter ? m.lora.has_value() : m.component(ComponentKind::Transformer) != nullptr;
+        const bool fits = wantAdapter ? m.lora.has_value() : m.denoiser() != nullptr;
         if (fits && m.usable()) return std::move(m);
         for (const auto& p : m.problems) problems.push_back(p);
     }
@@ -133,7 +185,8 @@ FoundModel pickOverride(const fs::path& path, const char* option, bool wantAdapt
     throwBadInput(
         "{} {}: holds no {}{}{}", option, path.string(),
         wantAdapter ? "LoRA adapter (adapter_config.json + adapter_model.safetensors, or a LoRA .safetensors)"
-                    : "SD3 / SD3.5 transformer (a diffusers folder or a single-file checkpoint)",
+                    : "SD3 / SD3.5 transformer or SD 1.5 / SDXL UNet (a diffusers folder, a single-file SD3 "
+                      "checkpoint or a SiD generator)",
         what.empty() ? "" : "; found: ", fmt::format("{}", fmt::join(what, ", ")));
 }
 
@@ -167,13 +220,13 @@ std::vector<fs::path> bundledTokenizerDirs() {
     return dirs;
 }
 
-std::optional<TokenizerFiles> findBundledTokenizers() {
+std::optional<TokenizerFiles> findBundledTokenizers(bool needT5) {
     for (const auto& d : bundledTokenizerDirs()) {
         TokenizerFiles t;
         t.clipVocab = d / "clip" / "vocab.json";
         t.clipMerges = d / "clip" / "merges.txt";
-        t.t5Spiece = d / "t5" / "spiece.model";
-        if (!pathExists(t.clipVocab) || !pathExists(t.clipMerges) || !pathExists(t.t5Spiece)) continue;
+        if (pathExists(d / "t5" / "spiece.model")) t.t5Spiece = d / "t5" / "spiece.model";
+        if (!pathExists(t.clipVocab) || !pathExists(t.clipMerges) || (needT5 && t.t5Spiece.empty())) continue;
         if (pathExists(d / "t5" / "tokenizer.json")) t.t5TokenizerJson = d / "t5" / "tokenizer.json";
         t.origin = fmt::format("shipped with swd ({})", d.string());
         return t;
@@ -181,137 +234,198 @@ std::optional<TokenizerFiles> findBundledTokenizers() {
     return std::nullopt;
 }
 
-ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found,
-                          const ModelSetOverrides& user) {
+namespace {
+
+// The state of one pairing, step by step (planModelSet below).
+struct Planner {
+    const Schedule& preset;
+    const DiscoveryResult& found;
+    const ModelSetOverrides& user;
     ModelSetPlan plan;
     ModelSet set;
-
-    // 1. The base model: --model, else the first usable real-size model of the preset's family,
-    // a diffusers folder before a single file (it carries its text encoders and tokenizers).
+    ModelFamily family = ModelFamily::Any;
     std::optional<FoundModel> userModel;
-    if (user.model) userModel = pickOverride(*user.model, "--model", false);
-    const FoundModel* base = userModel ? &*userModel : nullptr;
-    ModelFamily family = preset.family;
-    if (base) {
-        const auto f = base->family();
-        if (family != ModelFamily::Any && f && *f != family)
-            throwBadInput(
-                "--model {}: is {}, but preset '{}' is for {}; pick a preset for {} or another model",
-                user.model->string(), modelFamilyName(*f), preset.id, modelFamilyName(family),
-                modelFamilyName(*f));
-        if (f) family = *f;
-    } else {
-        const std::vector<ModelVariant> order = registeredVariants();
+    const FoundModel* base = nullptr;
+    const FoundModel* generator = nullptr;  // sid presets: the UNet that replaces the base's
+    const FoundComponent* denoiser = nullptr;
+    const FoundModel* encoderOwner = nullptr;
+    std::vector<std::string> downloads;
+
+    Planner(const Schedule& p, const DiscoveryResult& f, const ModelSetOverrides& u)
+        : preset(p), found(f), user(u) {}
+
+    ModelFamily variantFamily() const {
+        return family == ModelFamily::Any ? ModelFamily::SD35Medium : family;
+    }
+    std::string baseName() const {
+        return family == ModelFamily::Any ? std::string("the base model") : modelFamilyName(family);
+    }
+    bool wantsGenerator() const { return preset.sampler == SamplerKind::Sid; }
+
+    void missingPart(ComponentKind kind) {
+        plan.missing.push_back(whereToGet(kind, variantFamily()));
+        const bool unet = kind == ComponentKind::Unet;
+        plan.missingParts.push_back(
+            kind == ComponentKind::Transformer || unet
+                ? fmt::format("{} {}", family == ModelFamily::Any ? "SD3" : modelFamilyName(family),
+                              unet ? "UNet" : "transformer")
+                : componentKindName(kind));
+        const ModelVariant* v = findVariant(family);
+        const std::string repo = v ? v->repo : "stabilityai/stable-diffusion-3.5-medium";
+        if (std::find(downloads.begin(), downloads.end(), repo) == downloads.end()) downloads.push_back(repo);
+    }
+    void addPart(const char* role, const FoundModel& owner, const FoundComponent& c) {
+        set.parts.push_back({role, c.path, sourceOf(owner, c.path), diskBytes(c.path)});
+    }
+
+    // --model, else the first usable real-size model of the preset's family, a diffusers folder before a
+    // single file (it carries its text encoders and tokenizers). A SiD generator is never the base.
+    void chooseBase() {
+        if (user.model) userModel = pickOverride(*user.model, "--model", false);
+        family = preset.family;
+        if (userModel) {
+            const auto f = userModel->family();
+            if (family != ModelFamily::Any && f && *f != family)
+                throwBadInput(
+                    "--model {}: is {}, but preset '{}' is for {}; pick a preset for {} or another model",
+                    user.model->string(), modelFamilyName(*f), preset.id, modelFamilyName(family),
+                    modelFamilyName(*f));
+            if (f) family = *f;
+            // For a sid preset, a lone UNet named with --model is the generator (the user's choice).
+            const bool lone =
+                userModel->kind == FoundKind::Component && userModel->component(ComponentKind::Unet);
+            if (wantsGenerator() && (userModel->generator || lone))
+                generator = &*userModel;
+            else
+                base = &*userModel;
+            if (base) return;
+        }
         for (FoundKind kind : {FoundKind::Pipeline, FoundKind::Checkpoint, FoundKind::Component}) {
-            for (const ModelVariant& variant : order) {
+            for (const ModelVariant& variant : registeredVariants()) {
                 const ModelFamily f = variant.model;
                 if (family != ModelFamily::Any && f != family) continue;
                 for (const auto& m : found.models)
-                    if (!base && m.kind == kind && m.usable() && m.component(ComponentKind::Transformer) &&
+                    if (!base && m.kind == kind && m.usable() && m.denoiser() && !m.generator &&
                         m.realSize() && m.family() == f)
                         base = &m;
             }
         }
         if (base && family == ModelFamily::Any) family = *base->family();
     }
-    set.family = family;
-    const ModelVariant* familySources = findVariant(family);
-    std::vector<std::string> downloads;
-    auto missingPart = [&](ComponentKind kind) {
-        plan.missing.push_back(
-            whereToGet(kind, family == ModelFamily::Any ? ModelFamily::SD35Medium : family));
-        plan.missingParts.push_back(
-            kind == ComponentKind::Transformer
-                ? fmt::format("{} transformer", family == ModelFamily::Any ? "SD3" : modelFamilyName(family))
-                : componentKindName(kind));
-        const std::string repo =
-            familySources ? familySources->repo : "stabilityai/stable-diffusion-3.5-medium";
-        if (std::find(downloads.begin(), downloads.end(), repo) == downloads.end()) downloads.push_back(repo);
-    };
 
-    auto addPart = [&](const char* role, const FoundModel& owner, const FoundComponent& c) {
-        set.parts.push_back({role, c.path, sourceOf(owner, c.path), diskBytes(c.path)});
-    };
-    const FoundComponent* transformer = base ? base->component(ComponentKind::Transformer) : nullptr;
-    if (!transformer) {
-        missingPart(ComponentKind::Transformer);
-    } else {
-        set.transformer = transformer->path;
-        set.transformerPrefix = transformer->prefix;
-        set.transformerLayout = transformer->match.manifest->layout;
-        set.transformerDims = transformer->match.dims;
-        set.realSize = transformer->match.realSize();
-        addPart("transformer", *base, *transformer);
-    }
-
-    // 2. VAE and text encoders: the base's own, else (real-size bases only) any found one: every SD3 /
-    // SD3.5 model uses the same VAE and text encoders.
-    const FoundModel* encoderOwner = nullptr;
-    struct Slot {
-        ComponentKind kind;
-        fs::path* path;
-        std::string* prefix;
-        bool required;
-    };
-    const std::array<Slot, 4> slots = {{
-        {ComponentKind::Vae, &set.vae, &set.vaePrefix, true},
-        {ComponentKind::ClipL, &set.clipL, &set.clipLPrefix, true},
-        {ComponentKind::ClipG, &set.clipG, &set.clipGPrefix, true},
-        {ComponentKind::T5, &set.t5, &set.t5Prefix, false},
-    }};
-    for (const auto& slot : slots) {
-        const FoundModel* owner = base;
-        const FoundComponent* c = base ? base->component(slot.kind) : nullptr;
-        if (!c && (!base || set.realSize)) c = findAnywhere(found, slot.kind, &owner);
-        if (!c) {
-            if (slot.required)
-                missingPart(slot.kind);
-            else
-                set.notes.push_back(
-                    fmt::format("no T5-XXL text encoder found: prompts are encoded without T5 "
-                                "(lower prompt adherence); {}",
-                                whereToGet(ComponentKind::T5, family)));
-            continue;
+    // The denoiser: the SiD generator (sid presets of a UNet family) or the base's transformer / UNet.
+    void chooseDenoiser() {
+        const ModelSetParts parts = modelSetParts(variantFamily());
+        const FoundComponent* baseDenoiser = base ? base->denoiser() : nullptr;
+        if (wantsGenerator() && parts.denoiser == ComponentKind::Unet && !generator) {
+            // A generator is a drop-in for the base's UNet: same family, same dimensions.
+            for (const auto& m : found.models)
+                if (!generator && m.generator && m.usable() && m.family() == family &&
+                    (baseDenoiser ? m.denoiser()->match.dims == baseDenoiser->match.dims : m.realSize()))
+                    generator = &m;
+            if (!generator) {
+                plan.missing.push_back(whereToGetGenerator(family));
+                plan.missingParts.push_back(fmt::format("SiD generator for {}", modelFamilyName(family)));
+            }
         }
-        *slot.path = c->path;
-        *slot.prefix = c->prefix;
-        if (slot.kind == ComponentKind::Vae) set.vaeLayout = c->match.manifest->layout;
-        if (slot.kind != ComponentKind::Vae && owner != base && !encoderOwner) encoderOwner = owner;
-        addPart(componentKindId(slot.kind), *owner, *c);
+        const FoundModel* owner = generator ? generator : base;
+        denoiser = owner ? owner->denoiser() : nullptr;
+        if (!denoiser) {
+            missingPart(parts.denoiser);
+            return;
+        }
+        set.transformer = denoiser->path;
+        set.transformerPrefix = denoiser->prefix;
+        // A generator has no config of its own: it is the base's architecture (checked by its dims).
+        if (generator && baseDenoiser) {
+            std::error_code ec;
+            const auto config = baseDenoiser->path / "config.json";
+            if (std::filesystem::is_regular_file(config, ec)) set.denoiserConfig = config;
+        }
+        set.transformerLayout = denoiser->match.manifest->layout;
+        set.transformerDims = denoiser->match.dims;
+        set.realSize = denoiser->match.realSize();
+        addPart(denoiser->kind == ComponentKind::Unet ? "unet" : "transformer", *owner, *denoiser);
     }
 
-    // 3. Tokenizers: the base folder's, else those of the folder the encoders came from, else the ones
+    // VAE and text encoders: the base's own, else (real-size sets only) a found one that fits the family.
+    void chooseComponents() {
+        const ModelSetParts parts = modelSetParts(variantFamily());
+        struct Slot {
+            ComponentKind kind;
+            fs::path* path;
+            std::string* prefix;
+        };
+        const std::array<Slot, 4> slots = {{
+            {ComponentKind::Vae, &set.vae, &set.vaePrefix},
+            {ComponentKind::ClipL, &set.clipL, &set.clipLPrefix},
+            {ComponentKind::ClipG, &set.clipG, &set.clipGPrefix},
+            {ComponentKind::T5, &set.t5, &set.t5Prefix},
+        }};
+        for (const auto& slot : slots) {
+            const bool required =
+                std::find(parts.required.begin(), parts.required.end(), slot.kind) != parts.required.end();
+            if (!required && !(slot.kind == ComponentKind::T5 && parts.t5)) continue;
+            const FoundModel* owner = base;
+            const FoundComponent* c = base ? base->component(slot.kind) : nullptr;
+            if (!c && (!base || set.realSize)) c = findAnywhere(found, slot.kind, variantFamily(), &owner);
+            if (!c) {
+                if (required)
+                    missingPart(slot.kind);
+                else
+                    set.notes.push_back(
+                        fmt::format("no T5-XXL text encoder found: prompts are encoded without T5 "
+                                    "(lower prompt adherence); {}",
+                                    whereToGet(ComponentKind::T5, family)));
+                continue;
+            }
+            *slot.path = c->path;
+            *slot.prefix = c->prefix;
+            if (slot.kind == ComponentKind::Vae) set.vaeLayout = c->match.manifest->layout;
+            if (slot.kind != ComponentKind::Vae && owner != base && !encoderOwner) encoderOwner = owner;
+            addPart(componentKindId(slot.kind), *owner, *c);
+        }
+    }
+
+    // Tokenizers: the base folder's, else those of the folder the encoders came from, else the ones
     // shipped with swd.
-    std::optional<TokenizerFiles> tokenizers;
-    if (base && base->tokenizers.complete())
-        tokenizers = base->tokenizers;
-    else if (encoderOwner && encoderOwner->tokenizers.complete())
-        tokenizers = encoderOwner->tokenizers;
-    else if ((tokenizers = findBundledTokenizers()))
-        set.notes.push_back(fmt::format("tokenizers: {}", tokenizers->origin));
-    if (tokenizers) {
-        set.clipVocab = tokenizers->clipVocab;
-        set.clipMerges = tokenizers->clipMerges;
-        set.t5Spiece = tokenizers->t5Spiece;
-        set.t5TokenizerJson = tokenizers->t5TokenizerJson;
-        set.tokenizerOrigin = tokenizers->origin;
-    } else {
+    void chooseTokenizers() {
+        const bool needT5 = modelSetParts(variantFamily()).t5;
+        std::optional<TokenizerFiles> tokenizers;
+        if (base && base->tokenizers.complete(needT5))
+            tokenizers = base->tokenizers;
+        else if (encoderOwner && encoderOwner->tokenizers.complete(needT5))
+            tokenizers = encoderOwner->tokenizers;
+        else if ((tokenizers = findBundledTokenizers(needT5)))
+            set.notes.push_back(fmt::format("tokenizers: {}", tokenizers->origin));
+        if (tokenizers) {
+            set.clipVocab = tokenizers->clipVocab;
+            set.clipMerges = tokenizers->clipMerges;
+            set.t5Spiece = needT5 ? tokenizers->t5Spiece : fs::path();
+            set.t5TokenizerJson = needT5 ? tokenizers->t5TokenizerJson : fs::path();
+            set.tokenizerOrigin = tokenizers->origin;
+            return;
+        }
         std::vector<std::string> dirs;
         for (const auto& d : bundledTokenizerDirs()) dirs.push_back(d.string());
-        plan.missing.push_back(
-            fmt::format("the tokenizer files (clip/vocab.json, clip/merges.txt, t5/spiece.model): "
-                        "the model folder has no tokenizer/ folders and none were found in {}",
-                        fmt::join(dirs, ", ")));
+        plan.missing.push_back(fmt::format(
+            "the tokenizer files ({}): the model folder has no tokenizer/ folders and none were found in {}",
+            needT5 ? "clip/vocab.json, clip/merges.txt, t5/spiece.model" : "clip/vocab.json, clip/merges.txt",
+            fmt::join(dirs, ", ")));
         plan.missingParts.push_back("tokenizers");
     }
 
-    // 4. The adapter: --adapter, else the preset's (by repository id or folder name), fitting the base.
+    void chooseAdapter();
+    void explain();
+};
+
+// The adapter: --adapter, else the preset's (by repository id or folder name), fitting the base.
+void Planner::chooseAdapter() {
     std::optional<FoundModel> userAdapter;
     if (user.adapter) userAdapter = pickOverride(*user.adapter, "--adapter", true);
     const FoundModel* adapter = userAdapter ? &*userAdapter : nullptr;
-    const std::string baseName = family == ModelFamily::Any ? "the base model" : modelFamilyName(family);
-    if (adapter && transformer) {
-        const std::string why = adapter->lora->fitProblem(set.transformerDims, baseName);
+    if (adapter && denoiser) {
+        const std::string why = adapter->lora->fitProblem(set.transformerDims, baseName());
         if (!why.empty()) throwBadInput("--adapter {}: {}", user.adapter->string(), why);
     }
     if (!adapter && !preset.adapter.empty()) {
@@ -327,7 +441,7 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found,
                 continue;
             }
             const std::string why =
-                transformer ? m.lora->fitProblem(set.transformerDims, baseName) : std::string();
+                denoiser ? m.lora->fitProblem(set.transformerDims, baseName()) : std::string();
             if (!why.empty()) {
                 plan.unusable.push_back(fmt::format("{}: {}", m.path.string(), why));
                 continue;
@@ -350,52 +464,72 @@ ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found,
             downloads.push_back(preset.adapter);
         }
     }
+    set.displayName = family == ModelFamily::Any ? std::string("SD3") : modelFamilyName(family);
+    if (generator) set.displayName += " + SiD generator " + generator->name();
     if (adapter) {
         set.adapter = adapter->path;
         set.adapterInfo = adapter->lora;
         set.parts.push_back({"adapter", adapter->path, sourceOf(*adapter, adapter->loraFile),
                              diskBytes(adapter->loraFile.empty() ? adapter->path : adapter->loraFile)});
     }
-
-    set.displayName = family == ModelFamily::Any ? std::string("SD3") : modelFamilyName(family);
     if (!preset.adapter.empty())
         set.displayName += " + " + preset.adapter;
     else if (adapter)
         set.displayName += " + " + adapter->name();
+}
 
-    if (plan.missing.empty()) {
-        plan.set = std::move(set);
-        return plan;
-    }
-
-    // Everything found for this run that cannot be used, with why (a broken download, a wrong model).
+// What is missing, every place looked, what was found but cannot be used, and what to download.
+void Planner::explain() {
+    std::vector<std::string>& unusable = plan.unusable;
     for (const auto& m : found.models) {
         if (m.usable() || m.kind == FoundKind::Adapter) continue;
         const bool related = m.family() == family || m.kind != FoundKind::Unrecognised;
         if (!related || m.problems.empty() || m.unrelated) continue;
-        plan.unusable.push_back(fmt::format("{}: {}", m.path.string(), fmt::join(m.problems, "; ")));
+        if (m.ldmFamily && m.ldmFamily != family) continue;  // another family's single file
+        unusable.push_back(fmt::format("{}: {}", m.path.string(), fmt::join(m.problems, "; ")));
     }
-    std::string msg = fmt::format("preset '{}' needs {}; missing:\n", preset.id,
-                                  !preset.adapter.empty()
-                                      ? fmt::format("{} with the SwD adapter {}", baseName, preset.adapter)
-                                      : baseName);
+    std::string needs = baseName();
+    if (!preset.adapter.empty())
+        needs = fmt::format("{} with the SwD adapter {}", baseName(), preset.adapter);
+    else if (wantsGenerator() && modelSetParts(variantFamily()).denoiser == ComponentKind::Unet)
+        needs = fmt::format("a SiD generator and {} (VAE, text encoders)", baseName());
+    std::string msg = fmt::format("preset '{}' needs {}; missing:\n", preset.id, needs);
     for (const auto& m : plan.missing) msg += "  - " + m + "\n";
     msg += "Searched:\n";
     msg += found.searchedText().empty() ? std::string("  (no folders and no Hugging Face cache)\n")
                                         : found.searchedText();
     if (user.model) msg += fmt::format("  - {} (--model)\n", user.model->string());
-    if (!plan.unusable.empty()) {
+    if (!unusable.empty()) {
         msg += "Found but not usable:\n";
-        for (const auto& u : plan.unusable) msg += "  - " + u + "\n";
+        for (const auto& u : unusable) msg += "  - " + u + "\n";
     }
     std::vector<std::string> cmds;
     for (const auto& d : downloads) cmds.push_back(fmt::format("`huggingface-cli download {}`", d));
-    msg += fmt::format(
-        "To fix: download {}, or add the folder that holds the files with --folder DIR, or name them "
-        "with --model PATH / --adapter PATH.",
-        fmt::join(cmds, " and "));
+    msg += cmds.empty() ? std::string("To fix: ")
+                        : fmt::format("To fix: download {}, or ", fmt::join(cmds, " and "));
+    msg +=
+        "add the folder that holds the files with --folder DIR, or name them with --model PATH / --adapter "
+        "PATH.";
     plan.message = std::move(msg);
-    return plan;
+}
+
+}  // namespace
+
+ModelSetPlan planModelSet(const Schedule& preset, const DiscoveryResult& found,
+                          const ModelSetOverrides& user) {
+    Planner p(preset, found, user);
+    p.chooseBase();
+    p.set.family = p.family;
+    p.chooseDenoiser();
+    p.chooseComponents();
+    p.chooseTokenizers();
+    p.chooseAdapter();
+    if (p.plan.missing.empty()) {
+        p.plan.set = std::move(p.set);
+        return std::move(p.plan);
+    }
+    p.explain();
+    return std::move(p.plan);
 }
 
 ModelSet resolveModelSet(const Schedule& preset, const DiscoveryResult& found,

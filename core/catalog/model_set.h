@@ -1,6 +1,8 @@
 // Pairing: everything one run needs (the base model's transformer, VAE, text encoders and tokenizers,
-// and the SwD adapter of the preset), located but not loaded. A run with a missing part fails here,
-// before anything is loaded, with a message that lists what is missing and every place looked.
+// and the SwD adapter of the preset; for SD 1.5 / SDXL the UNet, VAE, CLIP-L (+ OpenCLIP bigG) and, for
+// sid presets, the SiD generator that replaces the base's UNet), located but not loaded. A run with a missing
+// part fails here, before anything is loaded, with a message that lists what is missing and every place
+// looked.
 #pragma once
 
 #include "catalog/model_discovery.h"
@@ -22,7 +24,7 @@ struct ModelSetOverrides {
 
 // One file or folder of a model set, for the run's metadata.
 struct ModelSetPart {
-    std::string role;  // "transformer", "vae", "clip_l", "clip_g", "t5", "adapter"
+    std::string role;  // "transformer" / "unet", "vae", "clip_l", "clip_g", "t5", "adapter"
     std::filesystem::path path;
     std::string source;  // "stabilityai/stable-diffusion-3.5-medium@<revision>:transformer",
                          // "sd3.5_medium.safetensors"
@@ -37,8 +39,13 @@ struct ModelSet {  // everything one run needs, located but not loaded
 
     // Paths are what TensorStore::open takes (file, index json or component folder); a prefix selects a
     // component inside a single-file checkpoint ("model.diffusion_model.", "first_stage_model.").
+    // `transformer` is the denoiser: the MMDiT (SD3), the UNet or the SiD generator (a .pkl) for SD 1.5 /
+    // SDXL.
     std::filesystem::path transformer;
     std::string transformerPrefix;
+    // The architecture of a denoiser whose file carries none (a SiD generator pickle, a lone UNet file):
+    // the base model's unet/config.json; empty when `transformer` is a folder with its own config.
+    std::filesystem::path denoiserConfig;
     WeightLayout transformerLayout = WeightLayout::Diffusers;  // SingleFile: original names (joint_blocks.*)
     std::filesystem::path vae;
     std::string vaePrefix;
@@ -81,7 +88,8 @@ ModelSet resolveModelSet(const Schedule& preset, const DiscoveryResult& found,
 // The folders where the tokenizers shipped with the application may be, in search order: beside the
 // executable (<exe>/../share/swd-studio/tokenizers), the install prefix, the source tree (tests/data).
 std::vector<std::filesystem::path> bundledTokenizerDirs();
-// The first complete set of shipped tokenizer files (clip/vocab.json, clip/merges.txt, t5/spiece.model).
-std::optional<TokenizerFiles> findBundledTokenizers();
+// The first complete set of shipped tokenizer files (clip/vocab.json, clip/merges.txt, t5/spiece.model;
+// without needT5 the CLIP files are enough: SD 1.5 / SDXL).
+std::optional<TokenizerFiles> findBundledTokenizers(bool needT5 = true);
 
 }  // namespace swd

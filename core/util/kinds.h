@@ -24,7 +24,7 @@ enum class Stage { LoadingModels, EncodingPrompt, Sampling, Decoding, Done };
 enum class FoundKind { Pipeline, Checkpoint, Component, Adapter, Unrecognised };
 enum class MatchQuality { Exact, OtherSize, Near, None };
 // What a checkpoint component is.
-enum class ComponentKind { Transformer, Vae, ClipL, ClipG, T5, Lora };
+enum class ComponentKind { Transformer, Unet, Vae, ClipL, ClipG, T5, Lora };
 // How a component's tensors are named.
 enum class WeightLayout {
     Diffusers,     // diffusers module names (transformer/, vae/ folders)
@@ -139,8 +139,9 @@ struct KindTable<MatchQuality> {
 
 template <>
 struct KindTable<ComponentKind> {
-    static constexpr std::array<KindEntry<ComponentKind>, 6> entries = {{
+    static constexpr std::array<KindEntry<ComponentKind>, 7> entries = {{
         {ComponentKind::Transformer, "transformer", "transformer", ""},
+        {ComponentKind::Unet, "unet", "UNet", ""},
         {ComponentKind::Vae, "vae", "VAE", ""},
         {ComponentKind::ClipL, "clip_l", "CLIP-L", ""},
         {ComponentKind::ClipG, "clip_g", "CLIP-G", ""},

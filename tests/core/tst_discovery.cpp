@@ -8,6 +8,7 @@
 #include "catalog/model_identity.h"
 #include "catalog/model_set.h"
 #include "core/test_util.h"
+#include "family/family.h"
 #include "io/safetensors.h"
 #include "sampling/preset_library.h"
 #include "util/error.h"
@@ -295,6 +296,83 @@ CliResult runSwd(const QStringList& args, const fs::path& hfCache = "/nonexisten
 
 QString q(const fs::path& p) {
     return QString::fromStdString(p.string());
+}
+
+// --- SD 1.5 / SDXL ---------------------------------------------------------------------------------
+
+const std::string kRevSdxl = "5d2e3c4b5a69788796a5b4c3d2e1f00011223344";
+const std::string kRevSd15 = "6e3f4d5c6b7a8998a7b6c5d4e3f2a1b011223344";
+
+void copyInto(const fs::path& from, const fs::path& to) {
+    fs::create_directories(to.parent_path());
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+}
+
+std::string sdModelIndex(bool xl) {
+    nlohmann::json index = {{"_class_name", xl ? "StableDiffusionXLPipeline" : "StableDiffusionPipeline"},
+                            {"unet", {"diffusers", "UNet2DConditionModel"}},
+                            {"vae", {"diffusers", "AutoencoderKL"}},
+                            {"text_encoder", {"transformers", "CLIPTextModel"}},
+                            {"tokenizer", {"transformers", "CLIPTokenizer"}}};
+    if (xl) {
+        index["text_encoder_2"] = {"transformers", "CLIPTextModelWithProjection"};
+        index["tokenizer_2"] = {"transformers", "CLIPTokenizer"};
+    }
+    return index.dump();
+}
+
+// The tokenizer folders of an SD pipeline: the CLIP files shipped in tests/data/tokenizers/clip.
+void putSdTokenizers(const Writer& put, bool xl) {
+    const fs::path clip = swd::test::dataDir() / "tokenizers" / "clip";
+    for (const char* folder : {"tokenizer", "tokenizer_2"}) {
+        if (!xl && std::string(folder) == "tokenizer_2") continue;
+        for (const char* f : {"vocab.json", "merges.txt"})
+            put(std::string(folder) + "/" + f, [&](const fs::path& p) { copyInto(clip / f, p); });
+    }
+}
+
+// A tiny SD 1.5 / SDXL diffusers pipeline from the golden components (tests/data/golden/components_sd).
+void fillTinySdPipeline(const Writer& put, bool xl, bool withTextEncoder2 = true) {
+    const fs::path src = swd::test::goldenDir("components_sd");
+    put("model_index.json", [xl](const fs::path& p) { writeText(p, sdModelIndex(xl)); });
+    std::vector<std::pair<std::string, std::string>> folders = {
+        {"unet", xl ? "unet_sdxl" : "unet_sd15"},
+        {"vae", xl ? "vae_sdxl" : "vae_sd15"},
+        {"text_encoder", "text_encoder"},
+        {"scheduler", xl ? "scheduler_sdxl" : "scheduler_sd15"}};
+    if (xl && withTextEncoder2) folders.emplace_back("text_encoder_2", "text_encoder_2");
+    for (const auto& [to, from] : folders)
+        for (const auto& e : fs::directory_iterator(src / from))
+            put(to + "/" + e.path().filename().string(), [&e](const fs::path& p) { copyInto(e.path(), p); });
+    putSdTokenizers(put, xl);
+}
+
+// A real-size SD 1.5 / SDXL diffusers pipeline (headers only), the UNet as .fp16 variant files as
+// `from_pretrained(variant="fp16")` downloads them.
+void fillSdPipeline(const Writer& put, bool xl, bool withTextEncoder2 = true) {
+    put("model_index.json", [xl](const fs::path& p) { writeText(p, sdModelIndex(xl)); });
+    for (const char* c : {"unet", "vae", "text_encoder"})
+        put(std::string(c) + "/config.json", [](const fs::path& p) { writeText(p, "{}"); });
+    put("unet/diffusion_pytorch_model.fp16.safetensors", [xl](const fs::path& p) {
+        writeHeaderOnly(p, manifestTensors(xl ? "sdxl_unet.diffusers" : "sd15_unet.diffusers"), "F16");
+    });
+    put("vae/diffusion_pytorch_model.safetensors",
+        [](const fs::path& p) { writeHeaderOnly(p, manifestTensors("sd_vae.diffusers"), "F32"); });
+    // CLIPTextModel: no text_projection (optional in the CLIP-L manifest).
+    put("text_encoder/model.safetensors",
+        [](const fs::path& p) { writeHeaderOnly(p, manifestTensors("clip_l.transformers", "", false)); });
+    if (xl && withTextEncoder2) {
+        put("text_encoder_2/config.json", [](const fs::path& p) { writeText(p, "{}"); });
+        put("text_encoder_2/model.safetensors",
+            [](const fs::path& p) { writeHeaderOnly(p, manifestTensors("clip_g.transformers")); });
+    }
+    putSdTokenizers(put, xl);
+}
+
+std::vector<ComponentKind> kindsOf(const FoundModel& m) {
+    std::vector<ComponentKind> out;
+    for (const auto& c : m.components) out.push_back(c.kind);
+    return out;
 }
 
 }  // namespace
@@ -990,6 +1068,242 @@ private Q_SLOTS:
         const CliResult bad = runSwd({"models", "--folder", q(dir.file("nope"))}, cache);
         QCOMPARE(bad.code, 2);
         QVERIFY(bad.err.contains("--folder " + q(dir.file("nope")) + ": no such folder"));
+    }
+    // The SD 1.5 / SDXL manifests hold the golden JSON manifests' names and shapes; the SDXL VAE, CLIP-L
+    // and OpenCLIP bigG are the same tensors as manifests that exist already.
+    void sdManifestsMatchGoldenJson() {
+        auto golden = [](const std::string& dir, const std::string& file) {
+            std::ifstream in(swd::test::goldenDir(dir) / file);
+            return nlohmann::json::parse(in);
+        };
+        auto sameTensors = [](const Manifest& m, const nlohmann::json& list, const std::string& prefix) {
+            QCOMPARE(m.tensors.size(), list.size());
+            for (const auto& t : list) {
+                const std::string name =
+                    t.contains("original") ? t["original"].get<std::string>() : t["name"].get<std::string>();
+                const ManifestTensor* mt = m.find(name.substr(prefix.size()));
+                QVERIFY2(mt, name.c_str());
+                QCOMPARE(mt->shape, t["shape"].get<std::vector<std::int64_t>>());
+            }
+        };
+        for (const auto& [file, id] :
+             std::vector<std::pair<std::string, std::string>>{{"unet_sd15.json", "sd15_unet.diffusers"},
+                                                              {"unet_sdxl_base.json", "sdxl_unet.diffusers"},
+                                                              {"vae_sd15.json", "sd_vae.diffusers"},
+                                                              {"vae_sdxl.json", "sd_vae.diffusers"}}) {
+            const Manifest* m = findManifest(id);
+            QVERIFY2(m, id.c_str());
+            const auto j = golden("manifests_sd", file);
+            sameTensors(*m, j["diffusers"], "");
+            if (QTest::currentTestFailed()) return;
+            QCOMPARE(m->params, j["total_params"].get<std::uint64_t>());
+        }
+        sameTensors(*findManifest("sd_vae.single_file"),
+                    golden("manifests_sd", "vae_sdxl.json")["single_file"]["entries"], "first_stage_model.");
+        sameTensors(*findManifest("clip_g.transformers"),
+                    golden("manifests_sd", "clip_bigg.json")["transformers"], "");
+        QCOMPARE(findManifest("sd15_unet.diffusers")->kind, ComponentKind::Unet);
+        for (ModelFamily f : {ModelFamily::SD15, ModelFamily::SDXL}) {
+            const ModelVariant* v = findVariant(f);
+            QVERIFY(v && findManifest(v->sizeManifest));
+            QCOMPARE(familyOfModel(v->manifestModel), std::optional<ModelFamily>(f));
+        }
+        QCOMPARE(
+            modelSetParts(ModelFamily::SDXL).required,
+            (std::vector<ComponentKind>{ComponentKind::Vae, ComponentKind::ClipL, ComponentKind::ClipG}));
+        QCOMPARE(modelSetParts(ModelFamily::SD15).required,
+                 (std::vector<ComponentKind>{ComponentKind::Vae, ComponentKind::ClipL}));
+        QVERIFY(!modelSetParts(ModelFamily::SD15).t5 && modelSetParts(ModelFamily::SD35Medium).t5);
+    }
+
+    // Tiny SD 1.5 / SDXL pipelines in the cache and SiD generator pickles in a folder: found, identified
+    // as the same architectures at another size, and paired for the SD presets with --model.
+    void tinySdPipelinesAndGenerators() {
+        ScratchDir dir;
+        const fs::path cache = dir.file("hub");
+        FakeHfRepo xl(cache, "stabilityai/stable-diffusion-xl-base-1.0", kRevSdxl);
+        fillTinySdPipeline(xl.writer(), true);
+        FakeHfRepo sd15(cache, "runwayml/stable-diffusion-v1-5", kRevSd15);
+        fillTinySdPipeline(sd15.writer(), false);
+        const fs::path gens = dir.file("generators");
+        for (const char* f : {"generator_sd15.pkl", "generator_sdxl.pkl"})
+            copyInto(swd::test::goldenDir("sid_pickle") / f, gens / f);
+        const DiscoveryResult found = discoverIn({gens}, cache);
+
+        const FoundModel* x =
+            findModel(found, [](const FoundModel& m) { return m.path.filename() == kRevSdxl; });
+        QVERIFY(x);
+        QVERIFY2(x->usable(), joined(x->problems).c_str());
+        QCOMPARE(x->kind, FoundKind::Pipeline);
+        QCOMPARE(x->family(), std::optional<ModelFamily>(ModelFamily::SDXL));
+        QVERIFY(!x->realSize());
+        QCOMPARE(kindsOf(*x), (std::vector<ComponentKind>{ComponentKind::Unet, ComponentKind::Vae,
+                                                          ComponentKind::ClipL, ComponentKind::ClipG}));
+        QCOMPARE(x->denoiser()->match.quality, MatchQuality::OtherSize);
+        QCOMPARE(x->component(ComponentKind::Vae)->match.manifest->id, std::string("sd_vae.diffusers"));
+        QCOMPARE(x->component(ComponentKind::ClipG)->match.manifest->id, std::string("clip_g.transformers"));
+        QCOMPARE(x->summary(), std::string("SDXL (other size): UNet, VAE, CLIP-L, CLIP-G"));
+        const FoundModel* s =
+            findModel(found, [](const FoundModel& m) { return m.path.filename() == kRevSd15; });
+        QVERIFY(s && s->usable());
+        QCOMPARE(s->family(), std::optional<ModelFamily>(ModelFamily::SD15));
+        QCOMPARE(kindsOf(*s),
+                 (std::vector<ComponentKind>{ComponentKind::Unet, ComponentKind::Vae, ComponentKind::ClipL}));
+        QVERIFY(s->tokenizers.complete(false) && !s->tokenizers.complete(true));
+        for (const auto& [file, family] : std::vector<std::pair<std::string, ModelFamily>>{
+                 {"generator_sd15.pkl", ModelFamily::SD15}, {"generator_sdxl.pkl", ModelFamily::SDXL}}) {
+            const FoundModel* g =
+                findModel(found, [&](const FoundModel& m) { return m.path.filename() == file; });
+            QVERIFY2(g, file.c_str());
+            QVERIFY2(g->usable() && g->generator, joined(g->problems).c_str());
+            QCOMPARE(g->family(), std::optional<ModelFamily>(family));
+            QCOMPARE(g->layout, std::string("SiD generator (pickle)"));
+            QVERIFY(contains(g->summary(), "SiD generator for "));
+        }
+
+        // Tiny models are never picked on their own (they are not the real model)...
+        QVERIFY(!planModelSet(preset("sdxl-full"), found, {}).set);
+        // ... but --model takes them, and the generator of the same dimensions replaces the UNet.
+        ModelSetOverrides overXl;
+        overXl.model = xl.snapshot();
+        const ModelSet sid = resolveModelSet(preset("sid-sdxl-4step"), found, overXl);
+        QCOMPARE(sid.family, ModelFamily::SDXL);
+        QCOMPARE(sid.transformer, gens / "generator_sdxl.pkl");
+        // The pickle carries no config: the base's unet/config.json is its architecture.
+        QCOMPARE(sid.denoiserConfig, xl.snapshot() / "unet" / "config.json");
+        QCOMPARE(sid.vae, xl.snapshot() / "vae");
+        QCOMPARE(sid.clipL, xl.snapshot() / "text_encoder");
+        QCOMPARE(sid.clipG, xl.snapshot() / "text_encoder_2");
+        QVERIFY(sid.t5.empty() && sid.t5Spiece.empty());
+        QCOMPARE(sid.clipVocab, xl.snapshot() / "tokenizer" / "vocab.json");
+        QCOMPARE(sid.parts.front().role, std::string("unet"));
+        QVERIFY2(contains(sid.displayName, "SDXL + SiD generator generator_sdxl.pkl"),
+                 sid.displayName.c_str());
+        const ModelSet full = resolveModelSet(preset("sdxl-full"), found, overXl);
+        QCOMPARE(full.transformer, xl.snapshot() / "unet");
+        QVERIFY(full.denoiserConfig.empty());
+
+        ModelSetOverrides over15;
+        over15.model = sd15.snapshot();
+        const ModelSet one = resolveModelSet(preset("sid-sd15-1step"), found, over15);
+        QCOMPARE(one.transformer, gens / "generator_sd15.pkl");
+        QCOMPARE(one.vae, sd15.snapshot() / "vae");
+        QCOMPARE(one.clipL, sd15.snapshot() / "text_encoder");
+        QVERIFY(one.clipG.empty());
+        // The generator named with --model: the base comes from the cache (only real-size bases are).
+        SWD_EXPECT_ERROR(resolveModelSet(preset("sdxl-full"), found, over15), "is SD 1.5",
+                         "preset 'sdxl-full' is for SDXL");
+    }
+
+    // Real-size SDXL (fp16 variant UNet) in the cache: paired for sdxl-full; sid presets need a SiD
+    // generator and say where to get one; a missing text_encoder_2 and an original single file are named.
+    void realSizeSdPairing() {
+        ScratchDir dir;
+        const fs::path cache = dir.file("hub");
+        FakeHfRepo xl(cache, "stabilityai/stable-diffusion-xl-base-1.0", kRevSdxl);
+        fillSdPipeline(xl.writer(), true);
+        FakeHfRepo medium(cache, "stabilityai/stable-diffusion-3.5-medium", kRevMedium);
+        fillPipeline(medium.writer());
+        const fs::path models = dir.file("models");
+        fs::create_directories(models);
+        DiscoveryResult found = discoverIn({models}, cache);
+        const ModelSet full = resolveModelSet(preset("sdxl-full"), found, {});
+        QCOMPARE(full.transformer, xl.snapshot() / "unet");
+        QVERIFY(full.realSize);
+        QCOMPARE(full.vae, xl.snapshot() / "vae");
+        QCOMPARE(full.clipG, xl.snapshot() / "text_encoder_2");
+        QVERIFY(full.t5.empty());
+        QVERIFY2(contains(full.identity(),
+                          "unet=stabilityai/stable-diffusion-xl-base-1.0@" + kRevSdxl + ":unet ("),
+                 full.identity().c_str());
+        // SD3 pairing is untouched by the SD models beside it (its own VAE, not the 4-channel one).
+        const ModelSet sd3 = resolveModelSet(preset("sd35-medium-full"), found, {});
+        QCOMPARE(sd3.vae.parent_path(), medium.snapshot());
+
+        const ModelSetPlan noGen = planModelSet(preset("sid-sdxl-4step"), found, {});
+        QVERIFY(!noGen.set);
+        QCOMPARE(noGen.missingParts, std::vector<std::string>{"SiD generator for SDXL"});
+        QVERIFY2(contains(noGen.message, "UT-Austin-PML/SiDA-StableDiffusion"), noGen.message.c_str());
+        QVERIFY(contains(noGen.message, "To fix: add the folder"));
+        const ModelSetPlan sd15 = planModelSet(preset("sid-sd15-1step"), found, {});
+        // CLIP-L comes from another model (the same encoder everywhere), the VAE may not (SDXL's and SD3's
+        // are other VAEs).
+        QCOMPARE(sd15.missingParts,
+                 (std::vector<std::string>{"SiD generator for SD 1.5", "SD 1.5 UNet", "VAE"}));
+        QVERIFY2(contains(sd15.message,
+                          "the SD 1.5 UNet: unet/ of a diffusers folder of "
+                          "stable-diffusion-v1-5/stable-diffusion-v1-5"),
+                 sd15.message.c_str());
+        QVERIFY(!contains(sd15.message, "CLIP-G"));
+
+        // A converted generator (a UNet file named *sid*) and an original SDXL single file in the folder.
+        writeHeaderOnly(models / "SiD_SDXL_4step.safetensors", manifestTensors("sdxl_unet.diffusers"), "F16");
+        writeHeaderOnly(models / "sd_xl_base_1.0.safetensors", [] {
+            std::vector<FakeTensor> t = {{"model.diffusion_model.input_blocks.0.0.weight", {320, 4, 3, 3}},
+                                         {"model.diffusion_model.label_emb.0.0.weight", {1280, 2816}},
+                                         {"conditioner.embedders.1.model.ln_final.weight", {1280}}};
+            for (auto& v : manifestTensors("sd_vae.single_file", "first_stage_model.")) t.push_back(v);
+            return t;
+        }());
+        found = discoverIn({models}, cache);
+        const ModelSet sid = resolveModelSet(preset("sid-sdxl-4step"), found, {});
+        QCOMPARE(sid.transformer, models / "SiD_SDXL_4step.safetensors");
+        QCOMPARE(sid.vae, xl.snapshot() / "vae");
+        const FoundModel* ldm = findModel(found, [](const FoundModel& m) { return m.ldmFamily.has_value(); });
+        QVERIFY(ldm && !ldm->usable());
+        QCOMPARE(ldm->family(), std::optional<ModelFamily>(ModelFamily::SDXL));
+        QVERIFY2(contains(joined(ldm->problems),
+                          "single-file SD checkpoints are not loadable yet: use the diffusers folder "
+                          "(`huggingface-cli download stabilityai/stable-diffusion-xl-base-1.0`)"),
+                 joined(ldm->problems).c_str());
+
+        // An SDXL download without text_encoder_2/: the pipeline says so, the plan lists it.
+        ScratchDir dir2;
+        FakeHfRepo broken(dir2.file("hub"), "stabilityai/stable-diffusion-xl-base-1.0", kRevSdxl);
+        fillSdPipeline(broken.writer(), true, false);
+        const DiscoveryResult found2 = discoverIn({}, dir2.file("hub"));
+        const ModelSetPlan plan = planModelSet(preset("sdxl-full"), found2, {});
+        QVERIFY(!plan.set);
+        QCOMPARE(plan.missingParts, (std::vector<std::string>{"SDXL UNet", "VAE", "CLIP-L", "CLIP-G"}));
+        QVERIFY2(contains(plan.message,
+                          "the CLIP-G folder text_encoder_2/ is missing (model_index.json lists it); "
+                          "run `huggingface-cli download stabilityai/stable-diffusion-xl-base-1.0` "
+                          "to finish the download"),
+                 plan.message.c_str());
+        QVERIFY(contains(plan.message,
+                         "the OpenCLIP bigG text encoder (CLIP-G): text_encoder_2/ of a diffusers "
+                         "folder of stabilityai/stable-diffusion-xl-base-1.0"));
+        QVERIFY(contains(plan.message,
+                         "To fix: download `huggingface-cli download "
+                         "stabilityai/stable-diffusion-xl-base-1.0`"));
+        // --model of one family with a preset of the other.
+        ModelSetOverrides over;
+        over.model = xl.snapshot();
+        SWD_EXPECT_ERROR(planModelSet(preset("sid-sd15-1step"), found, over), "is SDXL",
+                         "preset 'sid-sd15-1step' is for SD 1.5");
+    }
+
+    void modelsListsSdModels() {
+        ScratchDir dir;
+        const fs::path cache = dir.file("hub");
+        FakeHfRepo xl(cache, "stabilityai/stable-diffusion-xl-base-1.0", kRevSdxl);
+        fillSdPipeline(xl.writer(), true);
+        const CliResult r = runSwd({"models"}, cache);
+        QCOMPARE(r.code, 0);
+        const QString out = r.out;
+        QVERIFY2(out.contains(QRegularExpression(
+                     "diffusers +SDXL: UNet, VAE, CLIP-L, CLIP-G +diffusers +\\S+ GB +\\S+ +"
+                     "stabilityai/stable-diffusion-xl-base-1\\.0@5d2e3c4b5a69 \\(HF cache\\)")),
+                 qPrintable(out));
+        QVERIFY(out.contains(QRegularExpression("sdxl-full +SDXL +ready")));
+        QVERIFY(out.contains(QRegularExpression("sid-sdxl-4step +SDXL +missing: SiD generator for SDXL")));
+        // CLIP-L comes from the SDXL folder for every family; its VAE serves no other family.
+        QVERIFY(out.contains(QRegularExpression("sd15-full +SD 1\\.5 +missing: SD 1\\.5 UNet, VAE$",
+                                                QRegularExpression::MultilineOption)));
+        QVERIFY(
+            out.contains(QRegularExpression("sd35-medium-full +SD3\\.5 Medium +missing: SD3\\.5 Medium "
+                                            "transformer, VAE$",
+                                            QRegularExpression::MultilineOption)));
     }
 };
 

@@ -86,7 +86,10 @@ public:
 
     int latentChannels() const override { return m_unet ? m_unet->config().inChannels : 4; }
     int maxLatentSide() const override { return 0; }
-    TransformerShape costShape() const override { return sdCostShape(m_xl); }
+    // The loaded UNet's own configuration (a tiny demo or a real one); the variant's before the load.
+    DenoiserShape costShape() const override {
+        return m_unet ? DenoiserShape(UnetShape{m_unet->config()}) : sdCostShape(m_xl);
+    }
 
     at::Tensor decode(const at::Tensor& latent) override {
         TilingOptions tiling;
@@ -113,10 +116,8 @@ public:
     std::string adapterHash() override { return ""; }
     std::string adapterName() const override { return ""; }
 
-    // A rough per-step cost until a UNet cost model exists: SDXL's UNet is ~3x SD1.5's per latent pixel.
-    static TransformerShape sdCostShape(bool xl) {
-        return xl ? TransformerShape{1280, 20, 0, 2, 2048} : TransformerShape{768, 16, 0, 2, 768};
-    }
+    // The real architectures' cost (the UNet's FLOPs at each step's latent size).
+    static DenoiserShape sdCostShape(bool xl) { return xl ? UnetShape::sdxl() : UnetShape::sd15(); }
 
 private:
     // On the UNet's device, with SDXL's time ids of the image the schedule makes (diffusers' default).
@@ -158,10 +159,13 @@ private:
         m_unetInMemory = m_options.weights.inMemory("unet");
         const TensorStore store =
             m_options.weights.take("unet", m_models.transformer, m_models.transformerPrefix);
-        // A diffusers unet/ folder says its architecture; a single file or a SiD generator is the base's.
-        const UnetConfig config = !m_unetInMemory && hasConfigJson(m_models.transformer)
-                                      ? UnetConfig::fromJson(m_models.transformer / "config.json")
-                                      : (m_xl ? UnetConfig::sdxl() : UnetConfig::sd15());
+        // A diffusers unet/ folder says its architecture; a SiD generator is its base's (the catalog
+        // names the base's config); a lone file without either is the real model's.
+        UnetConfig config = m_xl ? UnetConfig::sdxl() : UnetConfig::sd15();
+        if (!m_unetInMemory && hasConfigJson(m_models.transformer))
+            config = UnetConfig::fromJson(m_models.transformer / "config.json");
+        else if (!m_models.denoiserConfig.empty())
+            config = UnetConfig::fromJson(m_models.denoiserConfig);
         m_unet = SdUnet::load(store, config, m_options.dtype, m_options.device);
     }
 
@@ -237,7 +241,7 @@ int SdFamily::maxLatentSide(ModelFamily) const {
     return 0;  // convolutional: no positional table bounds the size
 }
 
-TransformerShape SdFamily::costShape(ModelFamily) const {
+DenoiserShape SdFamily::costShape(ModelFamily) const {
     return SdModels::sdCostShape(isXl());
 }
 
