@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the pickles of tests/data/pickle/ (hostile and edge cases for the restricted pickle reader) and
-the fuzz seeds of tests/fuzz/corpus/fuzz_pickle/. Needs only the standard library: the torch-shaped
+the fuzz seeds of tests/fuzz/corpus/pickle/. Needs only the standard library: the torch-shaped
 pickles are written opcode by opcode (as torch 1.13 writes them: pickle.dump of a module, each storage a
 legacy torch.save blob through torch.storage._load_from_bytes). Nothing here is ever unpickled.
 
@@ -12,7 +12,7 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CORPUS = os.path.join(HERE, "..", "..", "fuzz", "corpus", "fuzz_pickle")
+CORPUS = os.path.join(HERE, "..", "..", "fuzz", "corpus", "pickle")
 TOUCHED = "/tmp/swd-pickle-test-must-not-exist"  # what the hostile pickles would create if run
 
 
