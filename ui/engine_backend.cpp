@@ -1,6 +1,7 @@
 #include "engine_backend.h"
 
 #include "image_conversion.h"
+#include "sampling/schedule.h"
 #include "session/run_output.h"
 #include "session/session.h"
 #include "util/device.h"
@@ -8,6 +9,8 @@
 #include "util/runtime.h"
 
 #include <QObject>
+
+#include <cmath>
 
 namespace swd::ui {
 
@@ -34,7 +37,8 @@ GenerationRequest toGenerationRequest(const RunRequest& r) {
 // Forwards the engine's stages and steps to the worker as Qt values.
 class ObserverBridge : public GenerationObserver {
 public:
-    ObserverBridge(RunBackend::Observer& out, const QString& label) : m_out(out), m_label(label) {}
+    ObserverBridge(RunBackend::Observer& out, const QString& label, bool ddpm)
+        : m_out(out), m_label(label), m_ddpm(ddpm) {}
 
     void onStage(Stage stage, const std::string& detail) override {
         QString text = QString::fromLatin1(stageName(stage));
@@ -52,6 +56,7 @@ public:
         s.scale = e.scale;
         s.sigma = e.sigma;
         s.sigmaNext = e.sigmaNext;
+        if (m_ddpm) s.timestep = static_cast<int>(std::lround(e.timestep));
         s.ms = e.ms;
         s.modelMs = e.modelMs;
         s.elapsedMs = e.elapsedMs;
@@ -66,6 +71,7 @@ public:
 private:
     RunBackend::Observer& m_out;
     QString m_label;
+    bool m_ddpm = false;
 };
 
 ModelSelection toSelection(const ModelChoice& c) {
@@ -137,7 +143,7 @@ public:
         const GenerationRequest g = toGenerationRequest(request);
         observer.stage(QObject::tr("Finding the models"));
         const ModelSet set = m_session.resolve(toSelection(request.model), g.schedule, g.useAdapter).set;
-        ObserverBridge bridge(observer, request.label);
+        ObserverBridge bridge(observer, request.label, isDdpmSampler(request.schedule.sampler));
         const GenerationResult res = m_session.run(set, g, &bridge, m_cancel);
 
         RunResult out;

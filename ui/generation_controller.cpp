@@ -135,14 +135,17 @@ void GenerationController::handleStep(const StepImage& step) {
     m_pendingPreview = step;
     m_previewPending = true;
     if (!m_previewTimer.isActive()) emitPreview();
+    // A DDPM step (SiD, Euler discrete) is named by its timestep; a SwD step by its scale and σ.
+    const QString where =
+        step.timestep >= 0
+            ? tr("t %1 · noise %2").arg(step.timestep).arg(step.sigma, 0, 'f', 3)
+            : tr("scale %1 (%2 px) · σ %3").arg(step.scale).arg(8 * step.scale).arg(step.sigma, 0, 'f', 3);
     Q_EMIT progressChanged(progress(), m_etaMs,
-                           tr("%1: step %2/%3 · scale %4 (%5 px) · σ %6 · %7 ms · ETA %8")
+                           tr("%1: step %2/%3 · %4 · %5 ms · ETA %6")
                                .arg(step.runLabel)
                                .arg(step.index + 1)
                                .arg(step.stepCount)
-                               .arg(step.scale)
-                               .arg(8 * step.scale)
-                               .arg(step.sigma, 0, 'f', 3)
+                               .arg(where)
                                .arg(step.ms, 0, 'f', 0)
                                .arg(formatEta(m_etaMs)));
 }

@@ -76,6 +76,7 @@ QPushButton* actionButton(QAction* action, QWidget* parent) {
     QObject::connect(b, &QPushButton::clicked, action, &QAction::trigger);
     QObject::connect(action, &QAction::changed, b, [b, action] {
         b->setEnabled(action->isEnabled());
+        b->setText(action->iconText());
         b->setToolTip(action->toolTip());
     });
     b->setEnabled(action->isEnabled());
@@ -151,11 +152,17 @@ MainWindow::MainWindow(const Options& options, QWidget* parent) : QMainWindow(pa
         settings.beginGroup(
             QStringLiteral("calibration/") +
             QString::fromLatin1(m_jobModelKey.toUtf8().toBase64(QByteArray::Base64UrlEncoding)));
-        settings.setValue(QStringLiteral("hidden"), info.shape.hidden);
-        settings.setValue(QStringLiteral("depth"), info.shape.depth);
-        settings.setValue(QStringLiteral("dualLayers"), info.shape.dualLayers);
-        settings.setValue(QStringLiteral("patch"), info.shape.patch);
-        settings.setValue(QStringLiteral("jointDim"), info.shape.jointDim);
+        if (const TransformerShape* t = info.shape.transformer()) {
+            settings.remove(QStringLiteral("unet"));
+            settings.setValue(QStringLiteral("hidden"), t->hidden);
+            settings.setValue(QStringLiteral("depth"), t->depth);
+            settings.setValue(QStringLiteral("dualLayers"), t->dualLayers);
+            settings.setValue(QStringLiteral("patch"), t->patch);
+            settings.setValue(QStringLiteral("jointDim"), t->jointDim);
+        } else if (const UnetShape* u = info.shape.unet()) {  // the real UNet of its kind
+            settings.setValue(QStringLiteral("unet"),
+                              u->config.textTimeEmbedding ? QStringLiteral("sdxl") : QStringLiteral("sd15"));
+        }
         settings.setValue(QStringLiteral("flopsPerSecond"), info.flopsPerSecond);
         settings.setValue(QStringLiteral("calibrated"), info.calibrated);
         settings.setValue(QStringLiteral("maxLatentSide"), info.maxLatentSide);
@@ -667,12 +674,11 @@ void MainWindow::updateSummary() {
 
 void MainWindow::showStep(const StepImage& step) {
     if (step.image.isNull()) return;
-    const QString label = tr("%1 step %2/%3 · scale %4 · σ %5")
-                              .arg(step.runLabel)
-                              .arg(step.index + 1)
-                              .arg(step.stepCount)
-                              .arg(step.scale)
-                              .arg(step.sigma, 0, 'f', 3);
+    const QString where = step.timestep >= 0
+                              ? tr("t %1").arg(step.timestep)
+                              : tr("scale %1 · σ %2").arg(step.scale).arg(step.sigma, 0, 'f', 3);
+    const QString label =
+        tr("%1 step %2/%3 · %4").arg(step.runLabel).arg(step.index + 1).arg(step.stepCount).arg(where);
     if (step.runLabel == kFullLabel)
         m_compare->setImageB(step.image, label);
     else
@@ -688,8 +694,12 @@ void MainWindow::updateActions() {
         a->setToolTip(tip);
     };
     const QString busyTip = tr(" — a job is running (Esc cancels it)");
+    // The few-step slot holds SwD (SD3) or SiD (SD1.5 / SDXL): the button names the one it runs.
+    const bool sid = m_schedule->model(ScheduleEditor::Slot::Swd)->sampler() == SamplerKind::Sid;
+    m_actSwd->setText(sid ? tr("Generate &SiD") : tr("Generate &SwD"));
     set(m_actSwd, !busy && swdProblem.isEmpty(),
-        tr("Run the SwD schedule: few steps, growing resolution (Ctrl+Enter)") +
+        (sid ? tr("Run the SiD schedule: few steps at one size, no CFG (Ctrl+Enter)")
+             : tr("Run the SwD schedule: few steps, growing resolution (Ctrl+Enter)")) +
             (busy                   ? busyTip
              : swdProblem.isEmpty() ? QString()
                                     : tr("\nCannot run: %1").arg(swdProblem)));
@@ -865,12 +875,16 @@ void MainWindow::applyCalibration(const QString& modelKey) {
         m_schedule->setLimits(ScheduleLimits{});
         return;
     }
-    TransformerShape shape;
-    shape.hidden = settings.value(QStringLiteral("hidden"), shape.hidden).toInt();
-    shape.depth = settings.value(QStringLiteral("depth"), shape.depth).toInt();
-    shape.dualLayers = settings.value(QStringLiteral("dualLayers"), shape.dualLayers).toInt();
-    shape.patch = settings.value(QStringLiteral("patch"), shape.patch).toInt();
-    shape.jointDim = settings.value(QStringLiteral("jointDim"), shape.jointDim).toInt();
+    TransformerShape t;
+    t.hidden = settings.value(QStringLiteral("hidden"), t.hidden).toInt();
+    t.depth = settings.value(QStringLiteral("depth"), t.depth).toInt();
+    t.dualLayers = settings.value(QStringLiteral("dualLayers"), t.dualLayers).toInt();
+    t.patch = settings.value(QStringLiteral("patch"), t.patch).toInt();
+    t.jointDim = settings.value(QStringLiteral("jointDim"), t.jointDim).toInt();
+    const QString unet = settings.value(QStringLiteral("unet")).toString();
+    const DenoiserShape shape = unet.isEmpty()                  ? DenoiserShape(t)
+                                : unet == QLatin1String("sdxl") ? DenoiserShape(UnetShape::sdxl())
+                                                                : DenoiserShape(UnetShape::sd15());
     m_schedule->setCostModel(shape, settings.value(QStringLiteral("flopsPerSecond")).toDouble(),
                              settings.value(QStringLiteral("calibrated")).toBool());
     ScheduleLimits limits;

@@ -88,7 +88,8 @@ struct StepImage {
     int index = 0;
     int stepCount = 0;
     int scale = 0;
-    double sigma = 0, sigmaNext = 0;
+    double sigma = 0, sigmaNext = 0;  // DDPM schedules: the noise level √(1 − ᾱ_t)
+    int timestep = -1;                // DDPM schedules (SiD, Euler discrete): the UNet's timestep; else -1
     double ms = 0, modelMs = 0, elapsedMs = 0, etaMs = 0;
     QImage image;  // the step's decoded x0 (null when previews are off)
 };

@@ -19,11 +19,9 @@ ScheduleChart::ScheduleChart(QWidget* parent) : QChartView(parent) {
     chart->legend()->setAlignment(Qt::AlignTop);
     chart->setBackgroundRoundness(0);
     m_sigma = new QLineSeries(chart);
-    m_sigma->setName(tr("σ (left)"));
     m_sigma->setPointsVisible(true);
     m_sigma->setMarkerSize(9);
     m_scale = new QLineSeries(chart);
-    m_scale->setName(tr("scale (right)"));
     m_scale->setPointsVisible(true);
     m_scale->setMarkerSize(9);
     chart->addSeries(m_sigma);
@@ -53,9 +51,7 @@ ScheduleChart::ScheduleChart(QWidget* parent) : QChartView(parent) {
     setRenderHint(QPainter::Antialiasing);
     setMouseTracking(true);
     setMinimumHeight(150);
-    setToolTip(
-        tr("σ (left axis) and scale (right axis) per step. Drag a point up or down to edit it; "
-           "scales snap to even values."));
+    applyLabels(false);
     updateAxes();
 }
 
@@ -73,6 +69,13 @@ void ScheduleChart::setModel(ScheduleTableModel* model) {
 
 void ScheduleChart::setPointValue(Series series, int row, double value) {
     if (!m_model || row < 0 || row >= m_model->rowCount()) return;
+    if (m_model->isDdpm()) {
+        // The right series is the timestep; the noise level follows it.
+        if (series == Series::Scale)
+            m_model->setData(m_model->index(row, ScheduleTableModel::TimestepColumn),
+                             static_cast<int>(std::lround(std::clamp(value, 0.0, 999.0))));
+        return;
+    }
     if (series == Series::Sigma) {
         const double sigma = std::round(std::clamp(value, 0.0, 1.0) * 10000.0) / 10000.0;
         m_model->setData(m_model->index(row, ScheduleTableModel::SigmaColumn), sigma);
@@ -97,7 +100,7 @@ QPoint ScheduleChart::pointPosition(Series series, int row) const {
         if (!v) return {};
         value = QPointF(row + 1, *v);
     } else {
-        const auto v = m_model->scaleAt(row);
+        const auto v = m_model->isDdpm() ? m_model->timestepAt(row) : m_model->scaleAt(row);
         if (!v) return {};
         value = QPointF(row + 1, *v);
     }
@@ -110,9 +113,11 @@ bool ScheduleChart::hitTest(const QPoint& pos, Series* series, int* row) const {
     double best = 12.0 * 12.0;
     bool found = false;
     for (Series s : {Series::Scale, Series::Sigma}) {
+        if (s == Series::Sigma && m_model->isDdpm()) continue;  // derived from the timestep
         for (int r = 0; r < m_model->rowCount(); ++r) {
-            const bool present =
-                s == Series::Sigma ? m_model->sigmaAt(r).has_value() : m_model->scaleAt(r).has_value();
+            const bool present = s == Series::Sigma  ? m_model->sigmaAt(r).has_value()
+                                 : m_model->isDdpm() ? m_model->timestepAt(r).has_value()
+                                                     : m_model->scaleAt(r).has_value();
             if (!present) continue;
             const QPoint p = pointPosition(s, r);
             const double dx = p.x() - pos.x(), dy = p.y() - pos.y();
@@ -169,12 +174,15 @@ void ScheduleChart::mouseReleaseEvent(QMouseEvent* event) {
 
 void ScheduleChart::rebuild() {
     QList<QPointF> sigma, scale;
+    const bool ddpm = m_model && m_model->isDdpm();
     if (m_model) {
         for (int r = 0; r < m_model->rowCount(); ++r) {
             if (const auto v = m_model->sigmaAt(r)) sigma << QPointF(r + 1, *v);
-            if (const auto v = m_model->scaleAt(r)) scale << QPointF(r + 1, *v);
+            if (const auto v = ddpm ? m_model->timestepAt(r) : m_model->scaleAt(r))
+                scale << QPointF(r + 1, *v);
         }
     }
+    applyLabels(ddpm);
     // Smaller handles when there are many steps (a 40-step grid), so the curve stays readable.
     const qreal marker = sigma.size() > 24 ? 5 : sigma.size() > 12 ? 7 : 9;
     m_sigma->setMarkerSize(marker);
@@ -185,12 +193,31 @@ void ScheduleChart::rebuild() {
     if (!m_dragging) updateAxes();
 }
 
+// SwD plots σ and scale; a DDPM schedule (one scale) its noise level √(1 − ᾱ_t) and timestep.
+void ScheduleChart::applyLabels(bool ddpm) {
+    if (m_ddpmLabels == ddpm && !m_sigma->name().isEmpty()) return;
+    m_ddpmLabels = ddpm;
+    m_sigma->setName(ddpm ? tr("noise level (left)") : tr("σ (left)"));
+    m_scale->setName(ddpm ? tr("timestep (right)") : tr("scale (right)"));
+    m_sigmaAxis->setTitleText(ddpm ? tr("noise level") : tr("σ"));
+    m_scaleAxis->setTitleText(ddpm ? tr("timestep") : tr("scale"));
+    setToolTip(ddpm ? tr("Noise level √(1 − ᾱ_t) (left axis) and timestep (right axis) per step. Drag a "
+                         "timestep point up or down to edit it; the noise level follows.")
+                    : tr("σ (left axis) and scale (right axis) per step. Drag a point up or down to edit "
+                         "it; scales snap to even values."));
+}
+
 void ScheduleChart::updateAxes() {
     const int n = m_model ? m_model->rowCount() : 0;
     m_stepAxis->setRange(0.5, std::max(1, n) + 0.5);
     m_stepAxis->setTickType(QValueAxis::TicksDynamic);
     m_stepAxis->setTickAnchor(1.0);
     m_stepAxis->setTickInterval(n > 20 ? 5.0 : 1.0);
+    if (m_model && m_model->isDdpm()) {
+        m_scaleAxis->setRange(0, 1000);  // the DDPM timesteps' whole range
+        m_scaleAxis->setTickCount(5);
+        return;
+    }
     int maxScale = 16;
     if (m_model)
         for (int r = 0; r < n; ++r) maxScale = std::max(maxScale, m_model->scaleAt(r).value_or(0));

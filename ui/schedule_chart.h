@@ -1,5 +1,6 @@
 // A plot of the schedule: σ per step on the left axis, scale per step on the right axis. Points can be
-// dragged up and down: σ is clamped to [0, 1], scales snap to even values (the patch size). The chart
+// dragged up and down: σ is clamped to [0, 1], scales snap to even values (the patch size). A DDPM
+// schedule (SiD, Euler discrete) plots its noise level and timestep instead; its timesteps drag. The chart
 // edits the same ScheduleTableModel the table shows, so both always agree.
 #pragma once
 
@@ -27,8 +28,9 @@ public:
     QLineSeries* sigmaSeries() const { return m_sigma; }
     QLineSeries* scaleSeries() const { return m_scale; }
 
-    // What dragging does: sets the σ (clamped to [0, 1]) or the scale (snapped to an even value ≥ 2, at
-    // most `maxScale` when set) of `row` from a value on that series' axis.
+    // What dragging does (DDPM: the Scale series is the timestep, rounded to 0..999): sets the σ (clamped to
+    // [0, 1]) or the scale (snapped to an even value ≥ 2, at most `maxScale` when set) of `row` from a value
+    // on that series' axis.
     void setPointValue(Series series, int row, double value);
     // Where a point is drawn, in viewport coordinates (for hit tests and tests).
     QPoint pointPosition(Series series, int row) const;
@@ -48,6 +50,7 @@ protected:
 private:
     void rebuild();
     void updateAxes();
+    void applyLabels(bool ddpm);
     bool hitTest(const QPoint& pos, Series* series, int* row) const;
 
     QPointer<ScheduleTableModel> m_model;
@@ -60,6 +63,7 @@ private:
     Series m_dragSeries = Series::Sigma;
     int m_dragRow = -1;
     int m_maxScale = 0;
+    bool m_ddpmLabels = false;
 };
 
 }  // namespace swd::ui

@@ -95,6 +95,7 @@ void ScheduleEditor::buildUi() {
     buildPresetRow(layout);
     buildFieldsRow(layout);
     buildGeneratorRow(layout);
+    buildDdpmRow(layout);
     buildRowTools(layout);
     buildTableAndChart(layout);
     addTableShortcuts();
@@ -166,7 +167,8 @@ void ScheduleEditor::buildFieldsRow(QVBoxLayout* layout) {
     fillSamplers(ModelFamily::Any);
     m_sampler->setToolTip(
         tr("Scale-wise: predict x0, upscale it and re-noise at every step (SwD). "
-           "Flow Euler: classic Euler steps at one size."));
+           "Flow Euler: classic Euler steps at one size. SD1.5 / SDXL: SiD's few steps on DDPM "
+           "timesteps (no CFG), or the pipelines' Euler discrete with CFG."));
     m_guidance = new QDoubleSpinBox(this);
     m_guidance->setObjectName(QStringLiteral("guidanceSpin"));
     m_guidance->setRange(0.0, 30.0);
@@ -234,6 +236,71 @@ void ScheduleEditor::buildGeneratorRow(QVBoxLayout* layout) {
     gen->addWidget(m_genApply);
     layout->addWidget(m_generatorRow);
     connect(m_genApply, &QPushButton::clicked, this, &ScheduleEditor::regenerateFullGrid);
+}
+
+// SD1.5 / SDXL: SiD's t_init, trained grid K, run steps and noise mode; Euler discrete's steps. Each
+// change regenerates the timesteps (an edited list is replaced).
+void ScheduleEditor::buildDdpmRow(QVBoxLayout* layout) {
+    m_ddpmRow = new QWidget(this);
+    m_ddpmRow->setObjectName(QStringLiteral("ddpmRow"));
+    auto* row = new QHBoxLayout(m_ddpmRow);
+    row->setContentsMargins(0, 0, 0, 0);
+    row->setSpacing(4);
+    auto spin = [this](const char* name, int lo, int hi, const QString& tip) {
+        auto* b = new QSpinBox(m_ddpmRow);
+        b->setObjectName(QString::fromLatin1(name));
+        b->setRange(lo, hi);
+        b->setKeyboardTracking(false);  // regenerate once the number is typed, not per digit
+        b->setToolTip(tip);
+        connect(b, qOverload<int>(&QSpinBox::valueChanged), this, [this] {
+            if (!m_syncing) applyDdpmGrid();
+        });
+        return b;
+    };
+    m_sidTInit =
+        spin("sidTInit", 1, 999,
+             tr("SiD's first timestep t_init: step k runs at t = t_init·(1 − k/K) (SiD-LSG uses 625)"));
+    m_sidTInit->setPrefix(tr("t_init "));
+    m_sidGrid = spin("sidGridSteps", 1, kMaxScheduleSteps,
+                     tr("The grid K the generator was trained on (its number of steps)"));
+    m_sidGrid->setPrefix(tr("grid K "));
+    m_ddpmSteps = spin("ddpmSteps", 1, kMaxScheduleSteps,
+                       tr("Steps run. SiD: at most K; fewer stops early on the trained grid, each step's x0 "
+                          "being an image"));
+    m_ddpmSteps->setSuffix(tr(" steps"));
+    m_earlyExit = new QLabel(tr("early exit"), m_ddpmRow);
+    m_earlyExit->setObjectName(QStringLiteral("sidEarlyExit"));
+    m_earlyExit->setToolTip(tr("Fewer steps than the trained grid: the run stops early on that grid"));
+    m_sidNoise = new QComboBox(m_ddpmRow);
+    m_sidNoise->setObjectName(QStringLiteral("sidNoise"));
+    m_sidNoise->setToolTip(
+        tr("What steps after the first re-noise with: fresh noise (SiD-LSG), the initial "
+           "noise again, or the previous step's noise estimate (DDIM-like)"));
+    for (const auto& e : KindTable<SidNoise>::entries) {
+        m_sidNoise->addItem(QString::fromLatin1(e.id), int(e.value));
+        m_sidNoise->setItemData(m_sidNoise->count() - 1, QString::fromLatin1(e.name), Qt::ToolTipRole);
+    }
+    connect(m_sidNoise, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+        if (!m_syncing) model(currentSlot())->setSidNoise(SidNoise(m_sidNoise->currentData().toInt()));
+    });
+    m_customTimesteps = new QLabel(tr("custom timesteps"), m_ddpmRow);
+    m_customTimesteps->setObjectName(QStringLiteral("customTimesteps"));
+    m_customTimesteps->setToolTip(
+        tr("The timesteps were edited: the preset saves them as listed. Changing t_init, K or the steps "
+           "regenerates them."));
+    for (QWidget* w : std::initializer_list<QWidget*>{m_sidTInit, m_sidGrid, m_ddpmSteps, m_earlyExit,
+                                                      m_sidNoise, m_customTimesteps})
+        row->addWidget(w);
+    row->addStretch(1);
+    layout->addWidget(m_ddpmRow);
+}
+
+void ScheduleEditor::applyDdpmGrid() {
+    ScheduleTableModel* m = model(currentSlot());
+    if (m->sampler() == SamplerKind::Sid)
+        m->setSidGrid(m_sidTInit->value(), m_sidGrid->value(), m_ddpmSteps->value());
+    else
+        m->setDdpmSteps(m_ddpmSteps->value());
 }
 
 // The row tools above the table: insert, remove, duplicate, paste a list.
@@ -350,7 +417,7 @@ bool ScheduleEditor::loadPreset(const QString& id) {
     const Schedule* preset = m_presets->find(id);
     if (!preset) return false;
     m_presetId = QString::fromStdString(preset->id);
-    if (preset->sampler == SamplerKind::ScaleWise) {
+    if (preset->sampler == SamplerKind::ScaleWise || preset->sampler == SamplerKind::Sid) {
         setSchedule(Slot::Swd, *preset);
         if (!preset->compareWith.empty())
             if (const Schedule* full = m_presets->find(QString::fromStdString(preset->compareWith)))
@@ -358,11 +425,21 @@ bool ScheduleEditor::loadPreset(const QString& id) {
         setCurrentSlot(Slot::Swd);
     } else {
         setSchedule(Slot::Full, *preset);
+        // Comparing across families (an SD3 SwD run against SDXL) means nothing: bring the partner along.
+        if (&familyFor(model(Slot::Swd)->family()) != &familyFor(preset->family))
+            if (const Schedule* few = fewStepPartner(*preset)) setSchedule(Slot::Swd, *few);
         setCurrentSlot(Slot::Full);
     }
     const int i = m_presetCombo->findData(m_presetId);
     if (i >= 0) m_presetCombo->setCurrentIndex(i);
     return true;
+}
+
+// The first few-step preset whose compare_with names `full`.
+const Schedule* ScheduleEditor::fewStepPartner(const Schedule& full) const {
+    for (const Schedule& s : m_presets->all())
+        if (s.compareWith == full.id && !s.id.empty()) return m_presets->find(QString::fromStdString(s.id));
+    return nullptr;
 }
 
 QString ScheduleEditor::currentPresetId() const {
@@ -399,7 +476,7 @@ void ScheduleEditor::setLimits(const ScheduleLimits& limits) {
     updateStatus();
 }
 
-void ScheduleEditor::setCostModel(const TransformerShape& shape, double flopsPerSecond, bool calibrated) {
+void ScheduleEditor::setCostModel(const DenoiserShape& shape, double flopsPerSecond, bool calibrated) {
     for (ScheduleTableModel* m : m_models) m->setCostModel(shape, flopsPerSecond, calibrated);
     updateStatus();
 }
@@ -418,8 +495,10 @@ void ScheduleEditor::bindCurrentSlot() {
     if (m_table->model() != m) {
         m_table->setModel(m);
         m_chart->setModel(m);
+        // After the view's own reset handler (connected by setModel), which forgets hidden columns.
+        disconnect(m_columnsOnReset);
+        m_columnsOnReset = connect(m, &QAbstractItemModel::modelReset, this, &ScheduleEditor::applyColumns);
     }
-    m_generatorRow->setVisible(currentSlot() == Slot::Full);
     syncFieldsFromModel();
     updateStatus();
 }
@@ -452,12 +531,56 @@ void ScheduleEditor::syncFieldsFromModel() {
         m_genSteps->setValue(s.stepCount());
     if (s.shift) m_genShift->setValue(*s.shift);
     if (s.finalScale() > 0) m_genScale->setValue(s.finalScale());
+    syncDdpmFields();
     m_syncing = false;
+    applyColumns();
+}
+
+// Which fields the schedule's kind has: SwD / flow Euler (T5, the σ generator) or DDPM (the SiD grid).
+void ScheduleEditor::syncDdpmFields() {
+    ScheduleTableModel* m = model(currentSlot());
+    const bool ddpm = m->isDdpm(), sid = m->sampler() == SamplerKind::Sid;
+    m_t5Length->setVisible(!ddpm);
+    m_generatorRow->setVisible(currentSlot() == Slot::Full && !ddpm);
+    m_ddpmRow->setVisible(ddpm);
+    for (QWidget* w : std::initializer_list<QWidget*>{m_sidTInit, m_sidGrid, m_sidNoise}) w->setVisible(sid);
+    for (QToolButton* b : {m_insert, m_remove, m_duplicate}) b->setEnabled(!ddpm);
+    m_paste->setEnabled(m->sampler() != SamplerKind::EulerDiscrete);
+    if (sid) {
+        m_sidTInit->setValue(m->sidTInit());
+        m_sidGrid->setValue(m->sidGridSteps());
+        m_ddpmSteps->setRange(1, std::max(1, m->sidGridSteps()));
+        m_sidNoise->setCurrentIndex(m_sidNoise->findData(int(m->sidNoise())));
+    } else {
+        m_ddpmSteps->setRange(1, kMaxScheduleSteps);
+    }
+    m_ddpmSteps->setValue(m->rowCount());
+    // SiD generators have guidance distilled in: the spin box says so instead of offering CFG.
+    m_guidance->setSpecialValueText(sid ? tr("distilled — no CFG") : QString());
+    m_guidance->setRange(sid ? 1.0 : 0.0, 30.0);
+    m_guidance->setValue(m->guidance());
+    m_guidance->setEnabled(!sid);
+}
+
+// The table's columns for the schedule's kind: a DDPM schedule's timestep (second), no T5 tokens.
+void ScheduleEditor::applyColumns() {
+    const bool ddpm = model(currentSlot())->isDdpm();
+    m_table->setColumnHidden(ScheduleTableModel::TimestepColumn, !ddpm);
+    m_table->setColumnHidden(ScheduleTableModel::TokensColumn, ddpm);
+    QHeaderView* header = m_table->horizontalHeader();
+    const int at = header->visualIndex(ScheduleTableModel::TimestepColumn);
+    if (at != 1) header->moveSection(at, 1);
 }
 
 void ScheduleEditor::updateStatus() {
     if (!m_status) return;
     ScheduleTableModel* m = model(currentSlot());
+    const bool sidSlot = model(Slot::Swd)->sampler() == SamplerKind::Sid;
+    m_tabs->setTabText(0, sidSlot ? tr("SiD schedule") : tr("SwD schedule"));
+    m_tabs->setTabToolTip(0, sidSlot ? tr("The few-step SiD schedule that \"Generate SwD\" runs")
+                                     : tr("The few-step scale-wise schedule that \"Generate SwD\" runs"));
+    m_earlyExit->setVisible(m->sampler() == SamplerKind::Sid && m->rowCount() < m->sidGridSteps());
+    m_customTimesteps->setVisible(m->timestepsCustom());
     m_guidance->setToolTip(
         m->fieldIssue(QStringLiteral("guidance")).isEmpty()
             ? tr("Classifier-free guidance scale. Above 1 every step runs the model twice and "
@@ -547,11 +670,13 @@ void ScheduleEditor::pasteFromClipboard() {
 void ScheduleEditor::askPasteList() {
     const QModelIndex at = m_table->currentIndex();
     const bool sigma = at.isValid() && at.column() == ScheduleTableModel::SigmaColumn;
+    const bool ddpm = model(currentSlot())->isDdpm();
     bool ok = false;
     const QString text = QInputDialog::getMultiLineText(
         this, tr("Paste a list"),
-        sigma ? tr("σ values from the current row down (e.g. 1.0, 0.9454, 0.7904, 0.6022, 0):")
-              : tr("Scales from the current row down (e.g. 32, 48, 64, 80, 96, 128):"),
+        ddpm    ? tr("Timesteps from the current row down (e.g. 625, 468, 312, 156):")
+        : sigma ? tr("σ values from the current row down (e.g. 1.0, 0.9454, 0.7904, 0.6022, 0):")
+                : tr("Scales from the current row down (e.g. 32, 48, 64, 80, 96, 128):"),
         QString(), &ok);
     if (ok && !text.trimmed().isEmpty()) pasteList(text);
 }

@@ -3,6 +3,9 @@
 // the preset picker (built-in and user presets; save and delete), and the schedule's other fields
 // (sampler, guidance, T5 length; steps and shift to regenerate a full-resolution σ grid). The validation
 // line under the table names the first problem; the main window disables Generate with that reason.
+// The view follows the schedule's family: an SD1.5 / SDXL schedule (SiD, Euler discrete) shows its DDPM
+// fields instead (t_init, trained grid K, run steps, noise mode), a timestep column instead of tokens,
+// guidance off for SiD ("distilled") and no T5 length.
 #pragma once
 
 #include "pipeline/cost_model.h"
@@ -51,8 +54,9 @@ public:
     void setCurrentSlot(Slot slot);
 
     PresetStore& presets() { return *m_presets; }
-    // Loads a preset by id: a scale-wise preset into the SwD slot (and its compare_with preset into the
-    // full-resolution slot), a flow-euler preset into the full-resolution slot. False when unknown.
+    // Loads a preset by id: a few-step preset (scale-wise, SiD) into the SwD slot (and its compare_with
+    // preset into the full-resolution slot), a full-resolution preset into the full-resolution slot (and,
+    // when the SwD slot holds another family, the few-step preset compared with it). False when unknown.
     bool loadPreset(const QString& id);
     QString currentPresetId() const;
     // Saves the current slot's schedule as a user preset; returns its id ("" and a message box on failure
@@ -63,7 +67,7 @@ public:
     // Settings and the loaded model feed the estimates and limits of both slots.
     void setT5Override(int length);
     void setLimits(const ScheduleLimits& limits);
-    void setCostModel(const TransformerShape& shape, double flopsPerSecond, bool calibrated);
+    void setCostModel(const DenoiserShape& shape, double flopsPerSecond, bool calibrated);
 
     QTableView* tableView() const { return m_table; }
     ScheduleChart* chart() const { return m_chart; }
@@ -84,6 +88,11 @@ private:
     void buildPresetRow(QVBoxLayout* layout);
     void buildFieldsRow(QVBoxLayout* layout);
     void buildGeneratorRow(QVBoxLayout* layout);
+    void buildDdpmRow(QVBoxLayout* layout);
+    void applyDdpmGrid();
+    void syncDdpmFields();
+    void applyColumns();
+    const Schedule* fewStepPartner(const Schedule& full) const;
     void buildRowTools(QVBoxLayout* layout);
     void buildTableAndChart(QVBoxLayout* layout);
     void addTableShortcuts();
@@ -118,6 +127,14 @@ private:
     QDoubleSpinBox* m_genShift = nullptr;
     QSpinBox* m_genScale = nullptr;
     QPushButton* m_genApply = nullptr;
+    QWidget* m_ddpmRow = nullptr;
+    QSpinBox* m_sidTInit = nullptr;
+    QSpinBox* m_sidGrid = nullptr;
+    QSpinBox* m_ddpmSteps = nullptr;
+    QLabel* m_earlyExit = nullptr;
+    QComboBox* m_sidNoise = nullptr;
+    QLabel* m_customTimesteps = nullptr;
+    QMetaObject::Connection m_columnsOnReset;
     QTableView* m_table = nullptr;
     ScheduleChart* m_chart = nullptr;
     QLabel* m_status = nullptr;

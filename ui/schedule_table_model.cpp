@@ -6,6 +6,7 @@
 #include <QLocale>
 #include <QRegularExpression>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -110,6 +111,8 @@ QVariant ScheduleTableModel::data(const QModelIndex& index, int role) const {
                     return r.sigma ? QVariant(formatSigma(*r.sigma)) : QVariant(QString());
                 case TokensColumn:
                     return r.scale ? QVariant(tokens(index.row())) : QVariant(QString());
+                case TimestepColumn:
+                    return r.timestep ? QVariant(*r.timestep) : QVariant(QString());
                 case MsColumn: {
                     if (!r.scale || *r.scale <= 0) return QString();
                     const auto ms = estimatedStepMs();
@@ -122,6 +125,7 @@ QVariant ScheduleTableModel::data(const QModelIndex& index, int role) const {
             if (col == SigmaColumn && r.sigma) return *r.sigma;
             if (col == TokensColumn && r.scale) return tokens(index.row());
             if (col == StepColumn) return index.row() + 1;
+            if (col == TimestepColumn && r.timestep) return *r.timestep;
             if (col == MsColumn && r.scale) return estimatedStepMs()[static_cast<std::size_t>(index.row())];
             return {};
         case IssueRole:
@@ -135,7 +139,11 @@ QVariant ScheduleTableModel::data(const QModelIndex& index, int role) const {
                     return r.scale ? tr("Latent %1×%1, image %2×%2 px").arg(*r.scale).arg(8 * *r.scale)
                                    : QString();
                 case SigmaColumn:
-                    return tr("Noise level at the start of this step (1 = pure noise)");
+                    return isDdpm()
+                               ? tr("Noise level √(1 − ᾱ_t) of this step's timestep (follows the timestep)")
+                               : tr("Noise level at the start of this step (1 = pure noise)");
+                case TimestepColumn:
+                    return tr("The UNet's integer DDPM timestep at this step (999 = almost pure noise)");
                 case TokensColumn:
                     return tr("%1 image tokens + 77 CLIP tokens + %2 T5 tokens")
                         .arg(tokens(index.row()) - 77 - effectiveT5Length())
@@ -151,6 +159,7 @@ QVariant ScheduleTableModel::data(const QModelIndex& index, int role) const {
         case Qt::ForegroundRole:
             if (!issue.isEmpty()) return QColor(120, 0, 0);
             if (col == TokensColumn || col == MsColumn || col == StepColumn) return QColor(90, 90, 90);
+            if (isDdpm() && col != TimestepColumn) return QColor(90, 90, 90);  // derived, read-only
             return {};
         case Qt::TextAlignmentRole:
             return int(Qt::AlignRight | Qt::AlignVCenter);
@@ -167,9 +176,11 @@ QVariant ScheduleTableModel::headerData(int section, Qt::Orientation orientation
             case ScaleColumn:
                 return tr("Scale");
             case SigmaColumn:
-                return tr("σ");
+                return isDdpm() ? tr("Noise level") : tr("σ");
             case TokensColumn:
                 return tr("Tokens");
+            case TimestepColumn:
+                return tr("Timestep");
             case MsColumn:
                 return tr("Est. ms");
         }
@@ -182,7 +193,13 @@ QVariant ScheduleTableModel::headerData(int section, Qt::Orientation orientation
                 return tr(
                     "Latent side of the step (image side = 8 × scale); a multiple of 2, never decreasing");
             case SigmaColumn:
-                return tr("Noise level of the step, strictly decreasing in [0, 1]; the final 0 is implied");
+                return isDdpm() ? tr("√(1 − ᾱ_t): the noise's share at the step's timestep (read-only)")
+                                : tr("Noise level of the step, strictly decreasing in [0, 1]; the final 0 is "
+                                     "implied");
+            case TimestepColumn:
+                return tr(
+                    "The integer DDPM timestep of the step, strictly decreasing in 1..999 (SiD) or "
+                    "0..999");
             case TokensColumn:
                 return tr("(scale/2)² image tokens + 77 CLIP tokens + the T5 length");
             case MsColumn:
@@ -195,7 +212,10 @@ QVariant ScheduleTableModel::headerData(int section, Qt::Orientation orientation
 Qt::ItemFlags ScheduleTableModel::flags(const QModelIndex& index) const {
     if (!index.isValid()) return Qt::NoItemFlags;
     Qt::ItemFlags f = Qt::ItemIsSelectable | Qt::ItemIsEnabled;
-    if (index.column() == ScaleColumn || index.column() == SigmaColumn) f |= Qt::ItemIsEditable;
+    // SiD's timesteps are the user's to edit; Euler discrete's follow its step count.
+    const bool editable = isDdpm() ? index.column() == TimestepColumn && m_meta.sampler == SamplerKind::Sid
+                                   : index.column() == ScaleColumn || index.column() == SigmaColumn;
+    if (editable) f |= Qt::ItemIsEditable;
     return f;
 }
 
@@ -203,7 +223,14 @@ bool ScheduleTableModel::setData(const QModelIndex& index, const QVariant& value
     if (!index.isValid() || role != Qt::EditRole || index.row() >= rowCount()) return false;
     Row& r = m_rows[static_cast<std::size_t>(index.row())];
     bool cleared = false;
-    if (index.column() == ScaleColumn) {
+    if (isDdpm()) {
+        // Only the timestep is the user's; scale and noise level follow the sampler and the timestep.
+        std::optional<int> v;
+        if (!(flags(index) & Qt::ItemIsEditable) || !parseScale(value, &v, &cleared)) return false;
+        if (v == r.timestep) return true;
+        r.timestep = v;
+        refreshNoiseLevel(r);
+    } else if (index.column() == ScaleColumn) {
         std::optional<int> v;
         if (!parseScale(value, &v, &cleared)) return false;
         if (v == r.scale) return true;
@@ -221,7 +248,8 @@ bool ScheduleTableModel::setData(const QModelIndex& index, const QVariant& value
 }
 
 bool ScheduleTableModel::insertRows(int row, int count, const QModelIndex& parent) {
-    if (parent.isValid() || row < 0 || row > rowCount() || count < 1) return false;
+    // A DDPM schedule's steps come from its sampler's grid (setSidGrid, setDdpmSteps).
+    if (isDdpm() || parent.isValid() || row < 0 || row > rowCount() || count < 1) return false;
     beginInsertRows({}, row, row + count - 1);
     for (int i = 0; i < count; ++i) {
         const auto at = static_cast<std::size_t>(row + i);
@@ -246,7 +274,7 @@ bool ScheduleTableModel::insertRows(int row, int count, const QModelIndex& paren
 }
 
 bool ScheduleTableModel::removeRows(int row, int count, const QModelIndex& parent) {
-    if (parent.isValid() || row < 0 || count < 1 || row + count > rowCount()) return false;
+    if (isDdpm() || parent.isValid() || row < 0 || count < 1 || row + count > rowCount()) return false;
     beginRemoveRows({}, row, row + count - 1);
     m_rows.erase(m_rows.begin() + row, m_rows.begin() + row + count);
     endRemoveRows();
@@ -255,7 +283,7 @@ bool ScheduleTableModel::removeRows(int row, int count, const QModelIndex& paren
 }
 
 bool ScheduleTableModel::duplicateRow(int row) {
-    if (row < 0 || row >= rowCount()) return false;
+    if (isDdpm() || row < 0 || row >= rowCount()) return false;
     beginInsertRows({}, row + 1, row + 1);
     const Row copy = m_rows[static_cast<std::size_t>(row)];
     m_rows.insert(m_rows.begin() + row + 1, copy);
@@ -266,6 +294,11 @@ bool ScheduleTableModel::duplicateRow(int row) {
 
 int ScheduleTableModel::pasteText(const QString& text, int row, int column) {
     m_pasteError.clear();
+    if (m_meta.sampler == SamplerKind::EulerDiscrete) {
+        m_pasteError = tr("Euler discrete's timesteps follow its step count");
+        return 0;
+    }
+    if (isDdpm()) return pasteTimesteps(text, row);
     if (column == StepColumn) column = ScaleColumn;
     if (column != ScaleColumn && column != SigmaColumn) {
         m_pasteError = tr("Paste into the Scale or σ column");
@@ -379,6 +412,14 @@ void ScheduleTableModel::setSchedule(const Schedule& schedule) {
         if (i < schedule.scales.size()) m_rows[i].scale = schedule.scales[i];
         if (i < stepSigmas.size()) m_rows[i].sigma = stepSigmas[i];
     }
+    m_meta.timesteps.clear();  // the rows hold them
+    if (isDdpm()) {
+        m_finalSigma = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i < schedule.timesteps.size()) m_rows[i].timestep = schedule.timesteps[i];
+            refreshNoiseLevel(m_rows[i]);
+        }
+    }
     revalidate();
     endResetModel();
     m_lastValid = valid();
@@ -394,6 +435,12 @@ Schedule ScheduleTableModel::schedule() const {
         s.sigmas.push_back(r.sigma.value_or(kNaN));
     }
     s.sigmas.push_back(m_finalSigma);
+    if (isDdpm()) {
+        // An empty timestep reads -1, which validation rejects (revalidate words it as "empty").
+        for (const Row& r : m_rows) s.timesteps.push_back(r.timestep.value_or(-1));
+        s.steps = s.stepCount();
+        return s;
+    }
     // A generated full-resolution schedule keeps its generator form only while it is unchanged.
     if (s.steps && s.shift) {
         const Schedule generated =
@@ -421,8 +468,129 @@ void ScheduleTableModel::setT5Length(int length) {
 
 void ScheduleTableModel::setSampler(SamplerKind sampler) {
     if (sampler == m_meta.sampler) return;
+    if (!isDdpm() || !isDdpmSampler(sampler)) {
+        m_meta.sampler = sampler;
+        edited();
+        return;
+    }
+    const int steps = std::max(1, rowCount());
+    if (sampler == SamplerKind::Sid) {
+        // SiD has CFG distilled in; keep a trained grid and t_init that fit, else SiD-LSG's 625.
+        const int tInit = m_meta.sidTInit >= 1 && m_meta.sidTInit <= 999 ? m_meta.sidTInit : 625;
+        m_meta.guidance = 1.0;
+        m_meta.sampler = sampler;
+        m_meta.sidTInit = tInit;
+        m_meta.sidGridSteps = std::max(steps, m_meta.sidGridSteps);
+        resetDdpmRows(makeSidSchedule(tInit, m_meta.sidGridSteps, steps, ddpmScale(), m_meta.sidNoise));
+        return;
+    }
+    // The pipelines' default CFG (diffusers: SD1.5 7.5, SDXL 5) when coming from SiD's none.
+    const double guidance = m_meta.guidance > 1.0                ? m_meta.guidance
+                            : m_meta.family == ModelFamily::SD15 ? 7.5
+                                                                 : 5.0;
+    m_meta.guidance = guidance;
     m_meta.sampler = sampler;
+    resetDdpmRows(makeEulerDiscreteSchedule(steps, ddpmScale(), guidance));
+}
+
+void ScheduleTableModel::setSidGrid(int tInit, int gridSteps, int steps) {
+    if (m_meta.sampler != SamplerKind::Sid) return;
+    gridSteps = std::clamp(gridSteps, 1, kMaxScheduleSteps);
+    steps = std::clamp(steps, 1, gridSteps);
+    tInit = std::clamp(tInit, 1, 999);
+    m_meta.sidTInit = tInit;
+    m_meta.sidGridSteps = gridSteps;
+    resetDdpmRows(makeSidSchedule(tInit, gridSteps, steps, ddpmScale(), m_meta.sidNoise));
+}
+
+void ScheduleTableModel::setSidNoise(SidNoise noise) {
+    if (noise == m_meta.sidNoise) return;
+    m_meta.sidNoise = noise;
     edited();
+}
+
+void ScheduleTableModel::setDdpmSteps(int steps) {
+    if (m_meta.sampler == SamplerKind::Sid) {
+        setSidGrid(m_meta.sidTInit, m_meta.sidGridSteps, steps);
+    } else if (m_meta.sampler == SamplerKind::EulerDiscrete) {
+        resetDdpmRows(
+            makeEulerDiscreteSchedule(std::clamp(steps, 1, kMaxScheduleSteps), ddpmScale(), m_meta.guidance));
+    }
+}
+
+bool ScheduleTableModel::timestepsCustom() const {
+    if (!isDdpm()) return false;
+    const Schedule s = schedule();
+    try {
+        return s.timesteps != ddpmGeneratedTimesteps(s);
+    } catch (const std::exception&) {
+        return true;  // no grid fits (steps > K): whatever is listed is the user's
+    }
+}
+
+std::optional<int> ScheduleTableModel::timestepAt(int row) const {
+    if (row < 0 || row >= rowCount()) return std::nullopt;
+    return m_rows[static_cast<std::size_t>(row)].timestep;
+}
+
+void ScheduleTableModel::resetDdpmRows(const Schedule& generated) {
+    beginResetModel();
+    m_rows.assign(generated.scales.size(), Row{});
+    for (std::size_t i = 0; i < m_rows.size(); ++i) {
+        m_rows[i].scale = generated.scales[i];
+        m_rows[i].timestep = generated.timesteps.at(i);
+        refreshNoiseLevel(m_rows[i]);
+    }
+    m_finalSigma = 0.0;
+    revalidate();
+    endResetModel();
+    Q_EMIT scheduleChanged();
+    if (valid() != m_lastValid) {
+        m_lastValid = valid();
+        Q_EMIT validityChanged(m_lastValid);
+    }
+}
+
+void ScheduleTableModel::refreshNoiseLevel(Row& row) const {
+    row.sigma.reset();
+    if (!row.timestep) return;
+    const double level = ddpmSigmasOf({*row.timestep}).front();
+    if (level >= 0.0) row.sigma = level;  // -1: outside the model's 0..999, flagged on the timestep
+}
+
+int ScheduleTableModel::ddpmScale() const {
+    for (const Row& r : m_rows)
+        if (r.scale && *r.scale > 0) return *r.scale;
+    return m_meta.family == ModelFamily::SD15 ? 64 : 128;  // 512 px / 1024 px, the models' native sizes
+}
+
+int ScheduleTableModel::pasteTimesteps(const QString& text, int row) {
+    std::vector<double> values;
+    QString bad;
+    if (!parseNumbers(text, &values, &bad)) {
+        m_pasteError = tr("'%1' is not a number").arg(bad);
+        return 0;
+    }
+    row = qBound(0, row, rowCount());
+    if (values.empty() || row + static_cast<int>(values.size()) > rowCount()) {
+        m_pasteError = tr("%1 timesteps from step %2 do not fit the %3 steps; set the step count first")
+                           .arg(values.size())
+                           .arg(row + 1)
+                           .arg(rowCount());
+        return 0;
+    }
+    for (double v : values)
+        if (v != std::round(v) || std::abs(v) > 1e6) {
+            m_pasteError = tr("Timestep %1 is not a whole number").arg(v);
+            return 0;
+        }
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        Row& r = m_rows[static_cast<std::size_t>(row) + i];
+        r.timestep = static_cast<int>(values[i]);
+        refreshNoiseLevel(r);
+    }
+    edited();
+    return static_cast<int>(values.size());
 }
 
 void ScheduleTableModel::setT5Override(int length) {
@@ -441,7 +609,7 @@ void ScheduleTableModel::setLimits(const ScheduleLimits& limits) {
     }
 }
 
-void ScheduleTableModel::setCostModel(const TransformerShape& shape, double flopsPerSecond, bool calibrated) {
+void ScheduleTableModel::setCostModel(const DenoiserShape& shape, double flopsPerSecond, bool calibrated) {
     m_shape = shape;
     if (flopsPerSecond > 0) m_flopsPerSecond = flopsPerSecond;
     m_calibrated = calibrated;
@@ -455,7 +623,9 @@ QStringList ScheduleTableModel::problems() const {
             if (!m_cellIssues[r][static_cast<std::size_t>(c)].isEmpty())
                 out << tr("Step %1, %2: %3")
                            .arg(r + 1)
-                           .arg(c == ScaleColumn ? tr("scale") : tr("σ"))
+                           .arg(c == ScaleColumn      ? tr("scale")
+                                : c == TimestepColumn ? QStringLiteral("timesteps[%1]").arg(r)
+                                                      : tr("σ"))
                            .arg(m_cellIssues[r][static_cast<std::size_t>(c)]);
     out << m_otherIssues;
     return out;
@@ -483,7 +653,7 @@ QString ScheduleTableModel::fieldIssue(const QString& field) const {
 int ScheduleTableModel::tokens(int row) const {
     const auto s = scaleAt(row);
     if (!s || *s <= 0) return 0;
-    const int side = *s / std::max(1, m_shape.patch);
+    const int side = *s / std::max(1, m_shape.patch());
     return side * side + 77 + effectiveT5Length();
 }
 
@@ -527,8 +697,10 @@ void ScheduleTableModel::revalidate() {
     for (std::size_t r = 0; r < m_rows.size(); ++r) {
         if (!m_rows[r].scale)
             m_cellIssues[r][ScaleColumn] = tr("empty: type the latent side of this step, e.g. 64");
-        if (!m_rows[r].sigma)
+        if (!m_rows[r].sigma && !isDdpm())
             m_cellIssues[r][SigmaColumn] = tr("empty: type the noise level of this step, in [0, 1]");
+        if (!m_rows[r].timestep && isDdpm())
+            m_cellIssues[r][TimestepColumn] = tr("empty: type the integer timestep of this step, e.g. 625");
     }
     const int n = rowCount();
     for (const ScheduleIssue& issue : m_issues) {
@@ -536,11 +708,14 @@ void ScheduleTableModel::revalidate() {
         int column = -1;
         if (issue.field == "scales") column = ScaleColumn;
         if (issue.field == "sigmas") column = SigmaColumn;
+        if (issue.field == "timesteps") column = TimestepColumn;
         if (column >= 0 && issue.index >= 0 && issue.index < n) {
             QString& cell =
                 m_cellIssues[static_cast<std::size_t>(issue.index)][static_cast<std::size_t>(column)];
-            const bool empty = column == ScaleColumn ? !m_rows[static_cast<std::size_t>(issue.index)].scale
-                                                     : !m_rows[static_cast<std::size_t>(issue.index)].sigma;
+            const Row& at = m_rows[static_cast<std::size_t>(issue.index)];
+            const bool empty = column == ScaleColumn      ? !at.scale
+                               : column == TimestepColumn ? !at.timestep
+                                                          : !at.sigma;
             if (empty) continue;
             cell = cell.isEmpty() ? message : cell + QStringLiteral("; ") + message;
         } else if (issue.field == "sigmas" && issue.index == n) {

@@ -1,8 +1,11 @@
 // The schedule as a table, one row per step: step, scale (latent side), σ, tokens the transformer sees and
-// the estimated time of the step. Scale and σ are editable; rows can be inserted, removed, duplicated and
-// pasted as lists ("32,48,64", one per line, or two spreadsheet columns). Every edit is validated with the
-// core's validateSchedule: a bad cell carries its reason (IssueRole, tooltip, red background) and valid()
-// says whether the schedule can run. Tested headless; the editor's table view and chart both show it.
+// the estimated time of the step. A DDPM schedule (SiD, Euler discrete: isDdpm()) adds the integer
+// timestep, its only editable cell (SiD; Euler discrete's follow its step count); its σ column is the derived
+// noise level √(1 − ᾱ_t), and its steps come from the sampler's grid (setSidGrid, setDdpmSteps). Scale and σ
+// of a SwD schedule are editable; rows can be inserted, removed, duplicated and pasted as lists ("32,48,64",
+// one per line, or two spreadsheet columns). Every edit is validated with the core's validateSchedule: a bad
+// cell carries its reason (IssueRole, tooltip, red background) and valid() says whether the schedule can run.
+// Tested headless; the editor's table view and chart both show it.
 #pragma once
 
 #include "pipeline/cost_model.h"
@@ -20,7 +23,8 @@ class ScheduleTableModel : public QAbstractTableModel {
     Q_OBJECT
 
 public:
-    enum Column { StepColumn, ScaleColumn, SigmaColumn, TokensColumn, MsColumn, ColumnCount };
+    // TimestepColumn is last so that the SwD columns keep their numbers; the editor shows it second.
+    enum Column { StepColumn, ScaleColumn, SigmaColumn, TokensColumn, MsColumn, TimestepColumn, ColumnCount };
     enum Role {
         IssueRole = Qt::UserRole + 1,  // QString: why the cell is invalid, "" when it is fine
         ValueRole,  // the raw number (int scale, double sigma), invalid QVariant when empty
@@ -59,14 +63,29 @@ public:
     void setT5Length(int length);
     SamplerKind sampler() const { return m_meta.sampler; }
     ModelFamily family() const { return m_meta.family; }
+    // Between SiD and Euler discrete the timesteps are regenerated for the new sampler (SiD: no CFG).
     void setSampler(SamplerKind sampler);
+
+    // DDPM schedules (SiD, Euler discrete).
+    bool isDdpm() const { return isDdpmSampler(m_meta.sampler); }
+    int sidTInit() const { return m_meta.sidTInit; }
+    int sidGridSteps() const { return m_meta.sidGridSteps; }
+    SidNoise sidNoise() const { return m_meta.sidNoise; }
+    // SiD: regenerates the timesteps from t_init on the K-step grid, `steps` of them (clamped to 1..K).
+    void setSidGrid(int tInit, int gridSteps, int steps);
+    void setSidNoise(SidNoise noise);
+    // SiD keeps t_init and K; Euler discrete regenerates its 'leading' grid.
+    void setDdpmSteps(int steps);
+    // True when the timesteps differ from the ones the sampler generates (the JSON then lists them).
+    bool timestepsCustom() const;
+    std::optional<int> timestepAt(int row) const;
     // A T5 length that overrides the schedule's in the token and time estimates (settings; 0: none).
     void setT5Override(int length);
     int effectiveT5Length() const { return m_t5Override > 0 ? m_t5Override : m_meta.t5Length; }
     // Limits the loaded model imposes (its positional table); default: the schedule's family.
     void setLimits(const ScheduleLimits& limits);
     // The cost model behind the time column: the transformer's shape and the measured throughput.
-    void setCostModel(const TransformerShape& shape, double flopsPerSecond, bool calibrated);
+    void setCostModel(const DenoiserShape& shape, double flopsPerSecond, bool calibrated);
     bool costCalibrated() const { return m_calibrated; }
 
     // Validation of the current state.
@@ -98,19 +117,25 @@ Q_SIGNALS:
 private:
     struct Row {
         std::optional<int> scale;
-        std::optional<double> sigma;
+        std::optional<double> sigma;  // DDPM: derived from the timestep
+        std::optional<int> timestep;  // DDPM only
     };
 
     void revalidate();
     void edited();
     void refreshDerivedColumns();
+    // Replaces the rows with a generated DDPM schedule's, keeping every other field.
+    void resetDdpmRows(const Schedule& generated);
+    void refreshNoiseLevel(Row& row) const;
+    int pasteTimesteps(const QString& text, int row);
+    int ddpmScale() const;
 
     Schedule m_meta;  // every field but scales and sigmas
     std::vector<Row> m_rows;
     double m_finalSigma = 0.0;
     int m_t5Override = 0;
     ScheduleLimits m_limits;
-    TransformerShape m_shape;
+    DenoiserShape m_shape;
     double m_flopsPerSecond = 4.0e11;
     bool m_calibrated = false;
     std::vector<ScheduleIssue> m_issues;

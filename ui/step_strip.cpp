@@ -14,10 +14,29 @@ namespace {
 constexpr int kStepRole = Qt::UserRole + 1;
 
 QString stepText(const StepImage& s) {
+    // A DDPM step (one size throughout) is told by its timestep, which is what its model sees.
+    if (s.timestep >= 0)
+        return QObject::tr("t %1 · noise %2\n%3 ms")
+            .arg(s.timestep)
+            .arg(s.sigma, 0, 'f', 3)
+            .arg(s.ms, 0, 'f', 0);
     return QObject::tr("%1 · σ %2\n%3 ms").arg(s.scale).arg(s.sigma, 0, 'f', 3).arg(s.ms, 0, 'f', 0);
 }
 
 QString stepTip(const StepImage& s) {
+    if (s.timestep >= 0)
+        return QObject::
+            tr("%1, step %2 of %3\ntimestep %4, noise level %5 at %6×%6 px\n%7 ms (model %8 ms), %9 s into "
+               "the run\nClick or press Enter to show it large")
+                .arg(s.runLabel)
+                .arg(s.index + 1)
+                .arg(s.stepCount)
+                .arg(s.timestep)
+                .arg(s.sigma, 0, 'f', 4)
+                .arg(8 * s.scale)
+                .arg(s.ms, 0, 'f', 0)
+                .arg(s.modelMs, 0, 'f', 0)
+                .arg(s.elapsedMs / 1000.0, 0, 'f', 1);
     return QObject::tr(
                "%1, step %2 of %3\nscale %4 (%5×%5 px), σ %6 → %7\n%8 ms (transformer %9 ms), %10 s into the "
                "run\nClick or press Enter to show it large")

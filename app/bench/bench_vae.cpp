@@ -1,6 +1,6 @@
-// swd bench vae: speed and peak memory of the SD3 VAE decoder (real architecture, random weights loaded
-// through the same loader as a checkpoint), tiled and untiled, the seam a tiled decode leaves on a smooth
-// latent, and the cost of the preview paths.
+// swd bench vae: speed and peak memory of the SD3, SDXL or SD 1.5 VAE decoder (real architecture, random
+// weights loaded through the same loader as a checkpoint), tiled and untiled, the seam a tiled decode leaves
+// on a smooth latent, and the cost of the preview paths.
 #include "cli_common.h"
 #include "fixtures/random_weights.h"
 #include "kernels/dnnl_backend.h"
@@ -32,6 +32,7 @@ at::Tensor smoothLatent(int64_t channels, int64_t h, int64_t w, uint64_t seed) {
 }
 
 struct VaeBenchArgs {
+    std::string model = "sd3";
     int size = 512;
     std::string dtype = "bf16";
     std::string tiling = "never";
@@ -51,6 +52,10 @@ struct VaeBenchArgs {
 };
 
 void addVaeOptions(CLI::App* cmd, VaeBenchArgs& args) {
+    cmd->add_option("--model", args.model,
+                    "sd3 (16-channel latents), sdxl or sd15 (4-channel latents with quant convs)")
+        ->check(CLI::IsMember({"sd3", "sdxl", "sd15"}))
+        ->capture_default_str();
     cmd->add_option("--size", args.size, "image side in pixels (multiple of 8)")->check(CLI::Range(8, 8192));
     cmd->add_option("--dtype", args.dtype, "bf16 (fast CPU path) or fp32");
     cmd->add_option("--tiling", args.tiling, "never, always or both (tiled first, then untiled)")
@@ -126,7 +131,7 @@ void printDecodeProfile(AutoencoderKl& vae, const at::Tensor& latent) {
 
 // --seam: a tiled against an untiled decode of a smooth latent.
 void printSeamCheck(const VaeBenchArgs& args, AutoencoderKl& vae, int64_t lat) {
-    const at::Tensor smooth = smoothLatent(16, lat, lat, 5);
+    const at::Tensor smooth = smoothLatent(vae.config().latentChannels, lat, lat, 5);
     const at::Tensor a = vae.decodeToImage(smooth, TilingOptions::never());
     for (int passes : {0, 1}) {
         const at::Tensor b =
@@ -147,11 +152,11 @@ void printSeamCheck(const VaeBenchArgs& args, AutoencoderKl& vae, int64_t lat) {
 void printAccuracy(const VaeBenchArgs& args, AutoencoderKl& vae, const VaeConfig& config,
                    at::ScalarType dtype, const VaeLoadOptions& load, int64_t lat, at::Generator& gen) {
     // The same bf16 weights, computed in fp32: the reference for both bf16 convolution paths.
-    const auto reference =
-        AutoencoderKl::load(randomWeightStore(vaeParameterShapes(config, false), dtype, 7, "random SD3 VAE",
-                                              args.conditioned ? 2.0 : 0.02),
-                            at::kFloat, at::kCPU, load);
-    const at::Tensor smooth = smoothLatent(16, lat, lat, 5) + 0.3 * at::randn({1, 16, lat, lat}, gen);
+    const auto reference = AutoencoderKl::load(randomWeightStore(vaeParameterShapes(config, false), dtype, 7,
+                                                                 "random VAE", args.conditioned ? 2.0 : 0.02),
+                                               at::kFloat, at::kCPU, load);
+    const int64_t ch = config.latentChannels;
+    const at::Tensor smooth = smoothLatent(ch, lat, lat, 5) + 0.3 * at::randn({1, ch, lat, lat}, gen);
     const at::Tensor expected = reference->decodeToImage(smooth, TilingOptions::never());
     const at::Tensor expected8 = imageToUint8Hwc(expected).to(at::kInt);
     fmt::print("accuracy against fp32 (image in [0, 1]: mean {:.3f}, std {:.3f}):\n",
@@ -188,10 +193,17 @@ void timePreviews(const VaeBenchArgs& args, at::ScalarType dtype, const at::Tens
 int runVaeBench(const VaeBenchArgs& args) {
     if (args.size % 8 != 0) throw CLI::ValidationError("--size", "must be a multiple of 8");
     const at::ScalarType dtype = parseBenchDtype(args.dtype);
-    const VaeConfig config = VaeConfig::sd3();
+    const VaeConfig config = args.model == "sdxl"   ? VaeConfig::sdxl()
+                             : args.model == "sd15" ? VaeConfig::sd15()
+                                                    : VaeConfig::sd3();
+    if (args.previews && config.latentChannels != 16)
+        throw CLI::ValidationError("--previews", "times the SD3 previews; use --model sd3");
     const int64_t lat = args.size / config.downsampleFactor();
     WinogradConv3x3::setEnabled(!args.directConv);
-    fmt::print("SD3 VAE, random weights, {} threads, {}, {}x{} px (latent {}x{}), {}, {}, {}\n",
+    fmt::print("{} VAE, random weights, {} threads, {}, {}x{} px (latent {}x{}), {}, {}, {}\n",
+               args.model == "sd3"    ? "SD3"
+               : args.model == "sdxl" ? "SDXL"
+                                      : "SD 1.5",
                runtimeThreads(), args.dtype, args.size, args.size, lat, lat,
                args.nchw ? "NCHW" : "channels-last", args.plainUpsample ? "plain upsample" : "fused upsample",
                dtype == at::kBFloat16 && !args.directConv ? "Winograd 3x3 convs" : "direct 3x3 convs");
@@ -205,13 +217,13 @@ int runVaeBench(const VaeBenchArgs& args) {
     load.fusedUpsample = !args.plainUpsample;
     const auto before = currentRssBytes();
     const auto vae = AutoencoderKl::load(randomWeightStore(vaeParameterShapes(config, args.encoder), dtype, 7,
-                                                           "random SD3 VAE", args.conditioned ? 2.0 : 0.02),
+                                                           "random VAE", args.conditioned ? 2.0 : 0.02),
                                          dtype, at::kCPU, load);
     fmt::print("weights loaded: RSS {} (+{})\n", formatBytes(currentRssBytes()),
                formatBytes(currentRssBytes() - before));
 
     auto gen = at::detail::createCPUGenerator(11);
-    const at::Tensor latent = at::randn({1, 16, lat, lat}, gen);
+    const at::Tensor latent = at::randn({1, config.latentChannels, lat, lat}, gen);
     timeDecodes(args, *vae, latent, lat);
     fmt::print("matmul peak after the timed decodes: {:.0f} GFLOP/s\n", matmulPeak(dtype, backend).wall);
 
@@ -230,10 +242,10 @@ int runVaeBench(const VaeBenchArgs& args) {
 }  // namespace
 
 void addBenchVaeCommand(CLI::App& bench) {
-    auto* cmd = bench.add_subcommand(
-        "vae",
-        "SD3 VAE decode (real architecture, random weights): time and peak memory, tiled and untiled; "
-        "the seam of a tiled decode on a smooth latent; preview paths");
+    auto* cmd = bench.add_subcommand("vae",
+                                     "SD3 / SDXL / SD 1.5 VAE decode (real architecture, random weights): "
+                                     "time and peak memory, tiled and untiled; "
+                                     "the seam of a tiled decode on a smooth latent; preview paths");
     auto args = std::make_shared<VaeBenchArgs>();
     addVaeOptions(cmd, *args);
     setAction(cmd, [args] { return runVaeBench(*args); });

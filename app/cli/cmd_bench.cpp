@@ -4,6 +4,8 @@
 
 namespace swd::cli {
 
+void addBenchUnetCommand(CLI::App& bench);  // bench/bench_unet.cpp
+
 void addBenchCommand(CLI::App& app) {
     auto* bench = app.add_subcommand(
         "bench",
@@ -15,6 +17,7 @@ void addBenchCommand(CLI::App& app) {
     addBenchVaeCommand(*bench);
     addBenchTextCommand(*bench);
     addBenchTransformerCommand(*bench);
+    addBenchUnetCommand(*bench);
 }
 
 }  // namespace swd::cli

@@ -64,7 +64,7 @@ public:
     virtual ScheduleKind scheduleKind(SamplerKind sampler) const = 0;
     // Largest latent side a variant's denoiser takes (0: no limit known), and its cost-model shape.
     virtual int maxLatentSide(ModelFamily model) const = 0;
-    virtual TransformerShape costShape(ModelFamily model) const = 0;
+    virtual DenoiserShape costShape(ModelFamily model) const = 0;
     // The components of a located model set, not loaded yet.
     virtual std::unique_ptr<FamilyModels> createModels(const ModelSet& models,
                                                        const FamilyLoadOptions& options) const = 0;

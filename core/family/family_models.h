@@ -57,7 +57,7 @@ public:
 
     virtual int latentChannels() const = 0;
     virtual int maxLatentSide() const = 0;
-    virtual TransformerShape costShape() const = 0;
+    virtual DenoiserShape costShape() const = 0;
 
     // Clean latent -> image [B, 3, H, W] fp32 in [0, 1].
     virtual at::Tensor decode(const at::Tensor& latent) = 0;

@@ -141,7 +141,7 @@ void Engine::load(GenerationObserver* observer) {
     m_impl->load(observer, nullptr);
 }
 
-TransformerShape Engine::costShape() const {
+DenoiserShape Engine::costShape() const {
     return m_impl->models->costShape();
 }
 

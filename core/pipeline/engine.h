@@ -111,7 +111,7 @@ public:
 
     // The denoiser's dimensions for the cost model (the model family's table until it is loaded), and
     // the largest latent side it takes.
-    TransformerShape costShape() const;
+    DenoiserShape costShape() const;
     int maxLatentSide() const;
     // Throughput learnt from the steps run so far (prior ~400 GFLOP/s before any).
     const StepTimeEstimator& estimator() const;

@@ -352,6 +352,14 @@ Schedule makeFullResolutionSchedule(int steps, double shift, int scale, double g
 
 namespace swd {
 
+std::vector<double> ddpmSigmasOf(const std::vector<int>& timesteps) {
+    return ddpmNoiseLevels(timesteps);
+}
+
+std::vector<int> ddpmGeneratedTimesteps(const Schedule& schedule) {
+    return generatedTimesteps(schedule);
+}
+
 Schedule makeSidSchedule(int tInit, int gridSteps, int steps, int scale, SidNoise noise) {
     Schedule s;
     s.sampler = SamplerKind::Sid;

@@ -84,6 +84,11 @@ void saveScheduleFile(const Schedule& schedule, const std::string& path);
 
 // A full-resolution flow-matching schedule: `steps` steps at one scale, diffusers' sigma grid.
 Schedule makeFullResolutionSchedule(int steps, double shift, int scale, double guidance, int t5Length);
+// Torch-free doors to sampling/ddpm.h for the UI: the noise level √(1 − ᾱ_t) of each timestep then 0
+// (ddpmNoiseLevels; -1 for a timestep outside 0..999), and the timesteps the schedule's DDPM sampler
+// generates for its steps (SiD's grid, Euler's spacing; throws BadInput when it cannot, k > K).
+std::vector<double> ddpmSigmasOf(const std::vector<int>& timesteps);
+std::vector<int> ddpmGeneratedTimesteps(const Schedule& schedule);
 // SiD: `steps` of a K-step grid from t_init at one latent side. Throws BadInput unless 1 <= steps <= K.
 Schedule makeSidSchedule(int tInit, int gridSteps, int steps, int scale, SidNoise noise = SidNoise::Fresh);
 // The SD1.5 / SDXL pipeline's Euler discrete schedule ('leading' timesteps) with CFG.

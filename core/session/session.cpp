@@ -31,8 +31,9 @@ const DiscoveryResult& Session::discovery(bool refresh) {
 
 ResolvedModels Session::resolve(const ModelSelection& selection, const Schedule& schedule, bool useAdapter) {
     ResolvedModels out;
+    // The demo variant of the preset's family: SD 1.5 / SDXL presets run the tiny UNet pipelines.
     const auto demo = [&] {
-        out.set = demoModelSet(ensureDemoModel(m_options.demoDir));
+        out.set = demoModelSet(ensureDemoModel(m_options.demoDir), schedule.family);
         out.demo = true;
         if (selection.adapter) out.set.adapter = *selection.adapter;
     };

@@ -593,8 +593,8 @@ private Q_SLOTS:
         QCOMPARE(f.maxLatentSide(ModelFamily::SD35Large), 384);
         QCOMPARE(f.maxLatentSide(ModelFamily::SD3Medium), 384);
         QCOMPARE(f.maxLatentSide(ModelFamily::Any), 0);
-        QCOMPARE(f.costShape(ModelFamily::SD35Large).hidden, 2432);
-        QCOMPARE(f.costShape(ModelFamily::SD35Medium).dualLayers, 13);
+        QCOMPARE(f.costShape(ModelFamily::SD35Large).transformer()->hidden, 2432);
+        QCOMPARE(f.costShape(ModelFamily::SD35Medium).transformer()->dualLayers, 13);
         // Its variants, as the catalog names and prefers them.
         const auto variants = registeredVariants();
         QCOMPARE(variants.size(), std::size_t(5));

@@ -7,11 +7,14 @@
 #include "io/file_hash.h"
 #include "io/safetensors.h"
 #include "models/lora.h"
+#include "models/vae_config.h"
 #include "models/vae_tiny.h"
 #include "pipeline/cost_model.h"
 #include "pipeline/engine.h"
 #include "pipeline/generation_request.h"
 #include "sampling/preset_library.h"
+#include "session/run_output.h"
+#include "session/session.h"
 #include "util/device.h"
 #include "util/error.h"
 
@@ -61,6 +64,24 @@ bool sameImage(const RgbImageF& a, const RgbImageF& b) {
     return a.width == b.width && a.height == b.height && a.data == b.data;
 }
 
+// A preset shortened for the test's time: its sampler, id, name and family, at latent side `scale` and
+// (Euler discrete) `steps` steps.
+Schedule shortened(const std::string& id, int scale, int steps = 0) {
+    const Schedule p = PresetLibrary::builtin().get(id);
+    Schedule s = p.sampler == SamplerKind::Sid
+                     ? makeSidSchedule(p.sidTInit, p.sidGridSteps, *p.steps, scale, p.sidNoise)
+                     : makeEulerDiscreteSchedule(steps, scale, p.guidance);
+    s.id = p.id;
+    s.name = p.name;
+    s.family = p.family;
+    s.compareWith = p.compareWith;
+    return s;
+}
+
+bool allFinite(const RgbImageF& image) {
+    return std::all_of(image.data.begin(), image.data.end(), [](float v) { return std::isfinite(v); });
+}
+
 }  // namespace
 
 class TestPipeline : public QObject {
@@ -96,6 +117,117 @@ private Q_SLOTS:
         QVERIFY(!set.realSize);
         QVERIFY(set.displayName.find("random weights") != std::string::npos);
         QVERIFY(set.adapter.has_value());
+    }
+
+    // The SD 1.5 / SDXL variants are part of the same deterministic demo, and each is needed for it to be
+    // complete; their sets name the right folders and say they are random.
+    void sdDemoVariantsAreDeterministicAndComplete() {
+        swd::test::ScratchDir dir;
+        writeDemoModel(dir.file("a"));
+        writeDemoModel(dir.file("b"));
+        for (const char* f :
+             {"sdxl/unet/diffusion_pytorch_model.safetensors", "sdxl/text_encoder_2/model.safetensors",
+              "sd15/unet/diffusion_pytorch_model.safetensors", "sd15/vae/diffusion_pytorch_model.safetensors",
+              "sdxl/unet/config.json"})
+            QCOMPARE(swd::test::readBytes(dir.file("a") / f), swd::test::readBytes(dir.file("b") / f));
+        // Another seed, other weights.
+        writeDemoModel(dir.file("c"), kDemoModelSeed + 7);
+        QVERIFY(swd::test::readBytes(dir.file("a") / "sdxl/unet/diffusion_pytorch_model.safetensors") !=
+                swd::test::readBytes(dir.file("c") / "sdxl/unet/diffusion_pytorch_model.safetensors"));
+        const ModelSet xl = demoModelSet(dir.file("b"), ModelFamily::SDXL);
+        QCOMPARE(xl.family, ModelFamily::SDXL);
+        QVERIFY(!xl.realSize);
+        QCOMPARE(xl.transformer, dir.file("b") / "sdxl" / "unet");
+        QCOMPARE(xl.clipG, dir.file("b") / "sdxl" / "text_encoder_2");
+        QCOMPARE(xl.parts.size(), std::size_t(4));
+        QVERIFY(!xl.adapter.has_value());
+        QVERIFY(xl.displayName.find("random weights") != std::string::npos);
+        // The diffusers configs say what the loaders need: SDXL's UNet attends to CLIP-L + bigG states and
+        // takes the pooled bigG vector + 6 time-id sinusoids; the VAEs have quant convs and their scaling.
+        const UnetConfig xlUnet = UnetConfig::fromJson(xl.transformer / "config.json");
+        QCOMPARE(xlUnet.crossAttentionDim, 64);
+        QVERIFY(xlUnet.textTimeEmbedding);
+        QCOMPARE(xlUnet.textEmbedDim(), 32);
+        const VaeConfig xlVae = VaeConfig::fromJson(xl.vae / "config.json");
+        QCOMPARE(xlVae.scalingFactor, 0.13025);
+        QCOMPARE(xlVae.latentChannels, 4);
+        QVERIFY(xlVae.useQuantConv && xlVae.usePostQuantConv);
+        QCOMPARE(VaeConfig::fromJson(dir.file("b") / "sd15" / "vae" / "config.json").scalingFactor, 0.18215);
+        const ModelSet sd15 = demoModelSet(dir.file("b"), ModelFamily::SD15);
+        QCOMPARE(sd15.family, ModelFamily::SD15);
+        QVERIFY(sd15.clipG.empty());
+        QCOMPARE(sd15.vae, dir.file("b") / "sd15" / "vae");
+        QCOMPARE(demoModelSet(dir.file("b"), ModelFamily::SD35Large).family, ModelFamily::SD35Medium);
+        std::filesystem::remove(dir.file("a") / "sd15" / "unet" / "diffusion_pytorch_model.safetensors");
+        QVERIFY(!isDemoModel(dir.file("a")));
+        std::filesystem::remove(dir.file("b") / "sdxl" / "tokenizer_2" / "merges.txt");
+        QVERIFY(!isDemoModel(dir.file("b")));
+        QVERIFY(isDemoModel(dir.file("c")));
+    }
+
+    // SD presets run end to end through the session on the SD demo when no SD model is installed:
+    // SiD SDXL (4 steps), SDXL's Euler discrete with CFG (2 steps), SiD SD 1.5 (1 step).
+    void sdPresetsRunOnTheSdDemo() {
+        swd::test::ScratchDir dir;
+        std::filesystem::create_directories(dir.file("no-models"));
+        SessionOptions options;
+        options.modelFolders = {dir.file("no-models")};
+        options.useHfCache = false;
+        options.demoDir = dir.file("demo");
+        options.demoWhenNoneInstalled = true;
+        Session session(options);
+        struct Case {
+            Schedule schedule;
+            ModelFamily family;
+            int side;
+        };
+        for (const Case& c : {Case{shortened("sid-sdxl-4step", 32), ModelFamily::SDXL, 256},
+                              Case{shortened("sdxl-full", 24, 2), ModelFamily::SDXL, 192},
+                              Case{shortened("sid-sd15-1step", 24), ModelFamily::SD15, 192}}) {
+            const ResolvedModels models = session.resolve(ModelSelection{}, c.schedule);
+            QVERIFY(models.demo);
+            QVERIFY(models.note.find("demo") != std::string::npos);
+            QCOMPARE(models.set.family, c.family);
+            GenerationRequest r = request(c.schedule, 9);
+            r.label = c.schedule.id;
+            RecordingObserver obs;
+            const GenerationResult res = session.run(models.set, r, &obs, CancelToken{});
+            const std::size_t steps = c.schedule.scales.size();
+            QCOMPARE(res.images.size(), std::size_t(1));
+            QCOMPARE(res.images[0].width, c.side);
+            QCOMPARE(res.images[0].height, c.side);
+            QVERIFY(allFinite(res.images[0]));
+            QCOMPARE(res.steps.size(), steps);
+            QCOMPARE(obs.steps.size(), steps);
+            QCOMPARE(res.stepFlops.size(), steps);
+            for (std::size_t i = 0; i < steps; ++i) {
+                QCOMPARE(res.steps[i].timestep, double(c.schedule.timesteps[i]));
+                QVERIFY(res.steps[i].modelMs > 0);
+                QVERIFY(res.stepFlops[i] > 0);
+            }
+            // The cost model counts the loaded (tiny) UNet, so the calibration is of this model.
+            QVERIFY(session.costInfo().shape.unet() != nullptr);
+            QVERIFY(session.costInfo().calibrated);
+            if (c.schedule.id != "sdxl-full") continue;
+            QCOMPARE(res.stepFlops[0], 2.0 * unetFlops(session.costInfo().shape.unet()->config, 24));  // CFG
+            RunOutput out;
+            out.folder = dir.file("out");
+            out.prefix = "sdxl";
+            const auto written = writeResult(res, out);
+            QCOMPARE(written.size(), std::size_t(1));
+            const ImageMetadata meta = readImageMetadata(written[0].image);
+            const ImageRecord rec = parseImageRecord(meta.request, "saved");
+            QCOMPARE(rec.request.schedule.id, std::string("sdxl-full"));
+            QCOMPARE(rec.request.schedule.sampler, SamplerKind::EulerDiscrete);
+            QCOMPARE(rec.request.schedule.timesteps, c.schedule.timesteps);
+            QVERIFY(meta.parameters.find("Schedule: " + c.schedule.name) != std::string::npos);
+            QVERIFY(rec.provenance.modelName.find("Demo model") != std::string::npos);
+        }
+        // Asked for the demo by name, an SD preset gets the SD demo, an SD3 preset the SD3 one.
+        ModelSelection demo;
+        demo.kind = ModelSelection::Kind::Demo;
+        QCOMPARE(session.resolve(demo, shortened("sid-sd15-1step", 8)).set.family, ModelFamily::SD15);
+        QCOMPARE(session.resolve(demo, smallSwd()).set.family, ModelFamily::SD35Medium);
     }
 
     void swdRunOnTheDemoModel() {
@@ -411,6 +543,52 @@ private Q_SLOTS:
         QVERIFY(est.calibrated());
         QCOMPARE(est.predictMs(1e12), 500.0);
         QCOMPARE(estimateRemainingMs({1e12, 2e12, 4e12}, 1, est), 3000.0);
+    }
+
+    // One SD 1.5 UNet forward at 64x64 latents (512 px), 77 tokens, 2 FLOPs per multiply-add, summed by
+    // hand layer by layer (widths 320/640/1280/1280 at 64²/32²/16²/8² pixels, temb 1280, D = 768):
+    //   conv_in + conv_out                       0.189 GFLOP
+    //   time MLP                                 0.004
+    //   down blocks (8 resnets, 6 transformers, 3 downsamplers)   249.242
+    //   mid block (2 resnets, 1 transformer)     12.100
+    //   up blocks (12 resnets, 9 transformers, 3 upsampler convs) 541.739
+    //   total                                    803.273 GFLOP (= 401.6 G multiply-adds)
+    // A transformer of width c over N pixels: 4Nc² (proj in/out) + 8Nc² + 4N²c (self-attention)
+    // + 4Nc² + 4·77·768·c + 4·N·77·c (cross-attention) + 24Nc² (GEGLU). A resnet: 18N·cin·cout + 18N·cout²
+    // (+ 2N·cin·cout shortcut) + 2·1280·cout.
+    void unetCostModel() {
+        const double sd15 = unetFlops(UnetConfig::sd15(), 64, 77);
+        QVERIFY2(std::abs(sd15 / 1e9 - 803.273) < 0.01, qPrintable(QString::number(sd15 / 1e9, 'f', 3)));
+        // Monotonic in the latent size, for both real UNets; SDXL at its 1024 px costs several times SD 1.5
+        // at its 512 px.
+        for (const UnetConfig& c : {UnetConfig::sd15(), UnetConfig::sdxl()}) {
+            double last = 0;
+            for (int side : {8, 15, 16, 32, 33, 64, 96, 128}) {
+                const double f = unetFlops(c, side);
+                QVERIFY2(f > last, qPrintable(QString::number(side)));
+                last = f;
+            }
+        }
+        QVERIFY(unetFlops(UnetConfig::sdxl(), 128) > 4.0 * sd15);
+        // Through the one step-cost path: SiD (no CFG) one forward per step, Euler discrete with CFG two.
+        const auto lib = PresetLibrary::builtin();
+        const DenoiserShape xl = UnetShape::sdxl();
+        const double forward = unetFlops(UnetConfig::sdxl(), 128);
+        const auto sid = scheduleStepFlops(xl, lib.get("sid-sdxl-4step"));
+        QCOMPARE(sid.size(), std::size_t(4));
+        for (double f : sid) QCOMPARE(f, forward);
+        const auto full = scheduleStepFlops(xl, lib.get("sdxl-full"));
+        QCOMPARE(full.size(), std::size_t(40));
+        for (double f : full) QCOMPARE(f, 2.0 * forward);
+        QCOMPARE(scheduleStepFlops(xl, lib.get("sid-sdxl-4step"), 3)[0], 3.0 * forward);  // batch
+        // T5's length does not change a UNet's cost; it does an MMDiT's, whose numbers stay as before.
+        Schedule longer = lib.get("sdxl-full");
+        longer.t5Length = 77;
+        QCOMPARE(scheduleStepFlops(xl, longer)[0], full[0]);
+        const DenoiserShape mmdit = TransformerShape::sd35Medium();
+        QCOMPARE(mmdit.forwardFlops(64, 333), transformerFlops(TransformerShape::sd35Medium(), 64, 333));
+        QCOMPARE(mmdit.patch(), 2);
+        QCOMPARE(xl.patch(), 1);
     }
 
     void devices() {

@@ -31,6 +31,8 @@
 #include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
+#include <QDoubleSpinBox>
+#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLineSeries>
@@ -42,6 +44,7 @@
 #include <QSemaphore>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QTabBar>
 #include <QTableView>
@@ -430,6 +433,192 @@ private Q_SLOTS:
         QFile::remove(broken.fileName());
         QVERIFY(PresetStore().remove(id));
         QVERIFY(!PresetStore().find(id));
+    }
+
+    // --- SD1.5 / SDXL schedules (DDPM timesteps) ----------------------------------------------------------
+
+    void sidPresetShowsItsGridAndTimesteps() {
+        ScheduleEditor editor;
+        QVERIFY(editor.loadPreset(QStringLiteral("sid-sdxl-4step")));
+        QCOMPARE(editor.currentSlot(), ScheduleEditor::Slot::Swd);
+        auto* tInit = editor.findChild<QSpinBox*>(QStringLiteral("sidTInit"));
+        auto* grid = editor.findChild<QSpinBox*>(QStringLiteral("sidGridSteps"));
+        auto* steps = editor.findChild<QSpinBox*>(QStringLiteral("ddpmSteps"));
+        auto* noise = editor.findChild<QComboBox*>(QStringLiteral("sidNoise"));
+        auto* earlyExit = editor.findChild<QLabel*>(QStringLiteral("sidEarlyExit"));
+        QVERIFY(tInit && grid && steps && noise && earlyExit);
+        QVERIFY(tInit->isVisibleTo(&editor) && noise->isVisibleTo(&editor));
+        QCOMPARE(tInit->value(), 625);
+        QCOMPARE(grid->value(), 4);
+        QCOMPARE(steps->value(), 4);
+        QCOMPARE(noise->currentText(), QStringLiteral("fresh"));
+        QVERIFY(!earlyExit->isVisibleTo(&editor));
+        ScheduleTableModel* m = editor.model(ScheduleEditor::Slot::Swd);
+        auto timesteps = [m] {
+            QList<int> out;
+            for (int r = 0; r < m->rowCount(); ++r)
+                out << m->data(m->index(r, ScheduleTableModel::TimestepColumn)).toInt();
+            return out;
+        };
+        QCOMPARE(timesteps(), (QList<int>{625, 468, 312, 156}));
+        // The noise level is the schedule's derived sigma, read-only; only the timestep is edited.
+        const Schedule loaded = editor.schedule(ScheduleEditor::Slot::Swd);
+        QCOMPARE(
+            m->data(m->index(1, ScheduleTableModel::SigmaColumn), ScheduleTableModel::ValueRole).toDouble(),
+            loaded.sigmas[1]);
+        QVERIFY(!(m->flags(m->index(1, ScheduleTableModel::SigmaColumn)) & Qt::ItemIsEditable));
+        QVERIFY(!(m->flags(m->index(1, ScheduleTableModel::ScaleColumn)) & Qt::ItemIsEditable));
+        QVERIFY(m->flags(m->index(1, ScheduleTableModel::TimestepColumn)) & Qt::ItemIsEditable);
+        QVERIFY(!m->setData(m->index(1, ScheduleTableModel::SigmaColumn), 0.5));
+        QVERIFY(!m->insertRows(0, 1));
+        // SD3-only fields are gone: no T5 length, no token column; SiD has no CFG.
+        QVERIFY(!editor.tableView()->isColumnHidden(ScheduleTableModel::TimestepColumn));
+        QVERIFY(editor.tableView()->isColumnHidden(ScheduleTableModel::TokensColumn));
+        QCOMPARE(editor.tableView()->horizontalHeader()->visualIndex(ScheduleTableModel::TimestepColumn), 1);
+        QVERIFY(!editor.findChild<QSpinBox*>(QStringLiteral("t5LengthSpin"))->isVisibleTo(&editor));
+        auto* guidance = editor.findChild<QDoubleSpinBox*>(QStringLiteral("guidanceSpin"));
+        QVERIFY(!guidance->isEnabled());
+        QVERIFY2(guidance->text().contains(QLatin1String("distilled")), qPrintable(guidance->text()));
+        QVERIFY(editor.chart()->sigmaSeries()->name().contains(QLatin1String("noise level")));
+        QVERIFY(editor.chart()->scaleSeries()->name().contains(QLatin1String("timestep")));
+        QCOMPARE(editor.chart()->scaleSeries()->at(1).y(), 468.0);
+        auto* sampler = editor.findChild<QComboBox*>(QStringLiteral("samplerCombo"));
+        QList<int> offered;
+        for (int i = 0; i < sampler->count(); ++i) offered << sampler->itemData(i).toInt();
+        QCOMPARE(offered, (QList<int>{int(SamplerKind::Sid), int(SamplerKind::EulerDiscrete)}));
+
+        // Two run steps of the 4-step grid: an early exit that validates.
+        steps->setValue(2);
+        QCOMPARE(timesteps(), (QList<int>{625, 468}));
+        QVERIFY(m->valid());
+        QVERIFY(validateSchedule(editor.schedule(ScheduleEditor::Slot::Swd)).empty());
+        QVERIFY(earlyExit->isVisibleTo(&editor));
+
+        // A timestep above the previous one: the core's check, named like the SD3 ones.
+        const double level468 = *m->sigmaAt(1);
+        QVERIFY(m->setData(m->index(1, ScheduleTableModel::TimestepColumn), 700));
+        QVERIFY(!m->valid());
+        QVERIFY2(editor.problem(ScheduleEditor::Slot::Swd).contains(QLatin1String("timesteps[1]")),
+                 qPrintable(editor.problem(ScheduleEditor::Slot::Swd)));
+        QVERIFY(!m->data(m->index(1, ScheduleTableModel::TimestepColumn), ScheduleTableModel::IssueRole)
+                     .toString()
+                     .isEmpty());
+        auto* status = editor.findChild<QLabel*>(QStringLiteral("scheduleStatus"));
+        QVERIFY2(status->text().contains(QLatin1String("timesteps[1]")), qPrintable(status->text()));
+        QVERIFY(m->setData(m->index(1, ScheduleTableModel::TimestepColumn), QStringLiteral("500")));
+        QVERIFY(m->valid());
+        QVERIFY(*m->sigmaAt(1) > level468);  // a higher timestep is noisier
+        QVERIFY(m->timestepsCustom());
+        QVERIFY(editor.findChild<QLabel*>(QStringLiteral("customTimesteps"))->isVisibleTo(&editor));
+        // Changing t_init regenerates the grid (the edit is replaced).
+        tInit->setValue(999);
+        QCOMPARE(timesteps(), (QList<int>{999, 749}));
+        QVERIFY(!m->timestepsCustom());
+
+        // Back to an SD3 preset: the SwD view returns.
+        QVERIFY(editor.loadPreset(QStringLiteral("swd-2b-6step")));
+        const Schedule swd = editor.schedule(ScheduleEditor::Slot::Swd);
+        QCOMPARE(swd.scales, builtinPreset("swd-2b-6step").scales);
+        QCOMPARE(swd.scales.front(), 32);
+        QCOMPARE(swd.scales.back(), 128);
+        QVERIFY(editor.tableView()->isColumnHidden(ScheduleTableModel::TimestepColumn));
+        QVERIFY(!editor.tableView()->isColumnHidden(ScheduleTableModel::TokensColumn));
+        QVERIFY(editor.findChild<QSpinBox*>(QStringLiteral("t5LengthSpin"))->isVisibleTo(&editor));
+        QVERIFY(!editor.findChild<QWidget*>(QStringLiteral("ddpmRow"))->isVisibleTo(&editor));
+        QVERIFY(guidance->isEnabled());
+        QVERIFY(editor.chart()->sigmaSeries()->name().startsWith(QStringLiteral("σ")));
+        QVERIFY(sampler->findData(int(SamplerKind::ScaleWise)) >= 0);
+        QVERIFY(sampler->findData(int(SamplerKind::Sid)) < 0);
+        QVERIFY(m->flags(m->index(0, ScheduleTableModel::ScaleColumn)) & Qt::ItemIsEditable);
+        QCOMPARE(editor.model(ScheduleEditor::Slot::Full)->family(), builtinPreset("swd-2b-6step").family);
+    }
+
+    void sdxlFullShowsEulerDiscreteWithGuidance() {
+        MainWindow window(scriptedWindow());
+        ScheduleEditor* editor = window.scheduleEditor();
+        QVERIFY(editor->loadPreset(QStringLiteral("sdxl-full")));
+        QCOMPARE(editor->currentSlot(), ScheduleEditor::Slot::Full);
+        ScheduleTableModel* m = editor->model(ScheduleEditor::Slot::Full);
+        QCOMPARE(m->rowCount(), 40);
+        QVERIFY(m->valid());
+        auto* guidance = editor->findChild<QDoubleSpinBox*>(QStringLiteral("guidanceSpin"));
+        QVERIFY(guidance->isEnabled());
+        QCOMPARE(guidance->value(), 5.0);
+        guidance->setValue(6.5);
+        QCOMPARE(m->guidance(), 6.5);
+        // Euler discrete's timesteps follow its step count: shown, not edited.
+        QVERIFY(!editor->tableView()->isColumnHidden(ScheduleTableModel::TimestepColumn));
+        QVERIFY(!(m->flags(m->index(0, ScheduleTableModel::TimestepColumn)) & Qt::ItemIsEditable));
+        QVERIFY(!editor->findChild<QSpinBox*>(QStringLiteral("sidTInit"))->isVisibleTo(editor));
+        QVERIFY(!editor->findChild<QWidget*>(QStringLiteral("generatorSteps"))->isVisibleTo(editor));
+        auto* steps = editor->findChild<QSpinBox*>(QStringLiteral("ddpmSteps"));
+        QCOMPARE(steps->value(), 40);
+        steps->setValue(20);
+        QCOMPARE(m->rowCount(), 20);
+        QCOMPARE(*m->timestepAt(0), 951);  // 'leading': 19·50 + 1
+        QCOMPARE(*m->timestepAt(19), 1);
+        // The few-step slot followed the family: its SiD partner, and the window says so.
+        QCOMPARE(editor->model(ScheduleEditor::Slot::Swd)->family(), ModelFamily::SDXL);
+        QCOMPARE(editor->model(ScheduleEditor::Slot::Swd)->sampler(), SamplerKind::Sid);
+        QAction* swd = window.action(QStringLiteral("actionGenerateSwd"));
+        QVERIFY2(swd->text().contains(QLatin1String("SiD")), qPrintable(swd->text()));
+        QVERIFY(swd->isEnabled());
+        QVERIFY(window.promptPanel()->negativeEnabled());  // the Euler run has CFG 6.5
+        // Switching the sampler to SiD: regenerated, no CFG.
+        auto* sampler = editor->findChild<QComboBox*>(QStringLiteral("samplerCombo"));
+        sampler->setCurrentIndex(sampler->findData(int(SamplerKind::Sid)));
+        QCOMPARE(m->sampler(), SamplerKind::Sid);
+        QCOMPARE(m->guidance(), 1.0);
+        QVERIFY(!guidance->isEnabled());
+        QVERIFY2(m->valid(), qPrintable(m->firstProblem()));
+        // And back to an SD3 preset: the SwD button returns.
+        QVERIFY(editor->loadPreset(QStringLiteral("swd-2b-6step")));
+        QVERIFY2(swd->text().contains(QLatin1String("SwD")), qPrintable(swd->text()));
+    }
+
+    void editedSidPresetSavesAndReloadsIdentically() {
+        ScheduleEditor editor;
+        QVERIFY(editor.loadPreset(QStringLiteral("sid-sd15-4step")));
+        ScheduleTableModel* m = editor.model(ScheduleEditor::Slot::Swd);
+        QVERIFY(m->setData(m->index(2, ScheduleTableModel::TimestepColumn), 300));
+        auto* noise = editor.findChild<QComboBox*>(QStringLiteral("sidNoise"));
+        noise->setCurrentIndex(noise->findData(int(SidNoise::Ddim)));
+        QCOMPARE(m->sidNoise(), SidNoise::Ddim);
+        QVERIFY(m->valid());
+        const Schedule edited = editor.schedule(ScheduleEditor::Slot::Swd);
+        QCOMPARE(edited.timesteps, (std::vector<int>{625, 468, 300, 156}));
+        const QString id = editor.saveCurrentAsPreset(QStringLiteral("My SiD"), true);
+        QCOMPARE(id, QStringLiteral("my-sid"));
+        QFile file(userPresetDir() + QStringLiteral("/my-sid.json"));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const auto json = nlohmann::json::parse(file.readAll().toStdString());
+        QCOMPARE(json.at("sampler").get<std::string>(), std::string("sid"));
+        QCOMPARE(json.at("t_init").get<int>(), 625);
+        QCOMPARE(json.at("grid_steps").get<int>(), 4);
+        QCOMPARE(json.at("steps").get<int>(), 4);
+        QCOMPARE(json.at("noise").get<std::string>(), std::string("ddim"));
+        QCOMPARE(json.at("scale").get<int>(), 64);
+        QCOMPARE(json.at("timesteps").get<std::vector<int>>(), edited.timesteps);
+
+        const PresetStore store;
+        const Schedule* loaded = store.find(id);
+        QVERIFY(loaded);
+        QCOMPARE(loaded->timesteps, edited.timesteps);
+        QCOMPARE(loaded->sigmas, edited.sigmas);
+        QCOMPARE(loaded->scales, edited.scales);
+        QCOMPARE(loaded->sidNoise, SidNoise::Ddim);
+        QCOMPARE(loaded->family, ModelFamily::SD15);
+        ScheduleEditor second;
+        QVERIFY(second.loadPreset(id));
+        QCOMPARE(second.currentSlot(), ScheduleEditor::Slot::Swd);
+        const Schedule again = second.schedule(ScheduleEditor::Slot::Swd);
+        QCOMPARE(again.timesteps, edited.timesteps);
+        QCOMPARE(again.sigmas, edited.sigmas);
+        QCOMPARE(again.sidTInit, 625);
+        QCOMPARE(again.sidGridSteps, 4);
+        QCOMPARE(scheduleToJson(again).dump(), scheduleToJson(*loaded).dump());
+        QVERIFY(second.findChild<QLabel*>(QStringLiteral("customTimesteps"))->isVisibleTo(&second));
+        QVERIFY(PresetStore().remove(id));
     }
 
     void historySurvivesANewStore() {

@@ -21,7 +21,7 @@ public:
     std::vector<SamplerKind> samplers() const override;
     ScheduleKind scheduleKind(SamplerKind sampler) const override;
     int maxLatentSide(ModelFamily model) const override;
-    TransformerShape costShape(ModelFamily model) const override;
+    DenoiserShape costShape(ModelFamily model) const override;
     std::unique_ptr<FamilyModels> createModels(const ModelSet& models,
                                                const FamilyLoadOptions& options) const override;
 

@@ -126,7 +126,7 @@ public:
         return m_transformer ? m_transformer->config().maxLatentSide() : 2 * posEmbedMaxSize(m_models.family);
     }
 
-    TransformerShape costShape() const override {
+    DenoiserShape costShape() const override {
         if (!m_transformer) return sd3CostShape(m_models.family);
         const MMDiTConfig& c = m_transformer->config();
         TransformerShape s;
@@ -248,7 +248,7 @@ int Sd3Family::maxLatentSide(ModelFamily model) const {
     return 2 * posEmbedMaxSize(model);
 }
 
-TransformerShape Sd3Family::costShape(ModelFamily model) const {
+DenoiserShape Sd3Family::costShape(ModelFamily model) const {
     return sd3CostShape(model);
 }
 
