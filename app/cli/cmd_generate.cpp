@@ -175,6 +175,20 @@ void checkRunArgs(RunArgs& a) {
     requireWritableFolder(a.out);
 }
 
+// What a run is called in progress lines: the few-step method (SwD, SiD) or "Full resolution".
+const char* runLabel(SamplerKind sampler) {
+    switch (sampler) {
+        case SamplerKind::ScaleWise:
+            return "SwD";
+        case SamplerKind::Sid:
+            return "SiD";
+        case SamplerKind::FlowEuler:
+        case SamplerKind::EulerDiscrete:
+            break;
+    }
+    return "Full resolution";
+}
+
 GenerationRequest makeRequest(const RunArgs& a, const Schedule& s) {
     GenerationRequest r;
     r.prompt = a.prompt;
@@ -187,7 +201,7 @@ GenerationRequest makeRequest(const RunArgs& a, const Schedule& s) {
     r.preview = a.preview == "auto" ? (a.stepsOut || a.forStrips ? PreviewMode::FullVae : PreviewMode::Off)
                                     : parsePreviewMode(a.preview);
     r.useAdapter = s.sampler == SamplerKind::ScaleWise;
-    r.label = s.sampler == SamplerKind::ScaleWise ? "SwD" : "Full resolution";
+    r.label = runLabel(s.sampler);
     return r;
 }
 
@@ -279,7 +293,11 @@ int runGenerate(RunArgs& a) {
         InterruptCancels interrupt(cancel);
         r = session.run(models.set, makeRequest(a, s), &progress, cancel);
     }
-    writeRun(r, a.out, s.sampler == SamplerKind::ScaleWise ? "swd" : "full", format, a.stepsOut);
+    writeRun(r, a.out,
+             s.sampler == SamplerKind::ScaleWise ? "swd"
+             : s.sampler == SamplerKind::Sid     ? "sid"
+                                                 : "full",
+             format, a.stepsOut);
     if (r.cancelled) {
         progress.note(fmt::format("cancelled after {} of {} steps{}", r.completedSteps, s.stepCount(),
                                   a.stepsOut && r.completedSteps > 0 ? " (finished steps written)" : ""));
