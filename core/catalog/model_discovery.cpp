@@ -112,6 +112,15 @@ std::string danglingLink(const fs::path& p, const ScanContext& ctx) {
                        p.string(), target.string(), hfDownloadHint(ctx));
 }
 
+// Records a dangling link at `p` as the model's problem (it cannot be read); true when there is one.
+bool markedDangling(FoundModel& m, const fs::path& p, const ScanContext& ctx) {
+    auto dangling = danglingLink(p, ctx);
+    if (dangling.empty()) return false;
+    m.problems.push_back(std::move(dangling));
+    m.unreadable = true;
+    return true;
+}
+
 // Every dangling link directly in a folder.
 std::vector<std::string> danglingLinksIn(const fs::path& dir, const ScanContext& ctx) {
     std::vector<std::string> out;
@@ -347,11 +356,8 @@ FoundModel identifyAdapterFolder(const fs::path& dir, const ScanContext& ctx) {
     const fs::path weights = dir / "adapter_model.safetensors";
     m.loraFile = weights;
     if (!pathExists(weights)) {
-        const auto dangling = danglingLink(weights, ctx);
-        if (!dangling.empty()) {
-            m.problems.push_back(dangling);
-            m.unreadable = true;
-        } else if (pathExists(dir / "adapter_model.bin"))
+        if (markedDangling(m, weights, ctx)) return m;
+        if (pathExists(dir / "adapter_model.bin"))
             m.problems.push_back(
                 fmt::format("{}: holds adapter_model.bin only; swd reads .safetensors: convert it "
                             "(e.g. save it again with PEFT's save_pretrained(safe_serialization=True))",
@@ -427,12 +433,7 @@ FoundModel ldmCheckpoint(FoundModel m, ModelFamily family, const CheckpointIdent
 // descriptions (io/pickle_reader.h), without copying its weights.
 FoundModel identifyPickle(const fs::path& file, const ScanContext& ctx) {
     FoundModel m = newModel(FoundKind::Unrecognised, file, ctx);
-    const auto dangling = danglingLink(file, ctx);
-    if (!dangling.empty()) {
-        m.problems.push_back(dangling);
-        m.unreadable = true;
-        return m;
-    }
+    if (markedDangling(m, file, ctx)) return m;
     PickleStateDict dict;
     try {
         dict = readPickleStateDict(file);
@@ -469,12 +470,7 @@ FoundModel identifyPickle(const fs::path& file, const ScanContext& ctx) {
 
 FoundModel identifyFile(const fs::path& file, const ScanContext& ctx) {
     FoundModel m = newModel(FoundKind::Unrecognised, file, ctx);
-    const auto dangling = danglingLink(file, ctx);
-    if (!dangling.empty()) {
-        m.problems.push_back(dangling);
-        m.unreadable = true;
-        return m;
-    }
+    if (markedDangling(m, file, ctx)) return m;
     const auto store = openStore(file, m, "");
     if (!store) return m;
     std::string stem = file.filename().string();

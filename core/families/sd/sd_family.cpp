@@ -2,6 +2,7 @@
 
 #include "catalog/model_set.h"
 #include "families/sd/sd_conditioner.h"
+#include "family/family_images.h"
 #include "family/family_models.h"
 #include "models/latent_preview.h"
 #include "models/unet.h"
@@ -28,36 +29,31 @@ bool hasConfigJson(const std::filesystem::path& path) {
 class SdModels final : public FamilyModels {
 public:
     SdModels(const SdFamily& family, ModelSet models, FamilyLoadOptions options)
-        : m_xl(family.isXl()), m_models(std::move(models)), m_options(std::move(options)) {}
+        : m_xl(family.isXl())
+        , m_models(std::move(models))
+        , m_options(std::move(options))
+        , m_images(m_xl ? LatentRgbProjection::sdxl() : LatentRgbProjection::sd15()) {}
 
     bool load(const std::function<void(const std::string&)>& loading) override {
         c10::InferenceMode inference;
-        bool loadedSomething = false;
-        auto stage = [&](const char* what) {
-            loadedSomething = true;
-            if (loading) loading(what);
-        };
+        LoadProgress progress(loading);
         if (!m_conditioner) {
-            stage("text encoders");
+            progress.stage("text encoders");
             loadConditioner();
         }
         if (!m_unet) {
-            stage("UNet");
+            progress.stage("UNet");
             loadUnet();
         }
-        if (!m_vae) {
-            stage("VAE");
+        if (!m_images.hasVae()) {
+            progress.stage("VAE");
             loadVae();
         }
-        if (!m_taesd && !m_options.taesdPath.empty()) {
-            stage("TAESD previews");
-            m_taesd =
-                TaesdDecoder::load(TensorStore::open(m_options.taesdPath), m_options.dtype, m_options.device);
-        }
-        return loadedSomething;
+        m_images.loadTaesd(m_options.taesdPath, m_options.dtype, m_options.device, progress);
+        return progress.any();
     }
 
-    bool loaded() const override { return m_unet && m_vae && m_conditioner; }
+    bool loaded() const override { return m_unet && m_images.hasVae() && m_conditioner; }
 
     Conditioning encode(const std::vector<std::string>& prompts, const Schedule& schedule) override {
         return conditioning(m_conditioner->encode(prompts), schedule);
@@ -92,21 +88,10 @@ public:
     }
 
     at::Tensor decode(const at::Tensor& latent) override {
-        TilingOptions tiling;
-        if (m_options.vaeTileSize > 0)
-            tiling = TilingOptions::always(m_options.vaeTileSize, m_options.vaeTileSize / 4);
-        return m_vae->decodeToImage(latent, tiling);
+        return m_images.decode(latent, m_options.vaeTileSize);
     }
 
-    at::Tensor preview(const at::Tensor& x0, PreviewMode mode) override {
-        if (mode == PreviewMode::Off) return {};
-        if (mode == PreviewMode::Taesd && !m_taesd) mode = PreviewMode::Projection;
-        if (!m_previewer || m_previewer->mode() != mode)
-            m_previewer = std::make_unique<LatentPreviewer>(
-                mode, m_vae, m_taesd, TilingOptions{},
-                m_xl ? LatentRgbProjection::sdxl() : LatentRgbProjection::sd15());
-        return m_previewer->preview(x0);
-    }
+    at::Tensor preview(const at::Tensor& x0, PreviewMode mode) override { return m_images.preview(x0, mode); }
 
     std::string modelHash() override {
         if (m_unetInMemory) return "in-memory weights";
@@ -171,14 +156,14 @@ private:
 
     void loadVae() {
         VaeLoadOptions vo;
-        vo.withEncoder = false;  // text-to-image needs only the decoder
+        vo.withEncoder = false;       // text-to-image needs only the decoder
         vo.honourForceUpcast = m_xl;  // the SDXL VAE overflows in fp16: fp32 then, as diffusers does
         const bool inMemory = m_options.weights.inMemory("vae");
         // Without a config.json the scaling factor is not in the weights: the variant's is taken.
         if (inMemory || !hasConfigJson(m_models.vae))
             vo.config = m_xl ? VaeConfig::sdxl() : VaeConfig::sd15();
-        m_vae = AutoencoderKl::load(m_options.weights.take("vae", m_models.vae, m_models.vaePrefix),
-                                    m_options.dtype, m_options.device, vo);
+        m_images.setVae(AutoencoderKl::load(m_options.weights.take("vae", m_models.vae, m_models.vaePrefix),
+                                            m_options.dtype, m_options.device, vo));
     }
 
     bool m_xl;
@@ -186,9 +171,7 @@ private:
     FamilyLoadOptions m_options;
     std::unique_ptr<SdConditioner> m_conditioner;
     std::unique_ptr<SdUnet> m_unet;
-    std::shared_ptr<AutoencoderKl> m_vae;
-    std::shared_ptr<TaesdDecoder> m_taesd;
-    std::unique_ptr<LatentPreviewer> m_previewer;
+    FamilyImages m_images;
     std::string m_modelHash;
     bool m_unetInMemory = false;
 };

@@ -1,6 +1,7 @@
 #include "families/sd3/sd3_family.h"
 
 #include "catalog/model_set.h"
+#include "family/family_images.h"
 #include "family/family_models.h"
 #include "io/file_hash.h"
 #include "models/latent_preview.h"
@@ -63,45 +64,38 @@ public:
 
     bool load(const std::function<void(const std::string&)>& loading) override {
         c10::InferenceMode inference;
-        bool loadedSomething = false;
-        auto stage = [&](const char* what) {
-            loadedSomething = true;
-            if (loading) loading(what);
-        };
+        LoadProgress progress(loading);
         if (!m_conditioner) {
-            stage("text encoders");
+            progress.stage("text encoders");
             loadConditioner();
         }
         if (!m_transformer) {
-            stage("transformer");
+            progress.stage("transformer");
             m_transformerInMemory = m_options.weights.inMemory("transformer");
             m_transformer = MMDiT::load(
                 m_options.weights.take("transformer", m_models.transformer, m_models.transformerPrefix),
                 m_options.dtype, m_options.device);
         }
         if (!m_adapter && hasAdapter()) {
-            stage("adapter");
+            progress.stage("adapter");
             m_adapter = m_options.weights.adapter(m_models.adapter);
             // Check it fits now (names of what does not), and leave the base model active.
             m_transformer->setAdapter(m_adapter);
             m_transformer->setAdapter(nullptr);
         }
-        if (!m_vae) {
-            stage("VAE");
+        if (!m_images.hasVae()) {
+            progress.stage("VAE");
             VaeLoadOptions vo;
             vo.withEncoder = false;  // text-to-image needs only the decoder
-            m_vae = AutoencoderKl::load(m_options.weights.take("vae", m_models.vae, m_models.vaePrefix),
-                                        m_options.dtype, m_options.device, vo);
+            m_images.setVae(
+                AutoencoderKl::load(m_options.weights.take("vae", m_models.vae, m_models.vaePrefix),
+                                    m_options.dtype, m_options.device, vo));
         }
-        if (!m_taesd && !m_options.taesdPath.empty()) {
-            stage("TAESD previews");
-            m_taesd =
-                TaesdDecoder::load(TensorStore::open(m_options.taesdPath), m_options.dtype, m_options.device);
-        }
-        return loadedSomething;
+        m_images.loadTaesd(m_options.taesdPath, m_options.dtype, m_options.device, progress);
+        return progress.any();
     }
 
-    bool loaded() const override { return m_transformer && m_vae && m_conditioner; }
+    bool loaded() const override { return m_transformer && m_images.hasVae() && m_conditioner; }
 
     Conditioning encode(const std::vector<std::string>& prompts, const Schedule& schedule) override {
         const PromptEmbedding e = m_conditioner->encode(prompts, schedule.t5Length);
@@ -139,19 +133,10 @@ public:
     }
 
     at::Tensor decode(const at::Tensor& latent) override {
-        TilingOptions tiling;
-        if (m_options.vaeTileSize > 0)
-            tiling = TilingOptions::always(m_options.vaeTileSize, m_options.vaeTileSize / 4);
-        return m_vae->decodeToImage(latent, tiling);
+        return m_images.decode(latent, m_options.vaeTileSize);
     }
 
-    at::Tensor preview(const at::Tensor& x0, PreviewMode mode) override {
-        if (mode == PreviewMode::Off) return {};
-        if (mode == PreviewMode::Taesd && !m_taesd) mode = PreviewMode::Projection;  // no TAESD weights given
-        if (!m_previewer || m_previewer->mode() != mode)
-            m_previewer = std::make_unique<LatentPreviewer>(mode, m_vae, m_taesd);
-        return m_previewer->preview(x0);
-    }
+    at::Tensor preview(const at::Tensor& x0, PreviewMode mode) override { return m_images.preview(x0, mode); }
 
     std::string modelHash() override {
         if (m_transformerInMemory) return "in-memory weights";  // no file to hash
@@ -205,9 +190,7 @@ private:
     std::unique_ptr<Sd3Conditioner> m_conditioner;
     std::unique_ptr<MMDiT> m_transformer;
     std::shared_ptr<const LoraAdapter> m_adapter;
-    std::shared_ptr<AutoencoderKl> m_vae;
-    std::shared_ptr<TaesdDecoder> m_taesd;
-    std::unique_ptr<LatentPreviewer> m_previewer;
+    FamilyImages m_images{LatentRgbProjection::sd3()};
     std::string m_modelHash, m_adapterHash;
     bool m_transformerInMemory = false;
 };
